@@ -1,0 +1,79 @@
+"""What a family declares: its raw sources, its label columns, and how to build its table."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from ..graph.hashing import canonical_hashes
+from ..sources import RawFile
+from ..storage import GraphTable
+
+
+@dataclass(frozen=True)
+class LabelColumn:
+    """A label column and everything a user needs to know to trust it."""
+
+    name: str
+    source_id: str
+    dataset: str
+    split: str
+    epochs: int | None
+    unit: str
+    seeds: str
+    licence: str
+    description: str
+
+    def as_manifest(self) -> dict:
+        return asdict(self)
+
+
+class FamilySpec(ABC):
+    """A benchmark family: registered by name, built into a table of CGs and labels."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    description: ClassVar[str]
+    raw_files: ClassVar[tuple[RawFile, ...]]
+    labels: ClassVar[tuple[LabelColumn, ...]]
+    default_target: ClassVar[str]
+    input_shape: ClassVar[tuple[int, int, int, int]]
+
+    @abstractmethod
+    def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
+        """One row per architecture: arch_id, config, graph columns, flops, params, wl_hash, labels."""
+
+    def manifest(self) -> dict:
+        return {
+            "family": self.name, "version": self.version, "description": self.description,
+            "sources": [raw.as_manifest() for raw in self.raw_files],
+            "labels": {label.name: label.as_manifest() for label in self.labels},
+            "default_target": self.default_target, "input_shape": list(self.input_shape),
+        }
+
+
+def assemble_table(arch_ids: list[str], configs: list[str], graphs: GraphTable, flops: np.ndarray,
+                   params: np.ndarray, labels: dict[str, np.ndarray],
+                   extra: dict[str, pa.Array] | None = None) -> pa.Table:
+    """The canonical column layout every family's table follows."""
+    hashes = canonical_hashes(graphs.node_ptr, graphs.edge_ptr, graphs.op, graphs.shape, graphs.attr, graphs.edges)
+    columns: dict[str, pa.Array] = {
+        "arch_id": pa.array(arch_ids, pa.string()),
+        "config": pa.array(configs, pa.string()),
+        **graphs.to_arrow_columns(),
+        "n_nodes": pa.array(np.diff(graphs.node_ptr).astype(np.int32)),
+        "n_edges": pa.array(np.diff(graphs.edge_ptr).astype(np.int32)),
+        "wl_hash": pa.array(hashes, pa.string()),
+        "flops": pa.array(np.asarray(flops, np.int64)),
+        "params": pa.array(np.asarray(params, np.int64)),
+        **(extra or {}),
+    }
+    for name, values in labels.items():
+        values = np.asarray(values, np.float64)
+        columns[name] = pa.array(values, mask=np.isnan(values))
+    return pa.table(columns)

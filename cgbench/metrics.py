@@ -1,0 +1,107 @@
+"""The metrics harness: every number cgbench reports is computed here.
+
+All functions take ``(y_true, y_pred)`` as equal-length 1-D float arrays. Rank metrics treat
+larger values as better. ``ndcg_at_k`` uses GENNAPE's relevance: architectures are ranked by
+prediction and each contributes its true target value as gain, normalised by the ideal
+ordering's gain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import stats
+
+GENNAPE_KENDALL_MIN_GAP = 1e-4
+
+
+def spearman(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(stats.spearmanr(y_true, y_pred).statistic)
+
+
+def kendall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(stats.kendalltau(y_true, y_pred).statistic)
+
+
+def kendall_gennape(y_true: np.ndarray, y_pred: np.ndarray, min_gap: float = GENNAPE_KENDALL_MIN_GAP) -> float:
+    """Kendall's tau over the pairs whose true values differ by at least ``min_gap``.
+
+    Concordant minus discordant over the counted pairs; a pair with tied predictions counts
+    as neither. O(n^2) memory in blocks of rows, fine up to ~10^5 architectures.
+    """
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    concordant = counted = 0
+    block = max(1, 2_000_000 // max(len(y_true), 1))
+    for start in range(0, len(y_true), block):
+        dt = y_true[start:start + block, None] - y_true[None, :]
+        dp = y_pred[start:start + block, None] - y_pred[None, :]
+        upper = np.arange(start, min(start + block, len(y_true)))[:, None] < np.arange(len(y_true))[None, :]
+        keep = upper & (np.abs(dt) >= min_gap)
+        counted += int(keep.sum())
+        concordant += int((np.sign(dt) * np.sign(dp))[keep].sum())
+    return concordant / counted if counted else float("nan")
+
+
+def pearson(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(stats.pearsonr(y_true, y_pred).statistic)
+
+
+def ndcg_at_k(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    discount = 1.0 / np.log2(np.arange(2, min(k, len(y_true)) + 2))
+    ranked = y_true[np.argsort(-y_pred, kind="stable")][:k]
+    ideal = np.sort(y_true)[::-1][:k]
+    best = float(ideal @ discount)
+    return float(ranked @ discount) / best if best else float("nan")
+
+
+def _top_k(values: np.ndarray, k: int) -> set[int]:
+    return set(np.argsort(-np.asarray(values, float), kind="stable")[:k].tolist())
+
+
+def top_k_overlap(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
+    """Share of the true top-k that the predicted top-k also holds."""
+    return len(_top_k(y_true, k) & _top_k(y_pred, k)) / k
+
+
+def precision_at_k(y_true: np.ndarray, y_pred: np.ndarray, k: int, top_fraction: float = 0.1) -> float:
+    """Share of the predicted top-k that is in the true top ``top_fraction`` of all architectures."""
+    n_good = max(1, int(round(top_fraction * len(y_true))))
+    good = _top_k(y_true, n_good)
+    return len(_top_k(y_pred, k) & good) / k
+
+
+def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.mean(np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))))
+
+
+def mape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean absolute percentage error in %, over the architectures whose true value is not 0."""
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    nonzero = np.abs(y_true) > 1e-12
+    return float(100 * np.mean(np.abs(y_pred[nonzero] - y_true[nonzero]) / np.abs(y_true[nonzero])))
+
+
+def bootstrap_ci(metric: Callable[[np.ndarray, np.ndarray], float], y_true: np.ndarray, y_pred: np.ndarray,
+                 n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``metric`` over architectures resampled with replacement."""
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(y_true), size=(n_resamples, len(y_true)))
+    values = np.array([metric(y_true[d], y_pred[d]) for d in draws])
+    alpha = (1 - confidence) / 2
+    return float(np.nanquantile(values, alpha)), float(np.nanquantile(values, 1 - alpha))
+
+
+def standard_metrics(ks: tuple[int, ...] = (10, 50)) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
+    """The metric set the Evaluator reports, by name."""
+    metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+        "spearman": spearman, "kendall": kendall, "kendall_gennape": kendall_gennape,
+        "pearson": pearson, "mae": mae, "mape": mape,
+    }
+    for k in ks:
+        metrics[f"ndcg@{k}"] = lambda t, p, k=k: ndcg_at_k(t, p, k)
+        metrics[f"top{k}_overlap"] = lambda t, p, k=k: top_k_overlap(t, p, k)
+        metrics[f"precision@{k}"] = lambda t, p, k=k: precision_at_k(t, p, k)
+    return metrics

@@ -1,0 +1,227 @@
+"""On-disk forms of a family version: canonical Parquet + JSON manifest, and an HDF5 export.
+
+A family version is a folder holding ``data.parquet`` (one row per architecture: ``arch_id``,
+``config``, graph columns as nested lists, FLOPs, parameters, labels), ``splits.parquet`` and
+``manifest.json``. The manifest records the sha256 of every data file and is written last,
+so a folder without one is an unfinished build. Every file is written to a temporary name in
+the same folder and renamed into place. Reading checks the sha256s first: a truncated or
+altered file gives :class:`FamilyIntegrityError` with the command that rebuilds it.
+
+Graphs travel in CSR form (:class:`GraphTable`): per-graph offsets into concatenated node and
+edge arrays. Parquet list columns store exactly that, so loading needs no per-graph work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .graph.model import ComputationGraph
+from .sources import sha256_of
+
+DATA_FILE, SPLITS_FILE, MANIFEST_FILE = "data.parquet", "splits.parquet", "manifest.json"
+GRAPH_COLUMNS = ("node_op", "node_shape", "node_attr", "edge_src", "edge_dst")
+
+
+class FamilyIntegrityError(RuntimeError):
+    """A stored family file is missing, truncated or altered."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic writes
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Graphs in CSR form
+
+
+@dataclass
+class GraphTable:
+    """Many CGs as concatenated arrays with per-graph offsets (``node_ptr``, ``edge_ptr``)."""
+
+    node_ptr: np.ndarray  # (G+1,) int64
+    edge_ptr: np.ndarray  # (G+1,) int64
+    op: np.ndarray  # (N,) int16
+    shape: np.ndarray  # (N, 6) int32
+    attr: np.ndarray  # (N, 6) int32
+    edges: np.ndarray  # (E, 2) int32, local node indices
+
+    def __len__(self) -> int:
+        return len(self.node_ptr) - 1
+
+    def graph(self, i: int) -> ComputationGraph:
+        a, b = self.node_ptr[i], self.node_ptr[i + 1]
+        c, d = self.edge_ptr[i], self.edge_ptr[i + 1]
+        return ComputationGraph(self.op[a:b], self.shape[a:b], self.attr[a:b], self.edges[c:d])
+
+    @classmethod
+    def from_graphs(cls, graphs: Sequence[ComputationGraph]) -> "GraphTable":
+        def ptr(sizes: list[int]) -> np.ndarray:
+            return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+
+        return cls(
+            node_ptr=ptr([g.n_nodes for g in graphs]),
+            edge_ptr=ptr([g.n_edges for g in graphs]),
+            op=np.concatenate([g.op for g in graphs]),
+            shape=np.concatenate([g.shape for g in graphs]),
+            attr=np.concatenate([g.attr for g in graphs]),
+            edges=np.concatenate([g.edges for g in graphs]),
+        )
+
+    def to_arrow_columns(self) -> dict[str, pa.Array]:
+        node_offsets = pa.array(self.node_ptr.astype(np.int32))
+        edge_offsets = pa.array(self.edge_ptr.astype(np.int32))
+
+        def nested(values: np.ndarray, offsets: pa.Array, width: int | None = None) -> pa.Array:
+            flat = pa.array(values.reshape(-1))
+            inner = pa.FixedSizeListArray.from_arrays(flat, width) if width else flat
+            return pa.ListArray.from_arrays(offsets, inner)
+
+        return {
+            "node_op": nested(self.op, node_offsets),
+            "node_shape": nested(self.shape, node_offsets, 6),
+            "node_attr": nested(self.attr, node_offsets, 6),
+            "edge_src": nested(self.edges[:, 0], edge_offsets),
+            "edge_dst": nested(self.edges[:, 1], edge_offsets),
+        }
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> "GraphTable":
+        def flat(name: str, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+            column = table.column(name).combine_chunks()
+            offsets = column.offsets.to_numpy().astype(np.int64)
+            values = column.values
+            if width:
+                values = values.flatten()
+            values = values.to_numpy(zero_copy_only=False)
+            # Offsets of a sliced column need not start at 0.
+            start, stop = offsets[0] * (width or 1), offsets[-1] * (width or 1)
+            values = values[start:stop]
+            return offsets - offsets[0], values.reshape(-1, width) if width else values
+
+        node_ptr, op = flat("node_op")
+        _, shape = flat("node_shape", 6)
+        _, attr = flat("node_attr", 6)
+        edge_ptr, src = flat("edge_src")
+        _, dst = flat("edge_dst")
+        return cls(node_ptr, edge_ptr, op, shape, attr, np.stack([src, dst], axis=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Family folders
+
+
+def write_family(folder: Path, table: pa.Table, splits: pa.Table, manifest: dict) -> None:
+    """Write a family version: data and splits first, the manifest (with their sha256s) last."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST_FILE).unlink(missing_ok=True)
+    files = {}
+    for name, content in ((DATA_FILE, table), (SPLITS_FILE, splits)):
+        atomic_write(folder / name, lambda tmp, content=content: pq.write_table(
+            content, tmp, compression="zstd", row_group_size=1 << 20))
+        files[name] = sha256_of(folder / name)
+    atomic_write_text(folder / MANIFEST_FILE, json.dumps({**manifest, "files": files}, indent=2, sort_keys=True))
+
+
+def read_manifest(folder: Path) -> dict:
+    path = Path(folder) / MANIFEST_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FamilyIntegrityError(f"{path} is missing: the family was never built or its build was interrupted") from None
+    except json.JSONDecodeError as err:
+        raise FamilyIntegrityError(f"{path} is not valid JSON ({err}); rebuild the family") from None
+
+
+def verify_family(folder: Path, manifest: dict, rebuild_hint: str) -> None:
+    for name, expected in manifest["files"].items():
+        path = Path(folder) / name
+        if not path.exists():
+            raise FamilyIntegrityError(f"{path} is missing. {rebuild_hint}")
+        actual = sha256_of(path)
+        if actual != expected:
+            raise FamilyIntegrityError(
+                f"{path} has sha256 {actual} but its manifest records {expected}: the file is truncated "
+                f"or altered. {rebuild_hint}"
+            )
+
+
+def read_parquet(path: Path, memory_map: bool = True) -> pa.Table:
+    return pq.read_table(path, memory_map=memory_map)
+
+
+# ---------------------------------------------------------------------------------------------
+# HDF5 export / import (CSR layout)
+
+
+def export_hdf5(table: pa.Table, manifest: dict, path: Path) -> None:
+    """One HDF5 file: graphs in CSR (``/graphs``), every other column under ``/columns``."""
+    import h5py
+
+    graphs = GraphTable.from_arrow(table)
+    scalar_columns = [c for c in table.column_names if c not in GRAPH_COLUMNS]
+
+    def write(tmp: Path) -> None:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["manifest"] = json.dumps(manifest, sort_keys=True)
+            f.attrs["schema"] = table.schema.serialize().to_pybytes().hex()
+            g = f.create_group("graphs")
+            for name in ("node_ptr", "edge_ptr", "op", "shape", "attr", "edges"):
+                g.create_dataset(name, data=getattr(graphs, name), compression="gzip", compression_opts=4)
+            cols = f.create_group("columns")
+            for name in scalar_columns:
+                column = table.column(name).combine_chunks()
+                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                    data = np.array(column.to_pylist(), dtype=h5py.string_dtype())
+                    cols.create_dataset(name, data=data)
+                else:
+                    cols.create_dataset(name, data=column.to_numpy(zero_copy_only=False))
+                    cols[name].attrs["null"] = np.asarray(column.is_null().to_numpy(zero_copy_only=False))
+
+    atomic_write(Path(path), write)
+
+
+def import_hdf5(path: Path) -> tuple[pa.Table, dict]:
+    """The exact table and manifest an :func:`export_hdf5` file was written from."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        manifest = json.loads(f.attrs["manifest"])
+        schema = pa.ipc.read_schema(pa.py_buffer(bytes.fromhex(f.attrs["schema"])))
+        g = f["graphs"]
+        graphs = GraphTable(*(g[name][()] for name in ("node_ptr", "edge_ptr", "op", "shape", "attr", "edges")))
+        arrays = graphs.to_arrow_columns()
+        for name, dataset in f["columns"].items():
+            if h5py.check_string_dtype(dataset.dtype):
+                arrays[name] = pa.array([s.decode() for s in dataset[()]])
+            else:
+                arrays[name] = pa.array(dataset[()], mask=dataset.attrs["null"])
+    columns = [arrays[field.name].cast(field.type) for field in schema]
+    return pa.Table.from_arrays(columns, schema=schema), manifest
