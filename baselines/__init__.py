@@ -1,0 +1,1 @@
+"""cgbench baselines (see the project's issues for what lands here)."""

@@ -1,0 +1,154 @@
+"""Loading a family: fetch and build on first use, then serve the verified cache.
+
+``load_family(name)`` returns a :class:`Family` with pandas, Hugging Face ``datasets`` and
+PyTorch Geometric views, the CGs, the labels and the stored splits.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from . import __version__
+from .families import FamilySpec, family_spec, list_families
+from .graph.model import ComputationGraph
+from .graph.vocab import CG_FORMAT_VERSION
+from .sources import cgbench_home, fetch
+from .splits import PARTS, splits_from_table, splits_to_table, standard_splits
+from .storage import (DATA_FILE, SPLITS_FILE, FamilyIntegrityError, GraphTable, read_manifest,
+                      read_parquet, verify_family, write_family)
+
+__all__ = ["Family", "build_family", "family_folder", "list_families", "load_family"]
+
+
+def family_folder(spec: FamilySpec) -> Path:
+    return cgbench_home() / "families" / spec.name / spec.version
+
+
+def _rebuild_hint(name: str) -> str:
+    return f"Rebuild it with `cgbench build {name} --force`."
+
+
+def build_family(name: str, force: bool = False, progress: bool = True) -> Path:
+    """Fetch the raw files of family ``name``, build its table and splits, write them atomically."""
+    spec = family_spec(name)
+    folder = family_folder(spec)
+    if not force and (folder / "manifest.json").exists():
+        return folder
+    raw_paths = {raw.source_id: fetch(raw, progress) for raw in spec.raw_files}
+    table = spec.build_table(raw_paths, progress)
+    target = table.column(spec.default_target).to_numpy(zero_copy_only=False)
+    splits = standard_splits(np.asarray(target, float), np.asarray(table.column("wl_hash").to_pylist()))
+    manifest = {
+        **spec.manifest(), "cgbench_version": __version__, "cg_format": CG_FORMAT_VERSION,
+        "n_archs": table.num_rows,
+        "splits": {n: {p: int(len(i)) for p, i in parts.items()} for n, parts in splits.items()},
+    }
+    write_family(folder, table, splits_to_table(splits), manifest)
+    return folder
+
+
+def load_family(name: str, progress: bool = True) -> "Family":
+    spec = family_spec(name)
+    folder = family_folder(spec)
+    if not (folder / "manifest.json").exists():
+        build_family(name, progress=progress)
+    return Family.from_folder(spec, folder)
+
+
+class Family:
+    """A built family version: rows of architectures with their CGs, labels and splits."""
+
+    def __init__(self, spec: FamilySpec, folder: Path, manifest: dict, table: pa.Table,
+                 splits: dict[str, dict[str, np.ndarray]]) -> None:
+        self.spec = spec
+        self.folder = folder
+        self.manifest = manifest
+        self.table = table
+        self.splits = splits
+
+    @classmethod
+    def from_folder(cls, spec: FamilySpec, folder: Path) -> "Family":
+        manifest = read_manifest(folder)
+        verify_family(folder, manifest, _rebuild_hint(spec.name))
+        try:
+            table = read_parquet(folder / DATA_FILE)
+            splits = splits_from_table(read_parquet(folder / SPLITS_FILE))
+        except pa.ArrowException as err:
+            raise FamilyIntegrityError(f"cannot read {folder}: {err}. {_rebuild_hint(spec.name)}") from None
+        return cls(spec, folder, manifest, table, splits)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+    @property
+    def data_sha256(self) -> str:
+        return self.manifest["files"][DATA_FILE]
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __repr__(self) -> str:
+        return f"Family({self.name!r}, version={self.version!r}, n_archs={len(self)}, targets={self.targets})"
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.manifest["labels"])
+
+    @property
+    def default_target(self) -> str:
+        return self.manifest["default_target"]
+
+    @cached_property
+    def arch_ids(self) -> list[str]:
+        return self.table.column("arch_id").to_pylist()
+
+    def labels(self, target: str | None = None) -> np.ndarray:
+        target = target or self.default_target
+        if target not in self.manifest["labels"]:
+            raise KeyError(f"{self.name} has no label column {target!r}; it has {self.targets}")
+        return np.asarray(self.table.column(target).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+    @cached_property
+    def graphs(self) -> GraphTable:
+        return GraphTable.from_arrow(self.table)
+
+    def graph(self, i: int) -> ComputationGraph:
+        if not 0 <= i < len(self):
+            raise IndexError(f"{self.name} has {len(self)} architectures; index {i} is out of range")
+        return self.graphs.graph(i)
+
+    def get_idx_split(self, name: str = "random") -> dict[str, np.ndarray]:
+        """OGB style: ``{"train", "valid", "test"}`` index arrays of the stored split ``name``."""
+        if name not in self.splits:
+            raise KeyError(f"{self.name} has no split {name!r}; it has {sorted(self.splits)}")
+        return {part: self.splits[name][part].copy() for part in PARTS}
+
+    def to_pandas(self, graphs: bool = False):
+        from .storage import GRAPH_COLUMNS
+
+        columns = self.table.column_names if graphs else [c for c in self.table.column_names if c not in GRAPH_COLUMNS]
+        return self.table.select(columns).to_pandas()
+
+    def to_hf(self, split: str = "random"):
+        """A ``datasets.DatasetDict`` with one ``Dataset`` per part of ``split``."""
+        import datasets
+
+        parts = self.get_idx_split(split)
+        return datasets.DatasetDict({
+            part: datasets.Dataset(self.table.take(pa.array(idx)), split=part)
+            for part, idx in parts.items() if len(idx)
+        })
+
+    def to_pyg(self, target: str | None = None, transform=None, pre_transform=None):
+        from .pyg import CGDataset
+
+        return CGDataset(self, target=target, transform=transform, pre_transform=pre_transform)

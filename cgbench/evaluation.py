@@ -1,0 +1,128 @@
+"""The Evaluator: one strict entry point from predictions to metrics, OGB style."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .metrics import bootstrap_ci, standard_metrics
+
+
+class InvalidPredictionsError(ValueError):
+    """Predictions that do not match what ``Evaluator.expected_input_format`` asks for."""
+
+
+class Evaluator:
+    """Scores predictions for one family, split and part against a label column.
+
+    >>> ev = Evaluator("nb201", split="random")
+    >>> ev.eval({arch_id: score, ...})        # or an array aligned with ev.arch_ids
+    """
+
+    def __init__(self, family, split: str = "random", part: str = "test", target: str | None = None,
+                 ks: tuple[int, ...] = (10, 50)) -> None:
+        if isinstance(family, str):
+            from .dataset import load_family
+
+            family = load_family(family)
+        self.family = family
+        self.split, self.part = split, part
+        self.target = target or family.default_target
+        idx = family.get_idx_split(split)[part]
+        labels = family.labels(self.target)[idx]
+        keep = ~np.isnan(labels)
+        self.indices = idx[keep]
+        self.y_true = labels[keep]
+        all_ids = family.arch_ids
+        self.arch_ids = [all_ids[i] for i in self.indices]
+        self._position = {a: i for i, a in enumerate(self.arch_ids)}
+        self.metrics = standard_metrics(tuple(k for k in ks if k <= len(self.y_true)))
+
+    @property
+    def expected_input_format(self) -> str:
+        n = len(self.arch_ids)
+        return (
+            f"==== Expected input format of Evaluator for {self.family.name} "
+            f"(split {self.split!r}, part {self.part!r}, target {self.target!r})\n"
+            f"One of: a dict {{arch_id: predicted score}} with exactly the {n} arch_ids of "
+            "Evaluator.arch_ids (each once, no others); the columns {'arch_id': [...], 'y_pred': [...]} "
+            f"with the same ids, none repeated; or a 1-D float array or list of length {n} "
+            "aligned with Evaluator.arch_ids. Scores must be finite real numbers; larger means better "
+            f"(predict {self.target} itself for MAE/MAPE to be meaningful)."
+        )
+
+    def _from_columns(self, arch_ids, scores) -> np.ndarray:
+        arch_ids, scores = list(arch_ids), list(scores)
+        if len(arch_ids) != len(scores):
+            raise InvalidPredictionsError(
+                f"'arch_id' has {len(arch_ids)} entries but 'y_pred' has {len(scores)}\n{self.expected_input_format}")
+        seen: set = set()
+        duplicated = [a for a in arch_ids if a in seen or seen.add(a)]
+        if duplicated:
+            raise InvalidPredictionsError(
+                f"{len(duplicated)} arch_id(s) appear more than once, e.g. {duplicated[:3]}\n{self.expected_input_format}")
+        return self._from_mapping(dict(zip(arch_ids, scores)))
+
+    def _from_mapping(self, predictions: Mapping) -> np.ndarray:
+        if set(predictions) == {"arch_id", "y_pred"}:
+            return self._from_columns(predictions["arch_id"], predictions["y_pred"])
+        unknown = [a for a in predictions if a not in self._position]
+        if unknown:
+            raise InvalidPredictionsError(
+                f"{len(unknown)} arch_id(s) are not in {self.family.name} {self.split}/{self.part}, "
+                f"e.g. {unknown[:3]}\n{self.expected_input_format}")
+        missing = [a for a in self.arch_ids if a not in predictions]
+        if missing:
+            raise InvalidPredictionsError(
+                f"{len(missing)} arch_id(s) have no prediction, e.g. {missing[:3]}\n{self.expected_input_format}")
+        values = np.empty(len(self.arch_ids))
+        for arch_id, score in predictions.items():
+            values[self._position[arch_id]] = self._number(score, arch_id)
+        return values
+
+    def _from_sequence(self, predictions) -> np.ndarray:
+        array = np.asarray(predictions)
+        if array.ndim != 1:
+            raise InvalidPredictionsError(f"predictions must be 1-D, got shape {array.shape}\n{self.expected_input_format}")
+        if len(array) != len(self.arch_ids):
+            raise InvalidPredictionsError(
+                f"got {len(array)} predictions, expected {len(self.arch_ids)}\n{self.expected_input_format}")
+        if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+            raise InvalidPredictionsError(
+                f"predictions must be real numbers, got dtype {array.dtype}\n{self.expected_input_format}")
+        return array.astype(np.float64)
+
+    def _number(self, score, arch_id: str) -> float:
+        if isinstance(score, bool) or not isinstance(score, numbers.Real):
+            raise InvalidPredictionsError(
+                f"prediction for {arch_id!r} is {score!r} ({type(score).__name__}), not a real number")
+        return float(score)
+
+    def check(self, predictions) -> np.ndarray:
+        """The predictions as a float array aligned with ``arch_ids``, or a clear error."""
+        if isinstance(predictions, Mapping):
+            values = self._from_mapping(predictions)
+        elif isinstance(predictions, (Sequence, np.ndarray)) and not isinstance(predictions, (str, bytes)):
+            values = self._from_sequence(predictions)
+        else:
+            raise InvalidPredictionsError(
+                f"cannot read predictions of type {type(predictions).__name__}\n{self.expected_input_format}")
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            examples = [self.arch_ids[i] for i in bad[:3]]
+            raise InvalidPredictionsError(
+                f"{len(bad)} prediction(s) are NaN or infinite, e.g. for {examples}\n{self.expected_input_format}")
+        return values
+
+    def eval(self, predictions, bootstrap: int = 0) -> dict[str, float]:
+        y_pred = self.check(predictions)
+        result: dict[str, float] = {"n": len(y_pred)}
+        for name, metric in self.metrics.items():
+            result[name] = metric(self.y_true, y_pred)
+            if bootstrap:
+                low, high = bootstrap_ci(metric, self.y_true, y_pred, n_resamples=bootstrap)
+                result[f"{name}_ci_low"], result[f"{name}_ci_high"] = low, high
+        return {k: (v if not isinstance(v, float) or math.isfinite(v) else float("nan")) for k, v in result.items()}

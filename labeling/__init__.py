@@ -1,0 +1,1 @@
+"""cgbench labeling (see the project's issues for what lands here)."""

@@ -1,0 +1,1 @@
+"""cgbench leaderboard (see the project's issues for what lands here)."""
