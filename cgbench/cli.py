@@ -118,6 +118,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
+def _cmd_run(args: argparse.Namespace) -> None:
+    from .dataset import load_family
+    from .families import list_families
+
+    for name in args.families or list_families():
+        print("\n".join(summary_lines(load_family(name))))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cgbench", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target")
     p.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for confidence intervals")
     p.set_defaults(func=_cmd_evaluate)
+    p = sub.add_parser("run", help="the main job: build the default families and print their summaries")
+    p.add_argument("families", nargs="*", help="families to build (default: all registered)")
+    p.set_defaults(func=_cmd_run)
     for entry in entry_points(group="cgbench.commands"):
         entry.load()(sub)
     return parser

@@ -82,7 +82,7 @@ class GraphBuilder:
 
 def simplify(op: np.ndarray, shape: np.ndarray, attr: np.ndarray, edges: np.ndarray,
              names: tuple[str, ...] | None) -> ComputationGraph:
-    """Fold zeros, drop adds/muls left with one operand, remove dead code, renumber.
+    """Fold zeros, drop adds/muls left with one operand, merge add chains, remove dead code, renumber.
 
     A node whose every operand is identically zero computes nothing that depends on the input,
     so it merges into the zero node it came from; an add drops its zero operands; a mul with
@@ -99,11 +99,13 @@ def simplify(op: np.ndarray, shape: np.ndarray, attr: np.ndarray, edges: np.ndar
     for v in range(n):
         operands = [rep[u] for u in preds[v]]
         preds[v] = operands
-        if ops[v] == _ZERO or ops[v] == _OUTPUT or not operands:
+        if ops[v] == _OUTPUT or not operands:
             zero[v] = ops[v] == _ZERO
             continue
         zeros = [u for u in operands if zero[u]]
-        if len(zeros) == len(operands) or (zeros and ops[v] == _MUL):
+        if ops[v] == _ZERO and len(zeros) < len(operands):
+            zero[v] = True
+        elif len(zeros) == len(operands) or (zeros and ops[v] == _MUL):
             rep[v] = zeros[0]
             continue
         if ops[v] == _ADD:
@@ -111,6 +113,7 @@ def simplify(op: np.ndarray, shape: np.ndarray, attr: np.ndarray, edges: np.ndar
             preds[v] = operands
         if ops[v] in (_ADD, _MUL) and len(operands) == 1:
             rep[v] = operands[0]
+    _merge_add_chains(ops, preds, rep)
     live = np.zeros(n, bool)
     stack = [n - 1]
     while stack:
@@ -131,3 +134,28 @@ def simplify(op: np.ndarray, shape: np.ndarray, attr: np.ndarray, edges: np.ndar
         edges=np.array(new_edges, np.int32).reshape(-1, 2),
         node_names=tuple(names[i] for i in kept) if names is not None else None,
     )
+
+
+def _merge_add_chains(ops: list[int], preds: list[list[int]], rep: list[int]) -> None:
+    """Write ((a + b) + c) as one add of a, b, c (GENNAPE's AddN).
+
+    Python sums terms pairwise, so the binary tree would depend on the order of the terms; one
+    n-ary add makes a sum's CG independent of it. Only adds consumed by nothing but another add
+    are merged: a sum that is also used elsewhere is a real intermediate value.
+    """
+    consumers = [0] * len(ops)
+    for v, operands in enumerate(preds):
+        if rep[v] == v:
+            for u in operands:
+                consumers[u] += 1
+    for v, operands in enumerate(preds):
+        if ops[v] != _ADD or rep[v] != v:
+            continue
+        merged: list[int] = []
+        for u in operands:
+            if ops[u] == _ADD and rep[u] == u and consumers[u] == 1:
+                merged.extend(preds[u])
+                rep[u] = v
+            else:
+                merged.append(u)
+        preds[v] = merged

@@ -1,0 +1,29 @@
+# The two entry points of the README: `make run` (the main job) and `make test`.
+# Both create .venv and install the project on first use.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+# Tests and CI read raw label files from the offline mirror when it is there.
+ifeq ($(origin CGBENCH_MIRROR), undefined)
+ifneq ($(wildcard ../shared/data),)
+export CGBENCH_MIRROR := $(abspath ../shared/data)
+endif
+endif
+
+.PHONY: run test bench
+
+$(STAMP): pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/cgbench run
+
+test: $(STAMP)
+	$(PYTHON) -m pytest -q
+
+bench: $(STAMP)
+	$(PYTHON) benchmarks/bench_nb201.py

@@ -1,0 +1,23 @@
+import os
+from pathlib import Path
+
+import pytest
+
+MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def cgbench_home(tmp_path_factory):
+    """A private cache for the whole session; raw files come from CGBENCH_MIRROR."""
+    home = tmp_path_factory.mktemp("cgbench-home")
+    os.environ["CGBENCH_HOME"] = str(home)
+    if "CGBENCH_MIRROR" not in os.environ and MIRROR.is_dir():
+        os.environ["CGBENCH_MIRROR"] = str(MIRROR)
+    return home
+
+
+@pytest.fixture(scope="session")
+def nb201(cgbench_home):
+    from cgbench import load_family
+
+    return load_family("nb201", progress=False)

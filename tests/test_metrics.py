@@ -1,0 +1,65 @@
+import math
+
+import numpy as np
+import pytest
+
+from cgbench import metrics
+
+T = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+P = np.array([1.0, 3.0, 2.0, 4.0, 5.0])
+
+
+def test_spearman_hand_computed():
+    # d = (0, 1, -1, 0, 0): rho = 1 - 6 * 2 / (5 * 24) = 0.9
+    assert metrics.spearman(T, P) == pytest.approx(0.9)
+
+
+def test_kendall_hand_computed():
+    # 10 pairs, one discordant: (9 - 1) / 10
+    assert metrics.kendall(T, P) == pytest.approx(0.8)
+
+
+def test_kendall_gennape_ignores_pairs_with_tiny_true_gap():
+    t = np.array([0.5, 0.50005, 0.6, 0.7])
+    p = np.array([2.0, 1.0, 3.0, 4.0])  # the only discordant pair has a true gap of 5e-5
+    assert metrics.kendall_gennape(t, p) == pytest.approx(1.0)
+    assert metrics.kendall(t, p) == pytest.approx(4 / 6)
+
+
+def test_pearson_hand_computed():
+    assert metrics.pearson(T, P) == pytest.approx(0.9)
+
+
+def test_ndcg_hand_computed():
+    # predicted order: 5, 4, 2(true 3), ... top-3 gains 5, 4, 3 -> ideal; swap the third
+    t = np.array([3.0, 2.0, 1.0])
+    p = np.array([1.0, 2.0, 3.0])  # completely reversed
+    dcg = 1 / math.log2(2) + 2 / math.log2(3) + 3 / math.log2(4)
+    ideal = 3 / math.log2(2) + 2 / math.log2(3) + 1 / math.log2(4)
+    assert metrics.ndcg_at_k(t, p, 3) == pytest.approx(dcg / ideal)
+    assert metrics.ndcg_at_k(T, T, 3) == pytest.approx(1.0)
+
+
+def test_top_k_overlap_and_precision():
+    t = np.arange(10.0)
+    p = np.array([0, 1, 2, 3, 4, 5, 6, 9, 8, 7.5])[::-1].copy()  # reversed: top-2 predicted are rows 0, 1
+    assert metrics.top_k_overlap(t, p, 2) == 0.0
+    assert metrics.top_k_overlap(t, t, 3) == 1.0
+    assert metrics.precision_at_k(t, t, 2, top_fraction=0.2) == 1.0
+    q = t.copy()
+    q[0] = 100  # predicted best is truly the worst
+    assert metrics.precision_at_k(t, q, 2, top_fraction=0.2) == 0.5
+
+
+def test_mae_mape_hand_computed():
+    assert metrics.mae(np.array([1.0, 2.0]), np.array([2.0, 4.0])) == pytest.approx(1.5)
+    assert metrics.mape(np.array([1.0, 2.0, 0.0]), np.array([2.0, 3.0, 5.0])) == pytest.approx(75.0)
+
+
+def test_bootstrap_interval_brackets_the_estimate():
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=300)
+    p = t + rng.normal(scale=0.5, size=300)
+    low, high = metrics.bootstrap_ci(metrics.spearman, t, p, n_resamples=200)
+    assert low < metrics.spearman(t, p) < high
+    assert high - low < 0.2
