@@ -54,8 +54,8 @@ class CGDataset(InMemoryDataset):
             x=torch.from_numpy(node_features(graphs.shape, graphs.attr)),
             edge_index=torch.from_numpy(graphs.edges.T.astype(np.int64)).contiguous(),
             y=torch.from_numpy(self.family.labels(self.target).astype(np.float32)),
-            flops=torch.from_numpy(self.family.table.column("flops").to_numpy()),
-            params=torch.from_numpy(self.family.table.column("params").to_numpy()),
+            flops=torch.from_numpy(self.family.table.column("flops").to_numpy().copy()),
+            params=torch.from_numpy(self.family.table.column("params").to_numpy().copy()),
             idx=torch.arange(n),
         )
         per_graph = torch.arange(n + 1)
