@@ -40,6 +40,16 @@ def test_200_and_12_epoch_labels_agree_less(nb201):
     assert rho == pytest.approx(0.90, abs=0.03)
 
 
+def test_isomorphism_classes_and_cut_off_cells(nb201):
+    hashes = nb201.table.column("wl_hash").to_pylist()
+    assert len(set(hashes)) == 5425
+    zero = nb201.table.column("node_op").to_pylist()
+    cut_off = [i for i, ops in enumerate(zero) if 26 in ops]
+    assert len(cut_off) == 341
+    assert len({hashes[i] for i in cut_off}) == 1
+    assert set(nb201.labels()[cut_off]) == {10.0}
+
+
 def test_splits(nb201):
     random = nb201.get_idx_split("random")
     assert [len(random[p]) for p in ("train", "valid", "test")] == [12500, 1562, 1563]
