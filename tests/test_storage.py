@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from cgbench.dataset import Family, family_folder
+from cgbench.dataset import Family
 from cgbench.families import family_spec
 from cgbench.safe_pickle import UnsafePickleError, restricted_load
 from cgbench.sources import RawFile, SourceIntegrityError, fetch, sha256_of
