@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+from torchvision.ops import stochastic_depth
 
 from .compose import NO_ATTR, GraphBuilder
 from .model import ComputationGraph
@@ -197,18 +198,8 @@ _FUNCTION_OPS: dict[object, str] = {
 _NEEDS_TWO_ACTIVATIONS = {"add", "mul", "sub", "div", "maximum", "concat"}
 
 
-def _fold_wrapped_functions() -> set[Callable]:
-    """Functions that libraries mark as fx leaves and that are the identity in eval mode."""
-    found: set[Callable] = set()
-    try:
-        from torchvision.ops import stochastic_depth
-    except ImportError:  # torchvision is optional for capture
-        return found
-    found.add(stochastic_depth)
-    return found
-
-
-_FOLDED_LEAF_FUNCTIONS = _fold_wrapped_functions()
+# Functions that libraries mark as fx leaves and that are the identity in eval mode.
+_FOLDED_LEAF_FUNCTIONS: set[Callable] = {stochastic_depth}
 
 
 # ---------------------------------------------------------------------------------------------
