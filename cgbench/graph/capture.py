@@ -360,7 +360,7 @@ def from_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str =
     """
     if unknown_ops not in ("error", "oov"):
         raise ValueError(f"unknown_ops must be 'error' or 'oov', got {unknown_ops!r}")
-    if isinstance(model, ZeroOp) or type(model) in _MODULE_OPS or _module_steps(model, (1,) * 6) is not None:
+    if _module_steps(model, (1,) * 6) is not None:
         # fx never treats the root as a leaf; a container keeps a mapped layer whole.
         model = nn.Sequential(model)
     was_training = model.training
