@@ -15,13 +15,31 @@ import numpy as np
 
 
 def _cmd_families(args: argparse.Namespace) -> None:
+    from .dataset import family_folder
     from .families import family_spec, list_families
+    from .storage import read_manifest
 
     for name in list_families():
         spec = family_spec(name)
-        print(f"{name:12s} v{spec.version}  {spec.description}")
-        print(f"{'':12s} labels: {', '.join(label.name for label in spec.labels)}")
-        print(f"{'':12s} sources: {', '.join(sorted({raw.source_id for raw in spec.raw_files}))}")
+        folder = family_folder(spec)
+        if (folder / "manifest.json").exists():
+            count = f"{read_manifest(folder)['n_archs']} archs (built)"
+        elif spec.import_command is not None:
+            count = f"not imported: `{spec.import_command}`"
+        else:
+            count = "not built yet: `cgbench build " + name + "`"
+        print(f"{name:16s} v{spec.version}  {count}  {spec.description}")
+        print(f"{'':16s} labels: {', '.join(label.name for label in spec.labels) or '(unlabelled)'}")
+        sources = sorted({raw.source_id for raw in spec.raw_files} | {label.source_id for label in spec.labels})
+        print(f"{'':16s} sources: {', '.join(sources) or '(none: built from the search space)'}")
+
+
+def _cmd_import(args: argparse.Namespace) -> None:
+    from .families import importers
+
+    func, _ = importers()[args.kind]
+    for name in func(Path(args.path), True):
+        print(f"imported {name}")
 
 
 def _cmd_fetch(args: argparse.Namespace) -> None:
@@ -139,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--force", action="store_true", help="rebuild even if a verified build exists")
     p.set_defaults(func=_cmd_build)
+    from .families import importers
+
+    p = sub.add_parser("import", help="build families from files you bring (GENNAPE caches, NAS-Bench-301 runs, ...)")
+    p.add_argument("kind", choices=sorted(importers()),
+                   help="; ".join(f"{name}: {text}" for name, (_, text) in sorted(importers().items())))
+    p.add_argument("path")
+    p.set_defaults(func=_cmd_import)
     p = sub.add_parser("draw", help="draw the CG of one architecture")
     p.add_argument("name")
     p.add_argument("index", type=int)

@@ -21,7 +21,8 @@ from .splits import PARTS, splits_from_table, splits_to_table, standard_splits
 from .storage import (DATA_FILE, SPLITS_FILE, FamilyIntegrityError, GraphTable, read_manifest,
                       read_parquet, verify_family, write_family)
 
-__all__ = ["Family", "build_family", "family_folder", "list_families", "load_family"]
+__all__ = ["Family", "FamilyNotBuiltError", "build_family", "family_folder", "list_families", "load_family",
+           "store_family"]
 
 
 def family_folder(spec: FamilySpec) -> Path:
@@ -32,18 +33,33 @@ def _rebuild_hint(name: str) -> str:
     return f"Rebuild it with `cgbench build {name} --force`."
 
 
+class FamilyNotBuiltError(FileNotFoundError):
+    """A family built from files a user brings has not been imported yet."""
+
+
 def build_family(name: str, force: bool = False, progress: bool = True) -> Path:
     """Fetch the raw files of family ``name``, build its table and splits, write them atomically."""
     spec = family_spec(name)
     folder = family_folder(spec)
     if not force and (folder / "manifest.json").exists():
         return folder
+    if spec.import_command is not None:
+        raise FamilyNotBuiltError(
+            f"{name} is built from files you bring (they are not public downloads); run `{spec.import_command}`")
     raw_paths = {raw.source_id: fetch(raw, progress) for raw in spec.raw_files}
-    table = spec.build_table(raw_paths, progress)
-    target = table.column(spec.default_target).to_numpy(zero_copy_only=False)
-    splits = standard_splits(np.asarray(target, float), np.asarray(table.column("wl_hash").to_pylist()))
+    return store_family(spec, spec.build_table(raw_paths, progress))
+
+
+def store_family(spec: FamilySpec, table: pa.Table, extra_manifest: dict | None = None) -> Path:
+    """Compute the standard splits of a built table and write the family version atomically."""
+    folder = family_folder(spec)
+    hashes = np.asarray(table.column("wl_hash").to_pylist())
+    target = None
+    if spec.default_target is not None:
+        target = np.asarray(table.column(spec.default_target).to_numpy(zero_copy_only=False), float)
+    splits = standard_splits(target, hashes)
     manifest = {
-        **spec.manifest(), "cgbench_version": __version__, "cg_format": CG_FORMAT_VERSION,
+        **spec.manifest(), **(extra_manifest or {}), "cgbench_version": __version__, "cg_format": CG_FORMAT_VERSION,
         "n_archs": table.num_rows,
         "splits": {n: {p: int(len(i)) for p, i in parts.items()} for n, parts in splits.items()},
     }
@@ -51,7 +67,7 @@ def build_family(name: str, force: bool = False, progress: bool = True) -> Path:
     return folder
 
 
-def load_family(name: str, progress: bool = True) -> "Family":
+def load_family(name: str, progress: bool = True) -> Family:
     spec = family_spec(name)
     folder = family_folder(spec)
     if not (folder / "manifest.json").exists():
@@ -71,7 +87,7 @@ class Family:
         self.splits = splits
 
     @classmethod
-    def from_folder(cls, spec: FamilySpec, folder: Path) -> "Family":
+    def from_folder(cls, spec: FamilySpec, folder: Path) -> Family:
         manifest = read_manifest(folder)
         verify_family(folder, manifest, _rebuild_hint(spec.name))
         try:
@@ -104,7 +120,7 @@ class Family:
         return list(self.manifest["labels"])
 
     @property
-    def default_target(self) -> str:
+    def default_target(self) -> str | None:
         return self.manifest["default_target"]
 
     @cached_property
@@ -113,6 +129,8 @@ class Family:
 
     def labels(self, target: str | None = None) -> np.ndarray:
         target = target or self.default_target
+        if target is None:
+            raise KeyError(f"{self.name} is unlabelled (architectures waiting for labels); it has no targets")
         if target not in self.manifest["labels"]:
             raise KeyError(f"{self.name} has no label column {target!r}; it has {self.targets}")
         return np.asarray(self.table.column(target).to_numpy(zero_copy_only=False), dtype=np.float64)

@@ -3,6 +3,7 @@
 - ``random``: 80/10/10 over all architectures (seed 0).
 - ``fewshot50``: GENNAPE's test-family protocol: sort by the default target (descending), permute
   with the seed, the first 50 are the fine-tuning set (``train``), the rest ``test``; no ``valid``.
+  Only labelled families have it.
 - ``dedup``: one representative (the first row) per canonical-hash class, then 80/10/10 over the
   representatives, so no two isomorphic architectures sit on both sides of a split.
 """
@@ -41,8 +42,12 @@ def dedup_split(hashes: np.ndarray, seed: int = SPLIT_SEED) -> dict[str, np.ndar
     return _ratio_split(np.sort(first), seed)
 
 
-def standard_splits(target: np.ndarray, hashes: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-    return {"random": random_split(len(target)), "fewshot50": fewshot_split(target), "dedup": dedup_split(hashes)}
+def standard_splits(target: np.ndarray | None, hashes: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """All standard splits; an unlabelled family (``target`` None) has no few-shot split."""
+    splits = {"random": random_split(len(hashes)), "dedup": dedup_split(hashes)}
+    if target is not None:
+        splits["fewshot50"] = fewshot_split(target)
+    return splits
 
 
 def splits_to_table(splits: dict[str, dict[str, np.ndarray]]) -> pa.Table:

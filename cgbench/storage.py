@@ -81,7 +81,7 @@ class GraphTable:
         return ComputationGraph(self.op[a:b], self.shape[a:b], self.attr[a:b], self.edges[c:d])
 
     @classmethod
-    def from_graphs(cls, graphs: Sequence[ComputationGraph]) -> "GraphTable":
+    def from_graphs(cls, graphs: Sequence[ComputationGraph]) -> GraphTable:
         def ptr(sizes: list[int]) -> np.ndarray:
             return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
 
@@ -112,7 +112,7 @@ class GraphTable:
         }
 
     @classmethod
-    def from_arrow(cls, table: pa.Table) -> "GraphTable":
+    def from_arrow(cls, table: pa.Table) -> GraphTable:
         def flat(name: str, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
             column = table.column(name).combine_chunks()
             offsets = column.offsets.to_numpy().astype(np.int64)

@@ -5,14 +5,14 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from cgbench.families.nb201 import OPS, NB201Composer, NB201Network, arch_string, parse_arch_string
+from cgbench.families.nb201 import OPS, SPACE, NB201Network, arch_string, parse_arch_string
 from cgbench.graph import UnknownOpError, count_flops, count_params, from_module
 from cgbench.graph.vocab import OP_ID
 
 
 @pytest.fixture(scope="module")
 def composer():
-    return NB201Composer()
+    return SPACE
 
 
 def _cells():
@@ -28,25 +28,25 @@ def _cells():
 def test_composed_cg_equals_capture_of_whole_network(composer, cell):
     with torch.device("meta"):
         net = NB201Network(cell)
-    assert from_module(net, (1, 3, 32, 32)) == composer.graph(cell)
-    assert count_flops(net, (1, 3, 32, 32)) == composer.flops(cell)
-    assert count_params(net) == composer.params(cell)
+    assert from_module(net, (1, 3, 32, 32)) == composer.composed(cell).graph
+    assert count_flops(net, (1, 3, 32, 32)) == composer.composed(cell).flops
+    assert count_params(net) == composer.composed(cell).params
 
 
 def test_nb201_published_size_of_the_all_conv3x3_cell(composer):
     # NAS-Bench-201's largest network: 1.53 M parameters and 220.11 M multiply-adds on CIFAR-10.
     cell = ("nor_conv_3x3",) * 6
-    assert composer.params(cell) == 1_531_546
-    assert composer.flops(cell) / 2 / 1e6 == pytest.approx(220.11968)
+    assert composer.composed(cell).params == 1_531_546
+    assert composer.composed(cell).flops / 2 / 1e6 == pytest.approx(220.11968)
 
 
 def test_cut_off_cell_keeps_a_zero_node_and_nothing_after_it(composer):
-    cg = composer.graph(parse_arch_string("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"))
+    cg = composer.composed(parse_arch_string("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|")).graph
     assert cg.op_counts() == {"input": 1, "conv": 1, "batchnorm": 1, "zero": 1, "output": 1}
 
 
 def test_none_edges_are_missing_edges(composer):
-    with_none = composer.graph(parse_arch_string("|nor_conv_1x1~0|+|none~0|nor_conv_1x1~1|+|none~0|none~1|nor_conv_1x1~2|"))
+    with_none = composer.composed(parse_arch_string("|nor_conv_1x1~0|+|none~0|nor_conv_1x1~1|+|none~0|none~1|nor_conv_1x1~2|")).graph
     assert "zero" not in with_none.op_counts()
     assert with_none.op_counts()["conv"] == 1 + 15 * 3 + 2 * 3  # stem, 3 per cell, 3 per reduction block
 

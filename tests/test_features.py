@@ -3,15 +3,15 @@ import pytest
 import torch
 import torchvision
 
-from cgbench.families.nb201 import NB201Composer, parse_arch_string
+from cgbench.families.nb201 import SPACE, parse_arch_string
 from cgbench.graph import from_module
 from cgbench.graph.features import gennape_features, node_features
 from cgbench.graph.vocab import OP_ID, gennape_op_id
 
 
 def test_gennape_layout_and_normalisation():
-    cg = NB201Composer().graph(parse_arch_string(
-        "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"))
+    cg = SPACE.composed(parse_arch_string(
+        "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|")).graph
     f = gennape_features(cg)
     n_weighted = int(cg.weighted.sum())
     assert len(f.weighted_op) == n_weighted and len(f.regular_op) == cg.n_nodes - n_weighted
@@ -36,8 +36,8 @@ def test_new_ops_map_to_gennape_ids():
 
 
 def test_default_node_features():
-    cg = NB201Composer().graph(parse_arch_string(
-        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"))
+    cg = SPACE.composed(parse_arch_string(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")).graph
     x = node_features(cg.shape, cg.attr)
     assert x.shape == (cg.n_nodes, 11) and x.dtype == np.float32
     stem_conv = 1

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cgbench.families.nb201 import NB201Composer, parse_arch_string
+from cgbench.families.nb201 import SPACE, parse_arch_string
 from cgbench.graph import ComputationGraph, canonical_hash
 from cgbench.graph.hashing import canonical_hashes
 from cgbench.storage import GraphTable
@@ -9,11 +9,11 @@ from cgbench.storage import GraphTable
 
 @pytest.fixture(scope="module")
 def composer():
-    return NB201Composer()
+    return SPACE
 
 
 def _hash(composer, text):
-    return canonical_hash(composer.graph(parse_arch_string(text)))
+    return canonical_hash(composer.composed(parse_arch_string(text)).graph)
 
 
 def test_isomorphic_cells_hash_equal(composer):
@@ -42,12 +42,12 @@ def _permuted(cg: ComputationGraph, seed: int) -> ComputationGraph:
 
 
 def test_hash_ignores_node_numbering(composer):
-    cg = composer.graph(parse_arch_string("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"))
+    cg = composer.composed(parse_arch_string("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|")).graph
     assert canonical_hash(_permuted(cg, 1)) == canonical_hash(cg)
 
 
 def test_shape_features_enter_the_hash(composer):
-    cg = composer.graph(parse_arch_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"))
+    cg = composer.composed(parse_arch_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")).graph
     shape = cg.shape.copy()
     shape[5, 4] += 1
     assert canonical_hash(ComputationGraph(cg.op, shape, cg.attr, cg.edges)) != canonical_hash(cg)
@@ -57,7 +57,7 @@ def test_batched_hashes_match_single_hashes(composer):
     cells = ["|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|",
              "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
              "|skip_connect~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|none~0|avg_pool_3x3~1|skip_connect~2|"]
-    graphs = [composer.graph(parse_arch_string(c)) for c in cells]
+    graphs = [composer.composed(parse_arch_string(c)).graph for c in cells]
     table = GraphTable.from_graphs(graphs)
     batched = canonical_hashes(table.node_ptr, table.edge_ptr, table.op, table.shape, table.attr, table.edges)
     assert batched == [canonical_hash(g) for g in graphs]

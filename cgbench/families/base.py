@@ -13,6 +13,7 @@ import pyarrow as pa
 from ..graph.hashing import canonical_hashes
 from ..sources import RawFile
 from ..storage import GraphTable
+from .space import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,13 @@ class FamilySpec(ABC):
     description: ClassVar[str]
     raw_files: ClassVar[tuple[RawFile, ...]]
     labels: ClassVar[tuple[LabelColumn, ...]]
-    default_target: ClassVar[str]
+    # None for an unlabelled family (architectures waiting for labels).
+    default_target: ClassVar[str | None]
     input_shape: ClassVar[tuple[int, int, int, int]]
+    # The search space the architectures come from; None for model zoos.
+    space: ClassVar[SearchSpace | None] = None
+    # For families built from files a user brings: the command that builds them.
+    import_command: ClassVar[str | None] = None
 
     @abstractmethod
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
@@ -54,6 +60,7 @@ class FamilySpec(ABC):
             "sources": [raw.as_manifest() for raw in self.raw_files],
             "labels": {label.name: label.as_manifest() for label in self.labels},
             "default_target": self.default_target, "input_shape": list(self.input_shape),
+            "search_space": self.space.name if self.space is not None else None,
         }
 
 

@@ -21,7 +21,7 @@ import ast
 import json
 import zipfile
 from collections.abc import Iterator
-from functools import cached_property
+from functools import partial
 from itertools import product
 from pathlib import Path
 
@@ -29,15 +29,14 @@ import numpy as np
 import pyarrow as pa
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
 
-from ..graph import ComputationGraph, GraphBuilder, ZeroOp, count_flops, count_params, from_module
-from ..graph.vocab import OP_ID
+from ..graph import ZeroOp
 from ..safe_pickle import PANDAS_FRAME_GLOBALS, restricted_load
 from ..sources import RawFile, github_file
-from ..storage import GraphTable
 from . import register_family
 from .base import FamilySpec, LabelColumn, assemble_table
+from .fragments import Composer, Composition, Value, compose_family
+from .space import SearchSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # Cell edges (source node, target node) in the order of the official arch string.
@@ -171,81 +170,53 @@ def build_network(cell: Cell | str, num_classes: int = 10) -> NB201Network:
 
 
 # ---------------------------------------------------------------------------------------------
-# Fast CGs composed from captured fragments
+# The search space
 
 
-class _Piece:
-    """A captured sub-module: its CG fragment, FLOPs and parameters."""
+class NB201Space(SearchSpace[Cell]):
+    name = "nb201"
+    input_shape = (1, 3, 32, 32)
+    num_classes = 10
 
-    def __init__(self, module: nn.Module, input_shape: tuple[int, ...]) -> None:
-        self.graph = from_module(module, input_shape)
-        self.flops = count_flops(module, input_shape)
-        self.params = count_params(module)
+    def arch_id(self, config: Cell) -> str:
+        return arch_string(config)
 
+    def parse(self, arch_id: str) -> Cell:
+        return parse_arch_string(arch_id)
 
-class NB201Composer:
-    """CGs, FLOPs and parameter counts of NB201Network(cell) without building each network."""
+    def build(self, config: Cell) -> nn.Module:
+        return NB201Network(config, self.num_classes)
 
-    def __init__(self, num_classes: int = 10) -> None:
-        with torch.device("meta"):
-            self.stem = _Piece(_stem(), (1, 3, 32, 32))
-            self.reductions = [
-                _Piece(ResidualReduction(STAGE_CHANNELS[s - 1], STAGE_CHANNELS[s]),
-                       (1, STAGE_CHANNELS[s - 1], STAGE_RESOLUTION[s - 1], STAGE_RESOLUTION[s - 1]))
-                for s in (1, 2)
-            ]
-            last = (1, STAGE_CHANNELS[-1], STAGE_RESOLUTION[-1], STAGE_RESOLUTION[-1])
-            self.head = _Piece(_head(num_classes), last)
-            self.ops = [
-                {op: _Piece(edge_op(op, c), (1, c, r, r)) for op in OPS if op != "none"}
-                for c, r in zip(STAGE_CHANNELS, STAGE_RESOLUTION)
-            ]
-            self.zero = [_Piece(ZeroOp(), (1, c, r, r)) for c, r in zip(STAGE_CHANNELS, STAGE_RESOLUTION)]
+    def sample(self, rng: np.random.Generator) -> Cell:
+        return tuple(OPS[i] for i in rng.integers(0, len(OPS), 6))  # type: ignore[return-value]
 
-    def _cell_graph(self, cell: Cell, stage: int) -> ComputationGraph:
-        c, r = STAGE_CHANNELS[stage], STAGE_RESOLUTION[stage]
-        builder = GraphBuilder(track_names=False)
-        x = builder.add_node(OP_ID["input"], (r, r, r, r, c, c))
+    def enumerate(self) -> Iterator[Cell]:
+        return all_cells()
+
+    def config_json(self, config: Cell) -> str:
+        return json.dumps(list(config))
+
+    def compose(self, config: Cell, composer: Composer) -> Composition:
+        x = composer.apply("stem", _stem, composer.input(3, 32, 32))
+        for stage, channels in enumerate(STAGE_CHANNELS):
+            if stage:
+                c_in = STAGE_CHANNELS[stage - 1]
+                x = composer.apply(("reduction", c_in, channels), partial(ResidualReduction, c_in, channels), x)
+            for _ in range(CELLS_PER_STAGE):
+                x = composer.block(("cell", config), partial(self._compose_cell, config), x)
+        return composer.finish(composer.apply(("head", self.num_classes), partial(_head, self.num_classes), x))
+
+    @staticmethod
+    def _compose_cell(cell: Cell, composer: Composer, x: Value) -> Value:
         nodes = [x]
         for j in (1, 2, 3):
-            terms = [builder.splice(self.ops[stage][op].graph, [nodes[i]])[0]
+            terms = [composer.apply(op, partial(edge_op, op, x.channels), nodes[i])
                      for (i, jj), op in zip(EDGES, cell) if jj == j and op != "none"]
-            if not terms:
-                nodes.append(builder.splice(self.zero[stage].graph, [x])[0])
-                continue
-            total = terms[0]
-            for term in terms[1:]:
-                total = builder.add_node(OP_ID["add"], (r, r, r, r, c, c), inputs=(total, term))
-            nodes.append(total)
-        builder.add_node(OP_ID["output"], (r, r, r, r, c, c), inputs=(nodes[3],))
-        return builder.finish()
+            nodes.append(composer.add(*terms) if terms else composer.apply("zero", ZeroOp, x))
+        return nodes[3]
 
-    def graph(self, cell: Cell) -> ComputationGraph:
-        builder = GraphBuilder(track_names=False)
-        (x,) = [builder.add_node(OP_ID["input"], (32, 32, 32, 32, 3, 3))]
-        x = builder.splice(self.stem.graph, [x])[0]
-        for stage in range(3):
-            if stage:
-                x = builder.splice(self.reductions[stage - 1].graph, [x])[0]
-            cell_graph = self._cell_graph(cell, stage)
-            for _ in range(CELLS_PER_STAGE):
-                x = builder.splice(cell_graph, [x])[0]
-        (logits,) = builder.splice(self.head.graph, [x])
-        n_cls = int(self.head.graph.shape[-1, 5])
-        builder.add_node(OP_ID["output"], (1, 1, 1, 1, n_cls, n_cls), inputs=(logits,))
-        return builder.finish()
 
-    def _total(self, cell: Cell, attribute: str) -> int:
-        total = sum(getattr(p, attribute) for p in (self.stem, self.head, *self.reductions))
-        for stage in range(3):
-            total += CELLS_PER_STAGE * sum(getattr(self.ops[stage][op], attribute) for op in cell if op != "none")
-        return total
-
-    def flops(self, cell: Cell) -> int:
-        return self._total(cell, "flops")
-
-    def params(self, cell: Cell) -> int:
-        return self._total(cell, "params")
+SPACE = NB201Space()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,10 +282,7 @@ class NB201(FamilySpec):
     labels = _labels()
     default_target = "c10_valid_acc_200ep"
     input_shape = (1, 3, 32, 32)
-
-    @cached_property
-    def composer(self) -> NB201Composer:
-        return NB201Composer()
+    space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         mini = restricted_load(raw_paths["mini-nb201-12ep"].read_bytes(), PANDAS_FRAME_GLOBALS)
@@ -329,14 +297,11 @@ class NB201(FamilySpec):
         for dataset, short in _MINI_COLUMNS.items():
             for part in ("test", "val"):
                 labels[f"{short}_{part}_acc_12ep"] = mini[f"{dataset}-{part}"].to_numpy(np.float64)
-        graphs = [self.composer.graph(c) for c in tqdm(cells, desc="nb201 CGs", disable=not progress)]
+        graphs, flops, params = compose_family(SPACE, cells, progress)
         return assemble_table(
             arch_ids=[arch_string(c) for c in cells],
-            configs=[json.dumps(list(c)) for c in cells],
-            graphs=GraphTable.from_graphs(graphs),
-            flops=np.array([self.composer.flops(c) for c in cells]),
-            params=np.array([self.composer.params(c) for c in cells]),
-            labels=labels,
+            configs=[SPACE.config_json(c) for c in cells],
+            graphs=graphs, flops=flops, params=params, labels=labels,
             extra={"nb201_index": pa.array(np.arange(len(cells), dtype=np.int32))},
         )
 

@@ -60,7 +60,7 @@ class ComputationGraph:
         ids, counts = np.unique(self.op, return_counts=True)
         return {OPS[i]: int(c) for i, c in zip(ids, counts)}
 
-    def validate(self) -> "ComputationGraph":
+    def validate(self) -> ComputationGraph:
         n = self.n_nodes
         if n < 2:
             raise InvalidGraphError(f"a CG needs at least an input and an output node, got {n} nodes")
