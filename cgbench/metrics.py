@@ -105,3 +105,20 @@ def standard_metrics(ks: tuple[int, ...] = (10, 50)) -> dict[str, Callable[[np.n
         metrics[f"top{k}_overlap"] = lambda t, p, k=k: top_k_overlap(t, p, k)
         metrics[f"precision@{k}"] = lambda t, p, k=k: precision_at_k(t, p, k)
     return metrics
+
+
+def label_agreement(a: np.ndarray, b: np.ndarray, top_fraction: float = 0.1) -> dict[str, float]:
+    """How well two labellings of the same architectures agree: the label-noise ceiling.
+
+    Spearman and Kendall over all architectures labelled by both, and within the top
+    ``top_fraction`` of them by the mean rank of the two labellings (ranking by one of them alone
+    would select on that labelling's own noise and bias the within-top agreement downwards).
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    both = ~np.isnan(a) & ~np.isnan(b)
+    a, b = a[both], b[both]
+    mean_rank = stats.rankdata(a) + stats.rankdata(b)
+    n_top = max(2, round(top_fraction * len(a)))
+    top = np.argsort(-mean_rank, kind="stable")[:n_top]
+    return {"n": int(len(a)), "spearman": spearman(a, b), "kendall": kendall(a, b),
+            "n_top": int(n_top), "spearman_top": spearman(a[top], b[top]), "kendall_top": kendall(a[top], b[top])}

@@ -63,3 +63,19 @@ def test_bootstrap_interval_brackets_the_estimate():
     low, high = metrics.bootstrap_ci(metrics.spearman, t, p, n_resamples=200)
     assert low < metrics.spearman(t, p) < high
     assert high - low < 0.2
+
+
+def test_label_agreement_of_a_noisy_copy():
+    from cgbench.metrics import label_agreement
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=2000)
+    result = label_agreement(truth, truth + rng.normal(scale=0.3, size=2000))
+    assert result["n"] == 2000 and result["n_top"] == 200
+    assert 0.9 < result["spearman"] < 0.97
+    # The top decile spans a narrow range of the truth, so the same noise hurts its ranking more.
+    assert result["spearman_top"] < result["spearman"] - 0.2
+    same = label_agreement(truth, truth)
+    assert same["spearman"] == pytest.approx(1.0) and same["kendall_top"] == pytest.approx(1.0)
+    with_gaps = label_agreement(np.r_[truth, np.nan], np.r_[truth, 1.0])
+    assert with_gaps["n"] == 2000

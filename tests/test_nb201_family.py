@@ -35,6 +35,16 @@ def test_two_independent_200_epoch_trainings_agree(nb201):
     assert rho == pytest.approx(0.98, abs=0.015)
 
 
+def test_label_noise_ceiling_within_the_top_decile(nb201):
+    from cgbench.metrics import label_agreement
+
+    both = label_agreement(nb201.labels("c10_valid_acc_200ep"), nb201.labels("ibm_c10_baseline_acc_200ep"))
+    assert both["n_top"] == 1562
+    assert both["kendall"] == pytest.approx(0.888, abs=0.005)
+    assert both["spearman_top"] == pytest.approx(0.647, abs=0.005)
+    assert both["kendall_top"] == pytest.approx(0.455, abs=0.005)
+
+
 def test_200_and_12_epoch_labels_agree_less(nb201):
     rho = spearman(nb201.labels("c10_valid_acc_200ep"), nb201.labels("c10_test_acc_12ep"))
     assert rho == pytest.approx(0.90, abs=0.03)
