@@ -26,3 +26,4 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/bench_nb201.py
+	$(PYTHON) benchmarks/bench_families.py
