@@ -6,7 +6,7 @@ per-graph slices), so they are turned into tensors and saved once. Later loads m
 that file.
 
 Per graph: ``op`` (long, node op ids), ``x`` (float, ``cgbench.graph.features.NODE_FEATURE_NAMES``),
-``edge_index`` (producer -> consumer), ``y`` (the target, NaN where missing), ``flops``,
+``edge_index`` (producer -> consumer), ``y`` (the target, NaN where missing or unlabelled), ``flops``,
 ``params`` and ``idx`` (the row in the family).
 """
 
@@ -27,7 +27,8 @@ class CGDataset(InMemoryDataset):
     def __init__(self, family, target: str | None = None, transform=None, pre_transform=None) -> None:
         self.family = family
         self.target = target or family.default_target
-        family.labels(self.target)  # an unknown target fails here, with the family's list
+        if self.target is not None:
+            family.labels(self.target)  # an unknown target fails here, with the family's list
         super().__init__(str(Path(family.folder) / "pyg"), transform, pre_transform, log=False)
         self.load(self.processed_paths[0])
 
@@ -38,7 +39,7 @@ class CGDataset(InMemoryDataset):
     @property
     def processed_file_names(self) -> list[str]:
         key = f"{self.family.data_sha256}|{self.target}|{self.pre_transform!r}"
-        tag = re.sub(r"[^A-Za-z0-9_.-]", "_", self.target)
+        tag = re.sub(r"[^A-Za-z0-9_.-]", "_", self.target or "unlabelled")
         return [f"{tag}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"]
 
     def download(self) -> None:  # the family folder holds the data already
@@ -53,7 +54,7 @@ class CGDataset(InMemoryDataset):
             op=torch.from_numpy(graphs.op.astype(np.int64)),
             x=torch.from_numpy(node_features(graphs.shape, graphs.attr)),
             edge_index=torch.from_numpy(graphs.edges.T.astype(np.int64)).contiguous(),
-            y=torch.from_numpy(self.family.labels(self.target).astype(np.float32)),
+            y=torch.from_numpy(self._targets()),
             flops=torch.from_numpy(self.family.table.column("flops").to_numpy().copy()),
             params=torch.from_numpy(self.family.table.column("params").to_numpy().copy()),
             idx=torch.arange(n),
@@ -63,6 +64,12 @@ class CGDataset(InMemoryDataset):
                   "flops": per_graph, "params": per_graph, "idx": per_graph}
         data.num_nodes = int(node_ptr[-1])
         return data, slices
+
+    def _targets(self) -> np.ndarray:
+        """The target column; all NaN for an unlabelled family (architectures awaiting labels)."""
+        if self.target is None:
+            return np.full(len(self.family), np.nan, np.float32)
+        return self.family.labels(self.target).astype(np.float32)
 
     def process(self) -> None:
         data, slices = self._collated()
