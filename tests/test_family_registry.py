@@ -1,0 +1,41 @@
+"""The registry as users see it: `cgbench families`, `cgbench import`, label metadata of every family."""
+
+import pytest
+
+from cgbench.cli import main
+from cgbench.families import family_spec, importers, list_families
+
+
+def test_cli_lists_every_family_with_labels_and_sources(cgbench_home, capsys):
+    main(["families"])
+    out = capsys.readouterr().out
+    for name in list_families():
+        spec = family_spec(name)
+        block = out[out.index(f"{name} "):]
+        assert f"v{spec.version}" in block.splitlines()[0]
+        assert block.splitlines()[1].strip().startswith("labels:")
+        assert block.splitlines()[2].strip().startswith("sources:")
+
+
+@pytest.mark.parametrize("name", list_families())
+def test_every_label_column_says_what_it_is(name):
+    spec = family_spec(name)
+    for label in spec.labels:
+        for field in ("source_id", "dataset", "split", "unit", "seeds", "licence", "description"):
+            assert getattr(label, field), (name, label.name, field)
+    if spec.default_target is not None:
+        assert spec.default_target in {label.name for label in spec.labels}
+
+
+def test_import_command_rejects_an_unknown_kind(capsys):
+    with pytest.raises(SystemExit):
+        main(["import", "no-such-kind", "x"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_families_needing_user_files_name_their_import_command():
+    kinds = set(importers())
+    for name in list_families():
+        command = family_spec(name).import_command
+        if command is not None:
+            assert command.split()[:2] == ["cgbench", "import"] and command.split()[2] in kinds, (name, command)
