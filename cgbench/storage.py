@@ -197,15 +197,39 @@ def export_hdf5(table: pa.Table, manifest: dict, path: Path) -> None:
                 g.create_dataset(name, data=getattr(graphs, name), compression="gzip", compression_opts=4)
             cols = f.create_group("columns")
             for name in scalar_columns:
-                column = table.column(name).combine_chunks()
-                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-                    data = np.array(column.to_pylist(), dtype=h5py.string_dtype())
-                    cols.create_dataset(name, data=data)
-                else:
-                    cols.create_dataset(name, data=column.to_numpy(zero_copy_only=False))
-                    cols[name].attrs["null"] = np.asarray(column.is_null().to_numpy(zero_copy_only=False))
+                _write_column(cols, name, table.column(name).combine_chunks())
 
     atomic_write(Path(path), write)
+
+
+def _write_column(group, name: str, column: pa.Array) -> None:
+    """A column as an HDF5 dataset; a list column as a group of offsets + values (CSR, recursively)."""
+    import h5py
+
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        group.create_dataset(name, data=np.array(column.to_pylist(), dtype=h5py.string_dtype()))
+    elif pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        sub = group.create_group(name)
+        sub.create_dataset("offsets", data=column.offsets.to_numpy().astype(np.int64))
+        sub.attrs["null"] = np.asarray(column.is_null().to_numpy(zero_copy_only=False))
+        _write_column(sub, "values", column.values.slice(column.offsets[0].as_py(),
+                                                          column.offsets[-1].as_py() - column.offsets[0].as_py()))
+    else:
+        group.create_dataset(name, data=column.to_numpy(zero_copy_only=False))
+        group[name].attrs["null"] = np.asarray(column.is_null().to_numpy(zero_copy_only=False))
+
+
+def _read_column(node) -> pa.Array:
+    import h5py
+
+    if isinstance(node, h5py.Group):
+        offsets = node["offsets"][()]
+        values = _read_column(node["values"])
+        mask = pa.array(node.attrs["null"]) if node.attrs["null"].any() else None
+        return pa.ListArray.from_arrays(pa.array(offsets - offsets[0], pa.int32()), values, mask=mask)
+    if h5py.check_string_dtype(node.dtype):
+        return pa.array([s.decode() for s in node[()]])
+    return pa.array(node[()], mask=node.attrs["null"])
 
 
 def import_hdf5(path: Path) -> tuple[pa.Table, dict]:
@@ -218,10 +242,7 @@ def import_hdf5(path: Path) -> tuple[pa.Table, dict]:
         g = f["graphs"]
         graphs = GraphTable(*(g[name][()] for name in ("node_ptr", "edge_ptr", "op", "shape", "attr", "edges")))
         arrays = graphs.to_arrow_columns()
-        for name, dataset in f["columns"].items():
-            if h5py.check_string_dtype(dataset.dtype):
-                arrays[name] = pa.array([s.decode() for s in dataset[()]])
-            else:
-                arrays[name] = pa.array(dataset[()], mask=dataset.attrs["null"])
+        for name, node in f["columns"].items():
+            arrays[name] = _read_column(node)
     columns = [arrays[field.name].cast(field.type) for field in schema]
     return pa.Table.from_arrays(columns, schema=schema), manifest

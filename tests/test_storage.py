@@ -103,3 +103,15 @@ def test_hostile_pickle_is_refused():
 def test_parquet_reads_are_memory_mapped_tables(nb201):
     table = read_parquet(nb201.folder / "data.parquet")
     assert table.num_rows == 15625
+
+
+def test_hdf5_round_trip_of_list_columns(nb201, tmp_path):
+    """Families may carry per-node extra columns (GENNAPE features): nested lists, with nulls."""
+    small = nb201.table.slice(0, 3)
+    per_node = pa.array([[0.5, 1.0], None, [2.0]], pa.list_(pa.float32()))
+    nested = pa.array([[[1, 2], [3]], [[4]], []], pa.list_(pa.list_(pa.int16())))
+    table = small.append_column("per_node", per_node).append_column("nested", nested)
+    path = tmp_path / "lists.h5"
+    export_hdf5(table, {"family": "t"}, path)
+    back, _ = import_hdf5(path)
+    assert back.equals(table)
