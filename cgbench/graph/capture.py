@@ -10,6 +10,7 @@ module path.
 
 from __future__ import annotations
 
+import inspect
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -193,6 +194,7 @@ _FUNCTION_OPS: dict[object, str] = {
     torch.channel_shuffle: "channel_shuffle", F.pixel_shuffle: "depthtospacend",
     F.dropout: "identity", torch.matmul: "bmm", torch.bmm: "bmm", operator.matmul: "bmm",
     "matmul": "bmm", F.linear: "matmul", F.conv2d: "conv", torch.zeros_like: "zero",
+    F.adaptive_avg_pool2d: "mean", F.adaptive_max_pool2d: "maxpool",
 }
 # Binary ops that GENNAPE prunes when only one operand is an activation (x + const, x * gamma).
 _NEEDS_TWO_ACTIVATIONS = {"add", "mul", "sub", "div", "maximum", "concat"}
@@ -277,6 +279,8 @@ class _Walker:
     def visit(self, node: fx.Node) -> list[int]:
         out_meta = _tensor_meta(node.meta.get("tensor_meta"))
         if node.op == "placeholder":
+            if out_meta is None:
+                return []  # a forward argument left at its default (concrete_args)
             if self.builder.n_nodes:
                 raise ValueError("from_module captures single-input modules; got a second input " + node.name)
             h, w, c = _hwc(out_meta)
@@ -287,8 +291,8 @@ class _Walker:
             h, w, c = _hwc(_tensor_meta(first[0].meta.get("tensor_meta")) if first else None)
             self.builder.add_node(op_id("output"), (h, h, w, w, c, c), inputs=inputs, name="output")
             return []
-        if node.op == "get_attr" or out_meta is None:
-            return []
+        if node.op == "get_attr" or out_meta is None or not self.activation_args(node):
+            return []  # parameters, non-tensors and values computed from constants alone
         steps = self.steps(node, out_meta)
         if steps is None:
             return self.operand_sources(node)
@@ -338,12 +342,15 @@ class _Walker:
             return [_Step("<oov>")]
         raise UnknownOpError(op, _module_path(node))
 
+    def edge_sources(self, node: fx.Node) -> list[int]:
+        # Every operand is an edge, so x + x keeps both (folded glue deduplicates instead).
+        return [s for arg in self.activation_args(node) for s in self.sources[arg]]
+
     def emit(self, node: fx.Node, steps: list[_Step], out_meta: TensorMetadata) -> list[int]:
         args = self.activation_args(node)
         first_meta = _tensor_meta(args[0].meta.get("tensor_meta")) if args else None
         shape = _resolution(first_meta, out_meta)
-        # Every operand is an edge, so x + x keeps both (folded glue deduplicates instead).
-        inputs = [s for arg in args for s in self.sources[arg]]
+        inputs = self.edge_sources(node)
         path = _module_path(node)
         for step in steps:
             op = OOV if step.op == "<oov>" else op_id(step.op)
@@ -352,23 +359,57 @@ class _Walker:
         return inputs
 
 
-def from_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str = "error") -> ComputationGraph:
+CAPTURE_METHODS = ("fx", "export", "auto")
+# When method='auto' falls back to export: torch.fx cannot trace the model (control flow or
+# iteration on a traced value: TraceError; a traced value where Python needs an int: TypeError),
+# or the fx graph holds a torch function with no mapping (export sees it as mappable ATen ops).
+FX_TRACE_ERRORS: tuple[type[Exception], ...] = (fx.proxy.TraceError, TypeError, UnknownOpError)
+
+
+def from_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str = "error",
+                method: str = "fx") -> ComputationGraph:
     """Capture ``model`` as a CG for an input of ``input_shape`` (N, C, H, W).
 
     ``unknown_ops='error'`` (default) raises :class:`UnknownOpError` naming the op and its module
-    path; ``'oov'`` maps unknown ops to the ``<oov>`` id instead.
+    path; ``'oov'`` maps unknown ops to the ``<oov>`` id instead. ``method='fx'`` (default)
+    traces with torch.fx; ``'export'`` captures through torch.export (``capture_export``), which
+    also handles models that branch on shapes; ``'auto'`` uses fx and falls back to export
+    when fx cannot trace the model or meets a function it has no mapping for (``FX_TRACE_ERRORS``).
     """
     if unknown_ops not in ("error", "oov"):
         raise ValueError(f"unknown_ops must be 'error' or 'oov', got {unknown_ops!r}")
+    if method not in CAPTURE_METHODS:
+        raise ValueError(f"method must be one of {CAPTURE_METHODS}, got {method!r}")
+    if method == "fx":
+        return _fx_capture(model, input_shape, unknown_ops)
+    from .capture_export import export_module
+
+    if method == "export":
+        return export_module(model, input_shape, unknown_ops)
+    try:
+        return _fx_capture(model, input_shape, unknown_ops)
+    except FX_TRACE_ERRORS:
+        return export_module(model, input_shape, unknown_ops)
+
+
+def _fx_capture(model: nn.Module, input_shape: Sequence[int], unknown_ops: str) -> ComputationGraph:
     if _module_steps(model, (1,) * 6) is not None:
         # fx never treats the root as a leaf; a container keeps a mapped layer whole.
         model = nn.Sequential(model)
     was_training = model.training
     model.eval()
     try:
-        graph = _CGTracer().trace(model)
+        graph = _CGTracer().trace(model, concrete_args=_optional_forward_args(model))
+        gm = fx.GraphModule(model, graph)
+        # Shapes propagate in eval mode too: batch norm rejects a 1x1 map of batch 1 in training mode.
+        _propagate_shapes(gm, input_shape)
     finally:
         model.train(was_training)
-    gm = fx.GraphModule(model, graph)
-    _propagate_shapes(gm, input_shape)
     return _Walker(gm, unknown_ops).walk()
+
+
+def _optional_forward_args(model: nn.Module) -> dict[str, object]:
+    """Forward arguments after the input that have defaults (``attn_mask=None``): traced as constants."""
+    parameters = list(inspect.signature(model.forward).parameters.values())[1:]
+    return {p.name: p.default for p in parameters
+            if p.default is not inspect.Parameter.empty and p.kind is not inspect.Parameter.VAR_KEYWORD}

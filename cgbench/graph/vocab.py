@@ -21,6 +21,9 @@ EXTENDED_OPS: tuple[str, ...] = (
     # "bmm" is a product of two activations (attention); GENNAPE's "matmul" is a weighted layer.
     "bmm", "interpolate", "channel_shuffle", "sub", "div", "leakyrelu", "elu", "prelu",
     "mish", "softplus", "conv_transpose", "maximum", "layer_scale",
+    # Appended for the model zoos (torch.export capture): a vector-norm reduction (cosine
+    # attention, F.normalize), and unfold/fold of sliding windows (VOLO's outlook attention).
+    "norm", "im2col", "col2im",
 )
 
 OPS: tuple[str, ...] = GENNAPE_OPS + EXTENDED_OPS

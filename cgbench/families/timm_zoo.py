@@ -1,0 +1,296 @@
+"""timm_zoo: every ImageNet-1k result of timm's results-imagenet.csv, one row per model tag.
+
+Each row of timm's table (``architecture.tag``, e.g. ``resnet50.a1_in1k``) is a trained model
+with its ImageNet-1k validation top-1/top-5 at its evaluation image size. The row's CG is the
+architecture built by timm 1.0.31 without weights (under ``torch.device("meta")``; on CPU and
+then moved to meta when meta construction fails), batch 1, at that image size. Rows that share
+architecture and image size share one capture. Capture is ``from_module(method="auto")``: torch.fx,
+falling back to torch.export when fx cannot trace the model or map one of its functions.
+
+Capturing ~1,000 architectures takes tens of minutes on two cores, so every capture (or its
+failure, with the reason) is cached atomically per architecture and image size under
+``$CGBENCH_HOME/zoo-captures/``: an interrupted build resumes where it stopped. A family instance
+made with ``TimmZoo(architectures=[...])`` builds only those architectures through the same code
+path (the tests use it; the manifest records the subset).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from ..graph import count_flops, count_params, from_module
+from ..graph.model import ComputationGraph
+from ..sources import cgbench_home, github_file
+from ..storage import GraphTable, atomic_write, atomic_write_text
+from . import register_family
+from .base import FamilySpec, LabelColumn, assemble_table
+
+# Bump when capture changes in a way that changes cached graphs: old cache entries are ignored.
+CAPTURE_CACHE_VERSION = "1"
+
+# ---------------------------------------------------------------------------------------------
+# Capturing one model, cached
+
+
+@dataclass
+class ZooCapture:
+    """One architecture at one input size: its CG, FLOPs and parameters, or why it failed."""
+
+    key: str
+    graph: ComputationGraph | None
+    flops: int
+    params: int
+    method: str  # "fx", "export", or "" on failure
+    seconds: float
+    failure_stage: str = ""  # "build" or "capture"
+    failure: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.graph is not None
+
+
+def capture_cache_dir(zoo: str) -> Path:
+    return cgbench_home() / "zoo-captures" / f"{zoo}-v{CAPTURE_CACHE_VERSION}"
+
+
+def _on_meta(build: Callable[[], nn.Module]) -> nn.Module:
+    """Build without allocating weights; some constructors copy tensors at init and need CPU."""
+    try:
+        with torch.device("meta"):
+            return build().eval()
+    except (RuntimeError, NotImplementedError):
+        return build().to("meta").eval()
+
+
+def _capture_method(model: nn.Module, input_shape: Sequence[int]) -> tuple[ComputationGraph, str]:
+    from ..graph.capture import FX_TRACE_ERRORS
+
+    try:
+        return from_module(model, input_shape, method="fx"), "fx"
+    except FX_TRACE_ERRORS:
+        return from_module(model, input_shape, method="export"), "export"
+
+
+def _reason(err: BaseException) -> str:
+    return f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
+
+
+# What building or capturing a zoo model may raise; anything else is a bug and propagates.
+_ZOO_ERRORS = (RuntimeError, ValueError, TypeError, AssertionError, NotImplementedError, KeyError,
+               AttributeError, IndexError)
+
+
+def capture_model(key: str, build: Callable[[], nn.Module], input_shape: Sequence[int]) -> ZooCapture:
+    """Build and capture one model (uncached); failures are returned with their reason."""
+    start = time.perf_counter()
+    try:
+        model = _on_meta(build)
+    except _ZOO_ERRORS as err:
+        return ZooCapture(key, None, 0, 0, "", time.perf_counter() - start, "build", _reason(err))
+    try:
+        graph, method = _capture_method(model, input_shape)
+        flops = count_flops(model, input_shape)
+    except _ZOO_ERRORS as err:
+        detail = "".join(traceback.format_exception_only(err)).strip().splitlines()[-1][:300]
+        return ZooCapture(key, None, 0, 0, "", time.perf_counter() - start, "capture", detail)
+    return ZooCapture(key, graph, flops, count_params(model), method, time.perf_counter() - start)
+
+
+def cached_capture(zoo: str, key: str, build: Callable[[], nn.Module], input_shape: Sequence[int]) -> ZooCapture:
+    """``capture_model`` through the per-model cache file ``<zoo cache>/<key>.npz`` (atomic)."""
+    path = capture_cache_dir(zoo) / f"{key}.npz"
+    if path.exists():
+        return _read_capture(path, key)
+    record = capture_model(key, build, input_shape)
+    _write_capture(path, record)
+    return record
+
+
+def _write_capture(path: Path, record: ZooCapture) -> None:
+    info = {"flops": record.flops, "params": record.params, "method": record.method, "seconds": record.seconds,
+            "failure_stage": record.failure_stage, "failure": record.failure}
+    graph = record.graph
+    arrays = {"op": graph.op, "shape": graph.shape, "attr": graph.attr, "edges": graph.edges} if graph else {}
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, info=np.array(json.dumps(info)), **arrays)
+
+    atomic_write(path, write)
+
+
+def _read_capture(path: Path, key: str) -> ZooCapture:
+    with np.load(path, allow_pickle=False) as data:
+        info = json.loads(str(data["info"]))
+        graph = None
+        if "op" in data:
+            graph = ComputationGraph(data["op"], data["shape"], data["attr"], data["edges"]).validate()
+    return ZooCapture(key, graph, info["flops"], info["params"], info["method"], info["seconds"],
+                      info["failure_stage"], info["failure"])
+
+
+def capture_all(zoo: str, jobs: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]],
+                progress: bool) -> dict[str, ZooCapture]:
+    """Cached captures of every job (key -> (build, input shape)), with a tqdm bar."""
+    captures: dict[str, ZooCapture] = {}
+    bar = tqdm(jobs.items(), total=len(jobs), desc=f"{zoo} captures", disable=not progress)
+    for key, (build, shape) in bar:
+        bar.set_postfix_str(key[:40])
+        captures[key] = cached_capture(zoo, key, build, shape)
+    return captures
+
+
+def write_failures(zoo: str, captures: dict[str, ZooCapture]) -> list[dict]:
+    """The failures table: kept in the manifest and as ``failures.json`` next to the cache."""
+    failures = [{"key": c.key, "stage": c.failure_stage, "reason": c.failure}
+                for c in captures.values() if not c.ok]
+    atomic_write_text(capture_cache_dir(zoo) / "failures.json", json.dumps(failures, indent=1))
+    return failures
+
+
+def zoo_labels(prefix: str, source_id: str, licence: str, where: str) -> tuple[LabelColumn, ...]:
+    return tuple(
+        LabelColumn(f"{prefix}_{k}", source_id, "ImageNet-1k", "validation set (50,000 images)", None, "%",
+                    "one training per tag", licence,
+                    f"{where} top-{k[-1]} accuracy of the trained model at its evaluation size; each tag has "
+                    "its own training recipe (epochs, data, distillation, pre-training vary)")
+        for k in ("top1", "top5"))
+
+
+# ---------------------------------------------------------------------------------------------
+# timm's results table
+
+
+RESULTS = github_file("timm-results", "huggingface/pytorch-image-models", "aa4b5850c1543fa488abf260f18390eda46cf85d",
+                      "results/results-imagenet.csv",
+                      "30972bf7c7ab451bbd4480ec6116b13d0a84441c57bbc946896fd312264acfcd", "Apache-2.0")
+
+
+@dataclass(frozen=True)
+class TimmResult:
+    model: str  # architecture.tag
+    architecture: str
+    tag: str
+    img_size: int
+    top1: float
+    top5: float
+    param_count_m: float
+
+    @property
+    def row_id(self) -> str:
+        """A tag evaluated at two sizes (train and test resolution) gives two rows."""
+        return f"{self.model}@{self.img_size}"
+
+    @property
+    def capture_key(self) -> str:
+        return f"{self.architecture}@{self.img_size}"
+
+
+def read_results(path: Path) -> list[TimmResult]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    results = []
+    for row in rows:
+        architecture, _, tag = row["model"].partition(".")
+        results.append(TimmResult(row["model"], architecture, tag, int(row["img_size"]), float(row["top1"]),
+                                  float(row["top5"]), float(row["param_count"].replace(",", ""))))
+    if len({r.row_id for r in results}) != len(results):
+        raise ValueError(f"{path} lists a model tag twice at the same image size")
+    return results
+
+
+def build_timm(architecture: str, img_size: int | None = None) -> nn.Module:
+    import timm
+
+    kwargs = {"img_size": img_size} if img_size is not None else {}
+    return timm.create_model(architecture, pretrained=False, **kwargs)
+
+
+def capture_timm(result: TimmResult) -> ZooCapture:
+    """Capture at the evaluation size; models with a fixed input size are rebuilt for it."""
+    shape = (1, 3, result.img_size, result.img_size)
+    record = cached_capture("timm", result.capture_key, lambda: build_timm(result.architecture), shape)
+    if record.ok:
+        return record
+    key = f"{result.capture_key}+img_size"
+    resized = cached_capture("timm", key, lambda: build_timm(result.architecture, result.img_size), shape)
+    if resized.ok:
+        return resized
+    return record
+
+
+def timm_modules() -> dict[str, str]:
+    """Architecture -> the timm model module that defines it (``resnet``, ``vision_transformer``)."""
+    import timm
+
+    return {arch: module for module in timm.list_modules() for arch in timm.list_models(module=module)}
+
+
+@register_family
+class TimmZoo(FamilySpec):
+    name = "timm_zoo"
+    version = "1.0"
+    description = ("timm model zoo: every model tag of timm's ImageNet-1k results table (results-imagenet.csv), "
+                   "CG of its architecture (timm 1.0.31) at its evaluation image size, batch 1.")
+    raw_files = (RESULTS,)
+    labels = zoo_labels("imagenet", "timm-results", "Apache-2.0", "timm's reported ImageNet-1k validation")
+    default_target = "imagenet_top1"
+    # Nominal: each row is captured at its own evaluation size (column img_size).
+    input_shape = (1, 3, 224, 224)
+
+    def __init__(self, architectures: Sequence[str] | None = None) -> None:
+        """``architectures``: build only these (a subset for tests); None builds the whole table."""
+        self.architectures = None if architectures is None else tuple(architectures)
+        self.failures: list[dict] = []
+
+    def select(self, results: list[TimmResult]) -> list[TimmResult]:
+        if self.architectures is None:
+            return results
+        known = {r.architecture for r in results}
+        missing = sorted(set(self.architectures) - known)
+        if missing:
+            raise ValueError(f"architectures not in timm's results table: {missing}")
+        return [r for r in results if r.architecture in self.architectures]
+
+    def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
+        results = self.select(read_results(raw_paths["timm-results"]))
+        firsts = {r.capture_key: r for r in reversed(results)}
+        bar = tqdm(firsts.values(), total=len(firsts), desc="timm_zoo captures", disable=not progress)
+        captures: dict[str, ZooCapture] = {}
+        for result in bar:
+            bar.set_postfix_str(result.capture_key[:40])
+            captures[result.capture_key] = capture_timm(result)
+        self.failures = write_failures("timm", captures)
+        rows = [r for r in results if captures[r.capture_key].ok]
+        kept = [captures[r.capture_key] for r in rows]
+        return assemble_table(
+            arch_ids=[r.row_id for r in rows],
+            configs=[json.dumps({"architecture": r.architecture, "tag": r.tag, "img_size": r.img_size}) for r in rows],
+            graphs=GraphTable.from_graphs([c.graph for c in kept]),
+            flops=np.array([c.flops for c in kept]), params=np.array([c.params for c in kept]),
+            labels={"imagenet_top1": np.array([r.top1 for r in rows]), "imagenet_top5": np.array([r.top5 for r in rows])},
+            extra={
+                "architecture": pa.array([r.architecture for r in rows], pa.string()),
+                "tag": pa.array([r.tag for r in rows], pa.string()),
+                "img_size": pa.array([r.img_size for r in rows], pa.int32()),
+                "timm_param_count_m": pa.array([r.param_count_m for r in rows], pa.float64()),
+                "capture_method": pa.array([c.method for c in kept], pa.string()),
+            },
+        )
+
+    def manifest(self) -> dict:
+        return {**super().manifest(), "subset": list(self.architectures) if self.architectures else None,
+                "failures": self.failures}

@@ -1,0 +1,138 @@
+"""torchvision_zoo: every ImageNet-1k classification weight of torchvision, one row per weight.
+
+For each classification builder (``torchvision.models.list_models(module=torchvision.models)``)
+and each of its weight enums (``get_model_weights``), the row holds the CG of the architecture
+built without weights, at the weight's evaluation crop size (from its transforms), batch 1, and
+the weight's own metadata: ImageNet-1k acc@1 and acc@5, GFLOPS and num_params. Nothing is
+downloaded: the metadata ships inside torchvision. Our FLOPs (torch's counter, 2 per
+multiply-add) and parameter count sit alongside torchvision's numbers. Weights that share
+architecture and crop size share one capture (cached per model like ``timm_zoo``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch.nn as nn
+import torchvision
+from tqdm.auto import tqdm
+
+from ..storage import GraphTable
+from . import register_family
+from .base import FamilySpec, assemble_table
+from .timm_zoo import ZooCapture, cached_capture, write_failures, zoo_labels
+
+_DATASET = "ImageNet-1K"
+
+
+@dataclass(frozen=True)
+class TorchvisionWeight:
+    builder: str
+    weight: str  # e.g. ResNet50_Weights.IMAGENET1K_V2
+    crop_size: int
+    acc1: float
+    acc5: float
+    gflops: float
+    num_params: int
+
+    @property
+    def capture_key(self) -> str:
+        return f"{self.builder}@{self.crop_size}"
+
+
+def classification_weights() -> list[TorchvisionWeight]:
+    """Every ImageNet-1k classification weight that torchvision's metadata describes."""
+    weights = []
+    for builder in torchvision.models.list_models(module=torchvision.models):
+        for weight in torchvision.models.get_model_weights(builder):
+            metrics = weight.meta["_metrics"][_DATASET]
+            crop = weight.transforms().crop_size
+            weights.append(TorchvisionWeight(
+                builder, f"{type(weight).__name__}.{weight.name}", int(crop[0]), float(metrics["acc@1"]),
+                float(metrics["acc@5"]), float(weight.meta["_ops"]), int(weight.meta["num_params"])))
+    return weights
+
+
+def build_torchvision(builder: str, crop_size: int) -> nn.Module:
+    """The architecture without weights; ViTs take their input size, as torchvision sets it from the weight."""
+    function = torchvision.models.get_model_builder(builder)
+    kwargs = dict(_BUILD_KWARGS.get(builder, {}))
+    if "image_size" in _builder_kwargs(function):
+        kwargs["image_size"] = crop_size
+    return function(weights=None, **kwargs)
+
+
+# torchvision drops GoogLeNet's auxiliary heads after loading its weights (num_params counts without).
+_BUILD_KWARGS = {"googlenet": {"aux_logits": False}}
+
+
+def _builder_kwargs(function) -> set[str]:
+    """Keyword arguments the builder forwards to its model class (ViT's image_size)."""
+    model_class = {"vit": torchvision.models.VisionTransformer}.get(function.__name__.split("_")[0])
+    return set(inspect.signature(model_class).parameters) if model_class is not None else set()
+
+
+@register_family
+class TorchvisionZoo(FamilySpec):
+    name = "torchvision_zoo"
+    version = "1.0"
+    description = ("torchvision model zoo: every ImageNet-1k classification weight of torchvision "
+                   f"{torchvision.__version__.split('+')[0]}, CG at the weight's evaluation crop size, batch 1.")
+    raw_files = ()
+    labels = zoo_labels("imagenet", "torchvision-weights-metadata", "BSD-3-Clause",
+                        "torchvision's published (weight metadata)")
+    default_target = "imagenet_top1"
+    # Nominal: each row is captured at its weight's crop size (column crop_size).
+    input_shape = (1, 3, 224, 224)
+
+    def __init__(self, builders: Sequence[str] | None = None) -> None:
+        """``builders``: build only these architectures (a subset); None builds every weight."""
+        self.builders = None if builders is None else tuple(builders)
+        self.failures: list[dict] = []
+
+    def select(self, weights: list[TorchvisionWeight]) -> list[TorchvisionWeight]:
+        if self.builders is None:
+            return weights
+        missing = sorted(set(self.builders) - {w.builder for w in weights})
+        if missing:
+            raise ValueError(f"not torchvision classification builders with weights: {missing}")
+        return [w for w in weights if w.builder in self.builders]
+
+    def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
+        weights = self.select(classification_weights())
+        firsts = {w.capture_key: w for w in reversed(weights)}
+        captures: dict[str, ZooCapture] = {}
+        bar = tqdm(firsts.values(), total=len(firsts), desc="torchvision_zoo captures", disable=not progress)
+        for w in bar:
+            bar.set_postfix_str(w.capture_key)
+            captures[w.capture_key] = cached_capture(
+                "torchvision", w.capture_key, partial(build_torchvision, w.builder, w.crop_size),
+                (1, 3, w.crop_size, w.crop_size))
+        self.failures = write_failures("torchvision", captures)
+        rows = [w for w in weights if captures[w.capture_key].ok]
+        kept = [captures[w.capture_key] for w in rows]
+        return assemble_table(
+            arch_ids=[w.weight for w in rows],
+            configs=[json.dumps({"builder": w.builder, "weight": w.weight, "crop_size": w.crop_size}) for w in rows],
+            graphs=GraphTable.from_graphs([c.graph for c in kept]),
+            flops=np.array([c.flops for c in kept]), params=np.array([c.params for c in kept]),
+            labels={"imagenet_top1": np.array([w.acc1 for w in rows]), "imagenet_top5": np.array([w.acc5 for w in rows])},
+            extra={
+                "builder": pa.array([w.builder for w in rows], pa.string()),
+                "crop_size": pa.array([w.crop_size for w in rows], pa.int32()),
+                "torchvision_gflops": pa.array([w.gflops for w in rows], pa.float64()),
+                "torchvision_num_params": pa.array([w.num_params for w in rows], pa.int64()),
+                "capture_method": pa.array([c.method for c in kept], pa.string()),
+            },
+        )
+
+    def manifest(self) -> dict:
+        return {**super().manifest(), "subset": list(self.builders) if self.builders else None,
+                "failures": self.failures}
