@@ -1,0 +1,1 @@
+"""Readers for upstream binary formats, written without their frameworks (no TensorFlow, no protoc)."""
