@@ -46,7 +46,7 @@ def build_family(name: str, force: bool = False, progress: bool = True) -> Path:
     if spec.import_command is not None:
         raise FamilyNotBuiltError(
             f"{name} is built from files you bring (they are not public downloads); run `{spec.import_command}`")
-    raw_paths = {raw.source_id: fetch(raw, progress) for raw in spec.raw_files}
+    raw_paths = {raw.key: fetch(raw, progress) for raw in spec.raw_files}
     return store_family(spec, spec.build_table(raw_paths, progress))
 
 

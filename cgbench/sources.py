@@ -38,6 +38,11 @@ class RawFile:
     # For files shipped inside an archive (a wheel), the member path inside it.
     member: str | None = None
 
+    @property
+    def key(self) -> str:
+        """How a family's ``build_table`` finds this file in ``raw_paths`` (a source may hold several files)."""
+        return f"{self.source_id}/{self.filename}"
+
     def as_manifest(self) -> dict[str, str]:
         return {"source_id": self.source_id, "file": self.filename, "url": self.url,
                 "sha256": self.sha256, "licence": self.licence}

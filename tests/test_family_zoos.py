@@ -16,7 +16,7 @@ TORCHVISION_SUBSET = ("resnet18", "googlenet", "vit_b_16", "regnet_y_400mf")
 @pytest.fixture(scope="module")
 def timm_zoo(cgbench_home):
     spec = TimmZoo(architectures=TIMM_SUBSET)
-    raw = {RESULTS.source_id: fetch(RESULTS, progress=False)}
+    raw = {RESULTS.key: fetch(RESULTS, progress=False)}
     store_family(spec, spec.build_table(raw, progress=False))
     return load_family("timm_zoo", progress=False)
 

@@ -200,7 +200,7 @@ class NasBenchMacro(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        records = json.loads(raw_paths["nasbench-macro"].read_text())
+        records = json.loads(raw_paths[_BENCH.key].read_text())
         configs = list(SPACE.enumerate())
         ids = [arch_string(c) for c in configs]
         if sorted(records) != sorted(ids):

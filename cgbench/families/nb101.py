@@ -412,7 +412,7 @@ class NB101(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        records = read_naslib_zc(raw_paths["naslib-zc-nb101"])
+        records = read_naslib_zc(raw_paths[_NASLIB_ZC.key])
         cells = [make_cell(*from_naslib_key(key)) for key in records]
         graphs, flops, params = compose_family(SPACE, cells, progress)
         return assemble_table(

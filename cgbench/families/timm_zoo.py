@@ -266,7 +266,7 @@ class TimmZoo(FamilySpec):
         return [r for r in results if r.architecture in self.architectures]
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        results = self.select(read_results(raw_paths["timm-results"]))
+        results = self.select(read_results(raw_paths[RESULTS.key]))
         firsts = {r.capture_key: r for r in reversed(results)}
         bar = tqdm(firsts.values(), total=len(firsts), desc="timm_zoo captures", disable=not progress)
         captures: dict[str, ZooCapture] = {}

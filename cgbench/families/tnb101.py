@@ -43,7 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..graph import ZeroOp
-from ..sources import fetch, github_file
+from ..sources import github_file
 from . import register_family
 from .base import FamilySpec, LabelColumn, assemble_table
 from .fragments import Composer, Composition, Value, compose_family
@@ -414,7 +414,7 @@ class TNB101Micro(FamilySpec):
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         configs = list(all_micro_cells())
         row = {cell: i for i, cell in enumerate(configs)}
-        tasks = read_naslib_tasks(raw_paths["naslib-tnb101"], "micro")
+        tasks = read_naslib_tasks(raw_paths[_SYNFLOW.key], "micro")
         if sorted(tasks) != sorted(MICRO_TASKS):
             raise ValueError(f"{_SYNFLOW.filename}: expected micro tasks {MICRO_TASKS}, found {sorted(tasks)}")
         labels = {label.name: np.full(len(configs), np.nan) for label in self.labels}
@@ -438,14 +438,12 @@ class TNB101Macro(FamilySpec):
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         configs = list(all_macro_codes())
         row = {code: i for i, code in enumerate(configs)}
-        # Both zips share one source id, so raw_paths holds only one of them; fetch returns each
-        # verified cached copy by itself.
-        zen = read_naslib_tasks(fetch(_ZEN, progress), "macro")
+        zen = read_naslib_tasks(raw_paths[_ZEN.key], "macro")
         if sorted(zen) != sorted(MACRO_TASKS):
             raise ValueError(f"{_ZEN.filename}: expected macro tasks {MACRO_TASKS}, found {sorted(zen)}")
         labels = {label.name: np.full(len(configs), np.nan) for label in self.labels}
         _fill(labels, zen, row, _ZEN.filename)
-        synflow = read_naslib_tasks(fetch(_SYNFLOW, progress), "macro")
+        synflow = read_naslib_tasks(raw_paths[_SYNFLOW.key], "macro")
         for task, records in synflow.items():
             if records != zen[task]:
                 raise ValueError(f"{task}: the macro labels of {_SYNFLOW.filename} and {_ZEN.filename} disagree")
