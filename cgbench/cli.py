@@ -138,10 +138,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> None:
     from .dataset import load_family
-    from .families import list_families
 
-    for name in args.families or list_families():
+    for name in args.families or main_job_families():
         print("\n".join(summary_lines(load_family(name))))
+
+
+def main_job_families() -> list[str]:
+    """Families `cgbench run` builds by default: not those built from user files, nor the slow ones."""
+    from .families import family_spec, list_families
+
+    return [n for n in list_families() if family_spec(n).import_command is None and family_spec(n).in_main_job]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target")
     p.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for confidence intervals")
     p.set_defaults(func=_cmd_evaluate)
-    p = sub.add_parser("run", help="the main job: build the default families and print their summaries")
+    p = sub.add_parser("run", help="the main job: build the families (all but the slow and user-supplied ones) and print their summaries")
     p.add_argument("families", nargs="*", help="families to build (default: all registered)")
     p.set_defaults(func=_cmd_run)
     for entry in entry_points(group="cgbench.commands"):

@@ -38,19 +38,24 @@ class Evaluator:
         self.y_true = labels[keep]
         all_ids = family.arch_ids
         self.arch_ids = [all_ids[i] for i in self.indices]
-        self._position = {a: i for i, a in enumerate(self.arch_ids)}
+        # A family may list one architecture in several rows (NASLib's NB-101 keys isomorphic
+        # cells separately, each with its own run): one prediction per arch_id scores all its rows.
+        self._rows: dict[str, list[int]] = {}
+        for i, a in enumerate(self.arch_ids):
+            self._rows.setdefault(a, []).append(i)
         self.metrics = standard_metrics(tuple(k for k in ks if k <= len(self.y_true)))
 
     @property
     def expected_input_format(self) -> str:
-        n = len(self.arch_ids)
+        n, n_ids = len(self.arch_ids), len(self._rows)
         return (
             f"==== Expected input format of Evaluator for {self.family.name} "
             f"(split {self.split!r}, part {self.part!r}, target {self.target!r})\n"
-            f"One of: a dict {{arch_id: predicted score}} with exactly the {n} arch_ids of "
+            f"One of: a dict {{arch_id: predicted score}} with exactly the {n_ids} distinct arch_ids of "
             "Evaluator.arch_ids (each once, no others); the columns {'arch_id': [...], 'y_pred': [...]} "
             f"with the same ids, none repeated; or a 1-D float array or list of length {n} "
-            "aligned with Evaluator.arch_ids. Scores must be finite real numbers; larger means better "
+            "aligned with Evaluator.arch_ids (one entry per row; an architecture listed in several rows "
+            "is scored on each). Scores must be finite real numbers; larger means better "
             f"(predict {self.target} itself for MAE/MAPE to be meaningful)."
         )
 
@@ -69,18 +74,18 @@ class Evaluator:
     def _from_mapping(self, predictions: Mapping) -> np.ndarray:
         if set(predictions) == {"arch_id", "y_pred"}:
             return self._from_columns(predictions["arch_id"], predictions["y_pred"])
-        unknown = [a for a in predictions if a not in self._position]
+        unknown = [a for a in predictions if a not in self._rows]
         if unknown:
             raise InvalidPredictionsError(
                 f"{len(unknown)} arch_id(s) are not in {self.family.name} {self.split}/{self.part}, "
                 f"e.g. {unknown[:3]}\n{self.expected_input_format}")
-        missing = [a for a in self.arch_ids if a not in predictions]
+        missing = [a for a in self._rows if a not in predictions]
         if missing:
             raise InvalidPredictionsError(
                 f"{len(missing)} arch_id(s) have no prediction, e.g. {missing[:3]}\n{self.expected_input_format}")
         values = np.empty(len(self.arch_ids))
         for arch_id, score in predictions.items():
-            values[self._position[arch_id]] = self._number(score, arch_id)
+            values[self._rows[arch_id]] = self._number(score, arch_id)
         return values
 
     def _from_sequence(self, predictions) -> np.ndarray:

@@ -81,3 +81,16 @@ def test_rejects_duplicated_ids(evaluator):
 def test_rejects_unreadable_types(evaluator):
     with pytest.raises(InvalidPredictionsError, match="cannot read predictions of type"):
         evaluator.eval(42)
+
+
+def test_an_architecture_in_several_rows_gets_its_one_prediction_on_each(cgbench_home):
+    """NASLib's NB-101 subset lists isomorphic cells under several keys, each with its own run."""
+    from cgbench import load_family
+
+    nb101 = load_family("nb101", progress=False)
+    ev = Evaluator(nb101, split="random", part="test")
+    assert len(set(ev.arch_ids)) < len(ev.arch_ids)
+    flops = dict(zip(nb101.arch_ids, nb101.table.column("flops").to_numpy().astype(float)))
+    by_id = ev.eval({a: flops[a] for a in set(ev.arch_ids)})
+    aligned = ev.eval(np.array([flops[a] for a in ev.arch_ids]))
+    assert by_id == aligned and by_id["n"] == len(ev.arch_ids)

@@ -39,3 +39,11 @@ def test_families_needing_user_files_name_their_import_command():
         command = family_spec(name).import_command
         if command is not None:
             assert command.split()[:2] == ["cgbench", "import"] and command.split()[2] in kinds, (name, command)
+
+
+def test_main_job_builds_every_public_family_except_the_slow_timm_zoo():
+    from cgbench.cli import main_job_families
+
+    expected = {n for n in list_families() if family_spec(n).import_command is None} - {"timm_zoo"}
+    assert set(main_job_families()) == expected
+    assert {"nb201", "hiaml", "ofa_mbv3", "torchvision_zoo"} <= expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -13,6 +14,7 @@ import pyarrow as pa
 from ..graph.hashing import canonical_hashes
 from ..sources import RawFile
 from ..storage import GraphTable
+from .fragments import compose_family
 from .space import SearchSpace
 
 
@@ -49,6 +51,8 @@ class FamilySpec(ABC):
     space: ClassVar[SearchSpace | None] = None
     # For families built from files a user brings: the command that builds them.
     import_command: ClassVar[str | None] = None
+    # False for a family whose full build takes too long for the main job (`cgbench run`).
+    in_main_job: ClassVar[bool] = True
 
     @abstractmethod
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
@@ -84,3 +88,13 @@ def assemble_table(arch_ids: list[str], configs: list[str], graphs: GraphTable, 
         values = np.asarray(values, np.float64)
         columns[name] = pa.array(values, mask=np.isnan(values))
     return pa.table(columns)
+
+
+def space_table(space: SearchSpace, configs: Sequence, progress: bool = True,
+                labels: dict[str, np.ndarray] | None = None, extra: dict[str, pa.Array] | None = None) -> pa.Table:
+    """The table of ``configs`` of ``space``: its arch_ids and config JSON, CGs, FLOPs and params composed."""
+    graphs, flops, params = compose_family(space, configs, progress)
+    return assemble_table(
+        arch_ids=[space.arch_id(c) for c in configs], configs=[space.config_json(c) for c in configs],
+        graphs=graphs, flops=flops, params=params, labels=labels or {}, extra=extra,
+    )

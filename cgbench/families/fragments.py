@@ -136,6 +136,15 @@ class Composer:
         return Composition(self.builder.finish().validate(), self.flops, self.params)
 
 
+def sum_tensors(terms: Sequence[torch.Tensor]) -> torch.Tensor:
+    """A cell's node sum in a network, as a chain of adds from the first term: ``sum(terms)`` would
+    trace an extra add of the constant 0, which :meth:`Composer.add` does not write."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
 def compose_family(space, configs: Sequence, progress: bool = True) -> tuple[GraphTable, np.ndarray, np.ndarray]:
     """CGs (as a GraphTable), FLOPs and parameter counts of ``configs`` of ``space``."""
     graphs, flops, params = [], np.zeros(len(configs), np.int64), np.zeros(len(configs), np.int64)

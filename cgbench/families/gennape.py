@@ -370,6 +370,9 @@ class FamilyInfo:
 
 
 _UNSTATED_SEEDS = "not stated in the GENNAPE repository"
+_OFA_SPLIT = "unknown: the GENNAPE repository does not say how OFA accuracies were measured"
+_MAX_PERF_SPLIT = "not stated: max_perf, presumably the best per-epoch accuracy in 'perfs'"
+_MAX_PERF_LABEL = "max_perf / 100, as GENNAPE's loader computes it"
 FAMILIES: dict[str, FamilyInfo] = {info.family: info for info in (
     FamilyInfo("gennape_nb101", "gpi_nb101_comp_graph_cache.pkl",
                "NAS-Bench-101 cells sampled at random by GENNAPE, as GENNAPE's CGs (CIFAR-10, 32x32).",
@@ -392,31 +395,28 @@ FAMILIES: dict[str, FamilyInfo] = {info.family: info for info in (
                (1, 3, 32, 32)),
     FamilyInfo("gennape_ofa_pn", "gpi_ofa_comp_graph_cache.pkl",
                "Once-for-All ProxylessNAS subnets sampled by GENNAPE (ImageNet, per-arch resolution up to 224).",
-               "ImageNet", "unknown: the GENNAPE repository does not say how OFA accuracies were measured",
-               None, _UNSTATED_SEEDS, "GENNAPE's 'acc' (a fraction) for OFA-PN subnets; source not stated",
+               "ImageNet", _OFA_SPLIT, None, _UNSTATED_SEEDS,
+               "GENNAPE's 'acc' (a fraction) for OFA-PN subnets; source not stated",
                (1, 3, 224, 224)),
     FamilyInfo("gennape_ofa_mbv3", "gpi_ofa_comp_graph_cache.pkl",
                "Once-for-All MobileNetV3 subnets sampled by GENNAPE (ImageNet, per-arch resolution up to 224).",
-               "ImageNet", "unknown: the GENNAPE repository does not say how OFA accuracies were measured",
-               None, _UNSTATED_SEEDS, "GENNAPE's 'acc' (a fraction) for OFA-MBv3 subnets; source not stated",
+               "ImageNet", _OFA_SPLIT, None, _UNSTATED_SEEDS,
+               "GENNAPE's 'acc' (a fraction) for OFA-MBv3 subnets; source not stated",
                (1, 3, 224, 224)),
     FamilyInfo("gennape_ofa_resnet", "gpi_ofa_resnet_comp_graph_cache.pkl",
                "Once-for-All ResNet-50 subnets sampled by GENNAPE (ImageNet, per-arch resolution up to 224).",
-               "ImageNet", "unknown: the GENNAPE repository does not say how OFA accuracies were measured",
-               None, _UNSTATED_SEEDS, "GENNAPE's 'acc' (a fraction) for OFA-ResNet subnets; source not stated",
+               "ImageNet", _OFA_SPLIT, None, _UNSTATED_SEEDS,
+               "GENNAPE's 'acc' (a fraction) for OFA-ResNet subnets; source not stated",
                (1, 3, 224, 224)),
     FamilyInfo("gennape_hiaml", "gpi_test_hiaml_cifar10_labelled_cg_data.json",
                "HiAML networks (GENNAPE's CIFAR-10 test family, 32x32) with GENNAPE's own training results.",
-               "CIFAR-10", "not stated: max_perf, presumably the best per-epoch accuracy in 'perfs'", None,
-               _UNSTATED_SEEDS, "max_perf / 100, as GENNAPE's loader computes it", (1, 3, 32, 32)),
+               "CIFAR-10", _MAX_PERF_SPLIT, None, _UNSTATED_SEEDS, _MAX_PERF_LABEL, (1, 3, 32, 32)),
     FamilyInfo("gennape_two_path", "gpi_test_two_path_cifar10_labelled_cg_data.json",
                "Two-Path networks (GENNAPE's CIFAR-10 test family, 32x32) with GENNAPE's own training results.",
-               "CIFAR-10", "not stated: max_perf, presumably the best per-epoch accuracy in 'perfs'", None,
-               _UNSTATED_SEEDS, "max_perf / 100, as GENNAPE's loader computes it", (1, 3, 32, 32)),
+               "CIFAR-10", _MAX_PERF_SPLIT, None, _UNSTATED_SEEDS, _MAX_PERF_LABEL, (1, 3, 32, 32)),
     FamilyInfo("gennape_inception", "inception_cifar10_labelled_cg_data.json",
                "Inception networks (GENNAPE's CIFAR-10 test family, 32x32) with GENNAPE's own training results.",
-               "CIFAR-10", "not stated: max_perf, presumably the best per-epoch accuracy in 'perfs'", None,
-               _UNSTATED_SEEDS, "max_perf / 100, as GENNAPE's loader computes it", (1, 3, 32, 32)),
+               "CIFAR-10", _MAX_PERF_SPLIT, None, _UNSTATED_SEEDS, _MAX_PERF_LABEL, (1, 3, 32, 32)),
 )}
 _OFA_PREFIXES = {"OFA-PN-": "gennape_ofa_pn", "OFA-MBV3-": "gennape_ofa_mbv3"}
 

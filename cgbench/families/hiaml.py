@@ -44,8 +44,8 @@ import torch
 import torch.nn as nn
 
 from . import register_family
-from .base import FamilySpec, assemble_table
-from .fragments import Composer, Composition, compose_family
+from .base import FamilySpec, space_table
+from .fragments import Composer, Composition
 from .space import SearchSpace
 
 # GENNAPE's HIAML_OPS order, without the "hiaml_" prefix.
@@ -366,10 +366,4 @@ class HiAML(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        configs = list(SPACE.enumerate())
-        graphs, flops, params = compose_family(SPACE, configs, progress)
-        return assemble_table(
-            arch_ids=[SPACE.arch_id(c) for c in configs],
-            configs=[SPACE.config_json(c) for c in configs],
-            graphs=graphs, flops=flops, params=params, labels={},
-        )
+        return space_table(SPACE, list(SPACE.enumerate()), progress)

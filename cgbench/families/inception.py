@@ -74,8 +74,8 @@ import torch
 import torch.nn as nn
 
 from . import register_family
-from .base import FamilySpec, assemble_table
-from .fragments import Composer, Composition, Value, compose_family
+from .base import FamilySpec, space_table
+from .fragments import Composer, Composition, Value
 from .space import SearchSpace
 
 CONV_OPS = ("conv3x3", "inception_s3x3", "inception_p3x3", "depthwise3x3",
@@ -477,10 +477,4 @@ class Inception(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        configs = SPACE.sample_unique(FAMILY_SIZE, FAMILY_SEED)
-        graphs, flops, params = compose_family(SPACE, configs, progress)
-        return assemble_table(
-            arch_ids=[SPACE.arch_id(c) for c in configs],
-            configs=[SPACE.config_json(c) for c in configs],
-            graphs=graphs, flops=flops, params=params, labels={},
-        )
+        return space_table(SPACE, SPACE.sample_unique(FAMILY_SIZE, FAMILY_SEED), progress)

@@ -32,8 +32,8 @@ import torch.nn as nn
 
 from ..sources import github_file
 from . import register_family
-from .base import FamilySpec, LabelColumn, assemble_table
-from .fragments import Composer, Composition, compose_family
+from .base import FamilySpec, LabelColumn, space_table
+from .fragments import Composer, Composition
 from .space import SearchSpace
 
 N_LAYERS = 8
@@ -212,10 +212,8 @@ class NasBenchMacro(FamilySpec):
         labels = {"c10_test_acc_mean": np.array([r["mean_acc"] for r in rows], np.float64),
                   "c10_test_acc_std": np.array([r["std"] for r in rows], np.float64)}
         labels.update({f"c10_test_acc_run{i + 1}": runs[:, i] for i in range(len(RUN_SEEDS))})
-        graphs, flops, params = compose_family(SPACE, configs, progress)
-        return assemble_table(
-            arch_ids=ids, configs=[SPACE.config_json(c) for c in configs], graphs=graphs, flops=flops,
-            params=params, labels=labels,
+        return space_table(
+            SPACE, configs, progress, labels,
             extra={
                 "trained_arch": pa.array([arch_string(trained_arch(c)) for c in configs], pa.string()),
                 "bench_params": pa.array([r["params"] for r in rows], pa.int64()),

@@ -48,8 +48,8 @@ from ..formats.tfrecord import as_double, as_int32, as_message, as_string, decod
 from ..sources import github_file
 from ..storage import GraphTable
 from . import register_family, register_importer
-from .base import FamilySpec, LabelColumn, assemble_table
-from .fragments import Composer, Composition, FragmentCache, Value, compose_family
+from .base import FamilySpec, LabelColumn, assemble_table, space_table
+from .fragments import Composer, Composition, FragmentCache, Value, sum_tensors
 from .space import SearchSpace
 
 INPUT, OUTPUT = "input", "output"
@@ -263,7 +263,7 @@ class NB101Cell(nn.Module):
                      for s in range(1, t) if matrix[s][t]]
             if matrix[0][t]:
                 terms.append(self.projections[str(t)](x))
-            tensors.append(self.ops[str(t)](_sum(terms)))
+            tensors.append(self.ops[str(t)](sum_tensors(terms)))
             if matrix[t][n - 1]:
                 to_output.append(tensors[t])
         if not to_output:
@@ -272,13 +272,6 @@ class NB101Cell(nn.Module):
         if matrix[0][n - 1]:
             out = out + self.projections[str(n - 1)](x)
         return out
-
-
-def _sum(terms: list[torch.Tensor]) -> torch.Tensor:
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    return total
 
 
 class NB101Network(nn.Module):
@@ -414,10 +407,8 @@ class NB101(FamilySpec):
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         records = read_naslib_zc(raw_paths[_NASLIB_ZC.key])
         cells = [make_cell(*from_naslib_key(key)) for key in records]
-        graphs, flops, params = compose_family(SPACE, cells, progress)
-        return assemble_table(
-            arch_ids=[arch_string(c) for c in cells], configs=[SPACE.config_json(c) for c in cells],
-            graphs=graphs, flops=flops, params=params,
+        return space_table(
+            SPACE, cells, progress,
             labels={"c10_val_acc_108ep": np.array([r["val_accuracy"] for r in records.values()])},
             # NASLib lists isomorphic cells under several keys (each with its own drawn run), so rows
             # can share an arch_id; the key tells them apart.

@@ -34,8 +34,8 @@ from ..graph import ZeroOp
 from ..safe_pickle import PANDAS_FRAME_GLOBALS, restricted_load
 from ..sources import RawFile, github_file
 from . import register_family
-from .base import FamilySpec, LabelColumn, assemble_table
-from .fragments import Composer, Composition, Value, compose_family
+from .base import FamilySpec, LabelColumn, space_table
+from .fragments import Composer, Composition, Value, sum_tensors
 from .space import SearchSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -83,6 +83,29 @@ def all_cells() -> Iterator[Cell]:
     return (tuple(ops) for ops in product(OPS, repeat=6))  # type: ignore[misc]
 
 
+def read_naslib_results(path: Path, benchmark: str) -> dict[str, dict[tuple[int, ...], float]]:
+    """dataset (or task) -> {NASLib arch tuple: val_accuracy} of ``benchmark`` in a NASLib results zip.
+
+    NASLib's ``run/results/benchmarks/*.zip`` hold ``<proxy>/benchmark--<benchmark>--<dataset>--<start>.json``
+    lists of records, each with the arch as a tuple literal and its benchmark ``val_accuracy``.
+    """
+    found: dict[str, dict[tuple[int, ...], float]] = {}
+    with zipfile.ZipFile(path) as zf:
+        for member in zf.namelist():
+            if not member.endswith(".json"):
+                continue
+            _, member_benchmark, dataset, _ = member.rsplit("/", 1)[-1].split("--")
+            if member_benchmark != benchmark:
+                continue
+            records = found.setdefault(dataset, {})
+            for record in json.loads(zf.read(member)):
+                arch = tuple(int(d) for d in ast.literal_eval(record["arch"]))
+                if arch in records:
+                    raise ValueError(f"{path.name}: {benchmark} arch {arch} appears twice for {dataset}")
+                records[arch] = float(record["val_accuracy"])
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # The network
 
@@ -118,13 +141,7 @@ class Cell201(nn.Module):
         nodes = [x]
         for j in (1, 2, 3):
             terms = [self.edges[f"{i}to{j}"](nodes[i]) for i, jj in EDGES if jj == j and f"{i}to{j}" in self.edges]
-            if not terms:
-                nodes.append(self.zero(x))
-                continue
-            total = terms[0]
-            for term in terms[1:]:
-                total = total + term
-            nodes.append(total)
+            nodes.append(sum_tensors(terms) if terms else self.zero(x))
         return nodes[3]
 
 
@@ -297,24 +314,15 @@ class NB201(FamilySpec):
         for dataset, short in _MINI_COLUMNS.items():
             for part in ("test", "val"):
                 labels[f"{short}_{part}_acc_12ep"] = mini[f"{dataset}-{part}"].to_numpy(np.float64)
-        graphs, flops, params = compose_family(SPACE, cells, progress)
-        return assemble_table(
-            arch_ids=[arch_string(c) for c in cells],
-            configs=[SPACE.config_json(c) for c in cells],
-            graphs=graphs, flops=flops, params=params, labels=labels,
-            extra={"nb201_index": pa.array(np.arange(len(cells), dtype=np.int32))},
-        )
+        return space_table(SPACE, cells, progress, labels,
+                           extra={"nb201_index": pa.array(np.arange(len(cells), dtype=np.int32))})
 
     @staticmethod
     def _read_naslib(path: Path, row: dict[Cell, int], labels: dict[str, np.ndarray]) -> None:
-        with zipfile.ZipFile(path) as zf:
-            for member in zf.namelist():
-                if not member.endswith(".json"):
-                    continue
-                dataset = member.rsplit("/", 1)[-1].split("--")[2]
-                column = labels[f"{_ZEN_DATASETS[dataset]}_valid_acc_200ep"]
-                for record in json.loads(zf.read(member)):
-                    column[row[from_naslib_tuple(ast.literal_eval(record["arch"]))]] = record["val_accuracy"]
+        for dataset, records in read_naslib_results(path, "nasbench201").items():
+            column = labels[f"{_ZEN_DATASETS[dataset]}_valid_acc_200ep"]
+            for arch, value in records.items():
+                column[row[from_naslib_tuple(arch)]] = value
 
     @staticmethod
     def _read_analog(path: Path, row: dict[Cell, int], labels: dict[str, np.ndarray]) -> None:

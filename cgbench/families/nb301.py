@@ -47,8 +47,8 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from . import register_family, register_importer
-from .base import FamilySpec, LabelColumn, assemble_table
-from .fragments import Composer, Composition, Value, compose_family
+from .base import FamilySpec, LabelColumn, space_table
+from .fragments import Composer, Composition, Value
 from .space import SearchSpace
 
 OPS = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",
@@ -475,16 +475,15 @@ class NB301(FamilySpec):
         runs = read_results(raw_paths[_RESULTS], progress)
         arch_ids = sorted(runs)
         genotypes = [runs[a][0].genotype for a in arch_ids]
-        graphs, flops, params = compose_family(SPACE, genotypes, progress)
 
         def mean(field: str) -> np.ndarray:
             return np.array([np.nanmean([getattr(r, field) for r in runs[a]])
                              if any(not np.isnan(getattr(r, field)) for r in runs[a]) else np.nan
                              for a in arch_ids])
 
-        return assemble_table(
-            arch_ids=arch_ids, configs=[SPACE.config_json(g) for g in genotypes],
-            graphs=graphs, flops=flops, params=params,
+        # The arch_id space_table writes for each genotype is the key read_results grouped its runs under.
+        return space_table(
+            SPACE, genotypes, progress,
             labels={"c10_val_acc_100ep": mean("val_accuracy"), "c10_test_acc_100ep": mean("test_accuracy"),
                     "train_runtime_s": mean("runtime_s")},
             extra={

@@ -30,9 +30,11 @@ from functools import partial
 from typing import ClassVar
 
 import numpy as np
+import pyarrow as pa
 import torch
 import torch.nn as nn
 
+from .base import space_table
 from .fragments import Composer, Composition
 from .space import SearchSpace
 
@@ -316,3 +318,10 @@ class ElasticMBConvSpace(SearchSpace[MBConvSubnet]):
         for spec in self.blocks(config):
             x = composer.apply(spec, partial(MBConv, spec), x)
         return composer.finish(composer.apply("head", self.head, x))
+
+
+def sampled_table(space: SearchSpace, n: int, seed: int, progress: bool) -> pa.Table:
+    """``n`` distinct sub-networks of an OFA space drawn with ``seed``: unlabelled, each at its own resolution."""
+    configs = space.sample_unique(n, seed)
+    return space_table(space, configs, progress,
+                       extra={"resolution": pa.array(np.array([c.resolution for c in configs], np.int32))})

@@ -34,8 +34,7 @@ import torch.nn as nn
 from ..metrics import kendall, spearman
 from ..sources import github_file
 from . import register_family
-from .base import FamilySpec, LabelColumn, assemble_table
-from .fragments import compose_family
+from .base import FamilySpec, LabelColumn, space_table
 from .ofa_blocks import ElasticMBConvSpace, MBConv, MBConvSpec, MBConvSubnet, StageSpec, conv_bn_act
 
 STEM_WIDTH = 16
@@ -184,11 +183,9 @@ class OFAMobileNetV3(FamilySpec):
         evaluations = [e for raw in RAW_FILES for e in read_evaluations(raw_paths[raw.key])]
         merged = merge_evaluations(evaluations)
         subnets = [m.subnet for m in merged]
-        graphs, flops, params = compose_family(SPACE, subnets, progress)
         top1 = [m.top1 for m in merged]
-        return assemble_table(
-            arch_ids=[SPACE.arch_id(s) for s in subnets], configs=[SPACE.config_json(s) for s in subnets],
-            graphs=graphs, flops=flops, params=params,
+        return space_table(
+            SPACE, subnets, progress,
             labels={TOP1.name: np.array([t.mean() for t in top1])},
             extra={
                 "in1k_top1_ws_std": pa.array(np.array([t.std() for t in top1])),

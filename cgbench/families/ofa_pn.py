@@ -22,14 +22,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import torch.nn as nn
 
 from . import register_family
-from .base import FamilySpec, assemble_table
-from .fragments import compose_family
-from .ofa_blocks import PREDICTOR_RESOLUTIONS, ElasticMBConvSpace, MBConv, MBConvSpec, StageSpec, conv_bn_act
+from .base import FamilySpec
+from .ofa_blocks import (PREDICTOR_RESOLUTIONS, ElasticMBConvSpace, MBConv, MBConvSpec, StageSpec, conv_bn_act,
+                         sampled_table)
 
 WIDTH_MULT = 1.3
 BN_EPS = 1e-3
@@ -74,12 +73,3 @@ class OFAProxyless(FamilySpec):
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         return sampled_table(MULTI_RESOLUTION_SPACE, N_SAMPLES, SEED, progress)
-
-
-def sampled_table(space: ElasticMBConvSpace, n: int, seed: int, progress: bool) -> pa.Table:
-    configs = space.sample_unique(n, seed)
-    graphs, flops, params = compose_family(space, configs, progress)
-    return assemble_table(
-        arch_ids=[space.arch_id(c) for c in configs], configs=[space.config_json(c) for c in configs],
-        graphs=graphs, flops=flops, params=params, labels={},
-        extra={"resolution": pa.array(np.array([c.resolution for c in configs], np.int32))})

@@ -37,10 +37,10 @@ import pyarrow as pa
 import torch.nn as nn
 
 from . import register_family
-from .base import FamilySpec, assemble_table
-from .fragments import Composer, Composition, compose_family
+from .base import FamilySpec
+from .fragments import Composer, Composition
 from .ofa_blocks import (DEFAULT_RESOLUTION, PREDICTOR_RESOLUTIONS, RESOLUTIONS, Bottleneck, ResidualConv,
-                         conv_bn_act, make_divisible)
+                         conv_bn_act, make_divisible, sampled_table)
 from .space import SearchSpace
 
 WIDTH_MULTS = (0.65, 0.8, 1.0)
@@ -207,9 +207,4 @@ class OFAResNet50(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        configs = MULTI_RESOLUTION_SPACE.sample_unique(N_SAMPLES, SEED)
-        graphs, flops, params = compose_family(MULTI_RESOLUTION_SPACE, configs, progress)
-        return assemble_table(
-            arch_ids=[SPACE.arch_id(c) for c in configs], configs=[SPACE.config_json(c) for c in configs],
-            graphs=graphs, flops=flops, params=params, labels={},
-            extra={"resolution": pa.array(np.array([c.resolution for c in configs], np.int32))})
+        return sampled_table(MULTI_RESOLUTION_SPACE, N_SAMPLES, SEED, progress)

@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -142,23 +143,49 @@ def _read_capture(path: Path, key: str) -> ZooCapture:
                       info["failure_stage"], info["failure"])
 
 
-def capture_all(zoo: str, jobs: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]],
-                progress: bool) -> dict[str, ZooCapture]:
-    """Cached captures of every job (key -> (build, input shape)), with a tqdm bar."""
-    captures: dict[str, ZooCapture] = {}
-    bar = tqdm(jobs.items(), total=len(jobs), desc=f"{zoo} captures", disable=not progress)
-    for key, (build, shape) in bar:
-        bar.set_postfix_str(key[:40])
-        captures[key] = cached_capture(zoo, key, build, shape)
-    return captures
-
-
 def write_failures(zoo: str, captures: dict[str, ZooCapture]) -> list[dict]:
     """The failures table: kept in the manifest and as ``failures.json`` next to the cache."""
     failures = [{"key": c.key, "stage": c.failure_stage, "reason": c.failure}
                 for c in captures.values() if not c.ok]
     atomic_write_text(capture_cache_dir(zoo) / "failures.json", json.dumps(failures, indent=1))
     return failures
+
+
+class ZooRow(Protocol):
+    """A zoo table row: rows with the same ``capture_key`` (architecture and input size) share a capture."""
+
+    @property
+    def capture_key(self) -> str: ...
+
+
+Row = TypeVar("Row", bound=ZooRow)
+
+
+def capture_rows(zoo: str, rows: Sequence[Row], capture: Callable[[Row], ZooCapture],
+                 progress: bool) -> tuple[list[Row], list[ZooCapture], list[dict]]:
+    """Capture each ``capture_key`` once, from its first row: (rows whose capture succeeded, their
+    captures, the failures table that ``write_failures`` stored)."""
+    firsts = {r.capture_key: r for r in reversed(rows)}
+    captures: dict[str, ZooCapture] = {}
+    bar = tqdm(firsts.values(), total=len(firsts), desc=f"{zoo}_zoo captures", disable=not progress)
+    for row in bar:
+        bar.set_postfix_str(row.capture_key[:40])
+        captures[row.capture_key] = capture(row)
+    failures = write_failures(zoo, captures)
+    kept = [r for r in rows if captures[r.capture_key].ok]
+    return kept, [captures[r.capture_key] for r in kept], failures
+
+
+def zoo_table(arch_ids: list[str], configs: list[dict], captures: list[ZooCapture], top1: list[float],
+              top5: list[float], extra: dict[str, pa.Array]) -> pa.Table:
+    """A zoo's table: one row per captured model, labelled with the zoo's ImageNet top-1/top-5."""
+    return assemble_table(
+        arch_ids=arch_ids, configs=[json.dumps(c) for c in configs],
+        graphs=GraphTable.from_graphs([c.graph for c in captures]),
+        flops=np.array([c.flops for c in captures]), params=np.array([c.params for c in captures]),
+        labels={"imagenet_top1": np.array(top1), "imagenet_top5": np.array(top5)},
+        extra={**extra, "capture_method": pa.array([c.method for c in captures], pa.string())},
+    )
 
 
 def zoo_labels(prefix: str, source_id: str, licence: str, where: str) -> tuple[LabelColumn, ...]:
@@ -246,6 +273,8 @@ class TimmZoo(FamilySpec):
     description = ("timm model zoo: every model tag of timm's ImageNet-1k results table (results-imagenet.csv), "
                    "CG of its architecture (timm 1.0.31) at its evaluation image size, batch 1.")
     raw_files = (RESULTS,)
+    # ~1,200 captures, tens of minutes on two cores: built on request (`cgbench build timm_zoo`).
+    in_main_job = False
     labels = zoo_labels("imagenet", "timm-results", "Apache-2.0", "timm's reported ImageNet-1k validation")
     default_target = "imagenet_top1"
     # Nominal: each row is captured at its own evaluation size (column img_size).
@@ -267,27 +296,16 @@ class TimmZoo(FamilySpec):
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         results = self.select(read_results(raw_paths[RESULTS.key]))
-        firsts = {r.capture_key: r for r in reversed(results)}
-        bar = tqdm(firsts.values(), total=len(firsts), desc="timm_zoo captures", disable=not progress)
-        captures: dict[str, ZooCapture] = {}
-        for result in bar:
-            bar.set_postfix_str(result.capture_key[:40])
-            captures[result.capture_key] = capture_timm(result)
-        self.failures = write_failures("timm", captures)
-        rows = [r for r in results if captures[r.capture_key].ok]
-        kept = [captures[r.capture_key] for r in rows]
-        return assemble_table(
+        rows, captures, self.failures = capture_rows("timm", results, capture_timm, progress)
+        return zoo_table(
             arch_ids=[r.row_id for r in rows],
-            configs=[json.dumps({"architecture": r.architecture, "tag": r.tag, "img_size": r.img_size}) for r in rows],
-            graphs=GraphTable.from_graphs([c.graph for c in kept]),
-            flops=np.array([c.flops for c in kept]), params=np.array([c.params for c in kept]),
-            labels={"imagenet_top1": np.array([r.top1 for r in rows]), "imagenet_top5": np.array([r.top5 for r in rows])},
+            configs=[{"architecture": r.architecture, "tag": r.tag, "img_size": r.img_size} for r in rows],
+            captures=captures, top1=[r.top1 for r in rows], top5=[r.top5 for r in rows],
             extra={
                 "architecture": pa.array([r.architecture for r in rows], pa.string()),
                 "tag": pa.array([r.tag for r in rows], pa.string()),
                 "img_size": pa.array([r.img_size for r in rows], pa.int32()),
                 "timm_param_count_m": pa.array([r.param_count_m for r in rows], pa.float64()),
-                "capture_method": pa.array([c.method for c in kept], pa.string()),
             },
         )
 

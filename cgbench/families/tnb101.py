@@ -27,10 +27,9 @@ skeleton as the tuple of its code digits.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
-import zipfile
+from abc import abstractmethod
 from collections.abc import Iterator
 from functools import partial
 from itertools import product
@@ -45,9 +44,10 @@ import torch.nn.functional as F
 from ..graph import ZeroOp
 from ..sources import github_file
 from . import register_family
-from .base import FamilySpec, LabelColumn, assemble_table
-from .fragments import Composer, Composition, Value, compose_family
-from .space import SearchSpace
+from .base import FamilySpec, LabelColumn, space_table
+from .fragments import Composer, Composition, Value, sum_tensors
+from .nb201 import ReLUConvBN, read_naslib_results
+from .space import Config, SearchSpace
 
 BASE_CHANNELS = 64
 RESOLUTION = 256
@@ -123,13 +123,7 @@ def layer_plan(code: MacroConfig) -> list[tuple[int, int, int]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The network
-
-
-class ReLUConvBN(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
-        super().__init__(nn.ReLU(), nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
-                         nn.BatchNorm2d(c_out))
+# The network (its ReLU-conv-BN, padding k // 2 and no conv bias, is NB-201's: imported from there)
 
 
 class ShapedZero(ZeroOp):
@@ -184,11 +178,7 @@ class MicroCell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         for j in (1, 2, 3):
-            terms = [edge(nodes[i]) for edge, (i, jj) in zip(self.edges, CELL_EDGES) if jj == j]
-            total = terms[0]
-            for term in terms[1:]:
-                total = total + term
-            nodes.append(total)
+            nodes.append(sum_tensors([edge(nodes[i]) for edge, (i, jj) in zip(self.edges, CELL_EDGES) if jj == j]))
         return nodes[3]
 
 
@@ -237,11 +227,24 @@ class TransNASEncoderClassifier(nn.Module):
 # The search spaces
 
 
-class _TransNASSpace:
+class _TransNASSpace(SearchSpace[Config]):
+    """What both spaces share: a config stands for an encoder, a macro code with micro cells or basic blocks."""
+
     input_shape = (1, 3, RESOLUTION, RESOLUTION)
     num_classes = HEAD_CLASSES
 
-    def _compose_encoder(self, code: MacroConfig, cell: MicroConfig | None, composer: Composer) -> Composition:
+    @abstractmethod
+    def encoder_of(self, config: Config) -> tuple[MacroConfig, MicroConfig | None]:
+        """The macro code and the micro cell (None: basic blocks) of ``config``."""
+
+    def build(self, config: Config) -> nn.Module:
+        return TransNASEncoderClassifier(*self.encoder_of(config), self.num_classes)
+
+    def config_json(self, config: Config) -> str:
+        return json.dumps(list(config))
+
+    def compose(self, config: Config, composer: Composer) -> Composition:
+        code, cell = self.encoder_of(config)
         x = composer.apply("stem", _stem, composer.input(3, RESOLUTION, RESOLUTION))
         plan = layer_plan(code)
         for shape in plan:
@@ -265,7 +268,7 @@ def _compose_cell(cell: MicroConfig, c_in: int, c_out: int, stride: int, compose
     return nodes[3]
 
 
-class TNB101MicroSpace(_TransNASSpace, SearchSpace[MicroConfig]):
+class TNB101MicroSpace(_TransNASSpace[MicroConfig]):
     name = "tnb101_micro"
 
     def arch_id(self, config: MicroConfig) -> str:
@@ -274,8 +277,8 @@ class TNB101MicroSpace(_TransNASSpace, SearchSpace[MicroConfig]):
     def parse(self, arch_id: str) -> MicroConfig:
         return parse_micro_arch_string(arch_id)
 
-    def build(self, config: MicroConfig) -> nn.Module:
-        return TransNASEncoderClassifier(MICRO_MACRO_CODE, config, self.num_classes)
+    def encoder_of(self, config: MicroConfig) -> tuple[MacroConfig, MicroConfig]:
+        return MICRO_MACRO_CODE, config
 
     def sample(self, rng: np.random.Generator) -> MicroConfig:
         return tuple(int(c) for c in rng.integers(0, len(MICRO_OPS), len(CELL_EDGES)))  # type: ignore[return-value]
@@ -283,14 +286,8 @@ class TNB101MicroSpace(_TransNASSpace, SearchSpace[MicroConfig]):
     def enumerate(self) -> Iterator[MicroConfig]:
         return all_micro_cells()
 
-    def config_json(self, config: MicroConfig) -> str:
-        return json.dumps(list(config))
 
-    def compose(self, config: MicroConfig, composer: Composer) -> Composition:
-        return self._compose_encoder(MICRO_MACRO_CODE, config, composer)
-
-
-class TNB101MacroSpace(_TransNASSpace, SearchSpace[MacroConfig]):
+class TNB101MacroSpace(_TransNASSpace[MacroConfig]):
     name = "tnb101_macro"
 
     def arch_id(self, config: MacroConfig) -> str:
@@ -299,8 +296,8 @@ class TNB101MacroSpace(_TransNASSpace, SearchSpace[MacroConfig]):
     def parse(self, arch_id: str) -> MacroConfig:
         return parse_macro_arch_string(arch_id)
 
-    def build(self, config: MacroConfig) -> nn.Module:
-        return TransNASEncoderClassifier(config, None, self.num_classes)
+    def encoder_of(self, config: MacroConfig) -> tuple[MacroConfig, None]:
+        return config, None
 
     def sample(self, rng: np.random.Generator) -> MacroConfig:
         """TransNAS/NASLib's sampler: a length, doubling and downsampling counts, then random positions."""
@@ -311,12 +308,6 @@ class TNB101MacroSpace(_TransNASSpace, SearchSpace[MacroConfig]):
 
     def enumerate(self) -> Iterator[MacroConfig]:
         return all_macro_codes()
-
-    def config_json(self, config: MacroConfig) -> str:
-        return json.dumps(list(config))
-
-    def compose(self, config: MacroConfig, composer: Composer) -> Composition:
-        return self._compose_encoder(config, None, composer)
 
 
 MICRO_SPACE = TNB101MicroSpace()
@@ -366,21 +357,7 @@ def _task_labels(tasks: tuple[str, ...], files: str) -> tuple[LabelColumn, ...]:
 
 def read_naslib_tasks(path: Path, space: str) -> dict[str, dict[tuple[int, ...], float]]:
     """task -> {NASLib arch tuple: val_accuracy} for ``space`` ('micro' or 'macro') in one NASLib zip."""
-    found: dict[str, dict[tuple[int, ...], float]] = {}
-    with zipfile.ZipFile(path) as zf:
-        for member in zf.namelist():
-            if not member.endswith(".json"):
-                continue
-            _, bench, task, _ = member.rsplit("/", 1)[-1].split("--")
-            if bench != f"transbench101_{space}":
-                continue
-            records = found.setdefault(task, {})
-            for record in json.loads(zf.read(member)):
-                arch = tuple(int(d) for d in ast.literal_eval(record["arch"]))
-                if arch in records:
-                    raise ValueError(f"{path.name}: {space} arch {arch} appears twice for task {task}")
-                records[arch] = float(record["val_accuracy"])
-    return found
+    return read_naslib_results(path, f"transbench101_{space}")
 
 
 def _fill(labels: dict[str, np.ndarray], tasks: dict[str, dict[tuple[int, ...], float]],
@@ -391,12 +368,6 @@ def _fill(labels: dict[str, np.ndarray], tasks: dict[str, dict[tuple[int, ...], 
         column = labels[TASKS[task][0]]
         for arch, value in records.items():
             column[row[arch]] = value
-
-
-def _build(space: SearchSpace, configs: list, labels: dict[str, np.ndarray], progress: bool) -> pa.Table:
-    graphs, flops, params = compose_family(space, configs, progress)
-    return assemble_table(arch_ids=[space.arch_id(c) for c in configs], configs=[space.config_json(c) for c in configs],
-                          graphs=graphs, flops=flops, params=params, labels=labels)
 
 
 @register_family
@@ -419,7 +390,7 @@ class TNB101Micro(FamilySpec):
             raise ValueError(f"{_SYNFLOW.filename}: expected micro tasks {MICRO_TASKS}, found {sorted(tasks)}")
         labels = {label.name: np.full(len(configs), np.nan) for label in self.labels}
         _fill(labels, tasks, row, _SYNFLOW.filename)
-        return _build(MICRO_SPACE, configs, labels, progress)
+        return space_table(MICRO_SPACE, configs, progress, labels)
 
 
 @register_family
@@ -447,4 +418,4 @@ class TNB101Macro(FamilySpec):
         for task, records in synflow.items():
             if records != zen[task]:
                 raise ValueError(f"{task}: the macro labels of {_SYNFLOW.filename} and {_ZEN.filename} disagree")
-        return _build(MACRO_SPACE, configs, labels, progress)
+        return space_table(MACRO_SPACE, configs, progress, labels)

@@ -12,22 +12,18 @@ architecture and crop size share one capture (cached per model like ``timm_zoo``
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import torch.nn as nn
 import torchvision
-from tqdm.auto import tqdm
 
-from ..storage import GraphTable
 from . import register_family
-from .base import FamilySpec, assemble_table
-from .timm_zoo import ZooCapture, cached_capture, write_failures, zoo_labels
+from .base import FamilySpec
+from .timm_zoo import ZooCapture, cached_capture, capture_rows, zoo_labels, zoo_table
 
 _DATASET = "ImageNet-1K"
 
@@ -79,6 +75,12 @@ def _builder_kwargs(function) -> set[str]:
     return set(inspect.signature(model_class).parameters) if model_class is not None else set()
 
 
+def capture_torchvision(weight: TorchvisionWeight) -> ZooCapture:
+    """Capture (cached) at the weight's evaluation crop size."""
+    return cached_capture("torchvision", weight.capture_key, partial(build_torchvision, weight.builder, weight.crop_size),
+                          (1, 3, weight.crop_size, weight.crop_size))
+
+
 @register_family
 class TorchvisionZoo(FamilySpec):
     name = "torchvision_zoo"
@@ -107,29 +109,16 @@ class TorchvisionZoo(FamilySpec):
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         weights = self.select(classification_weights())
-        firsts = {w.capture_key: w for w in reversed(weights)}
-        captures: dict[str, ZooCapture] = {}
-        bar = tqdm(firsts.values(), total=len(firsts), desc="torchvision_zoo captures", disable=not progress)
-        for w in bar:
-            bar.set_postfix_str(w.capture_key)
-            captures[w.capture_key] = cached_capture(
-                "torchvision", w.capture_key, partial(build_torchvision, w.builder, w.crop_size),
-                (1, 3, w.crop_size, w.crop_size))
-        self.failures = write_failures("torchvision", captures)
-        rows = [w for w in weights if captures[w.capture_key].ok]
-        kept = [captures[w.capture_key] for w in rows]
-        return assemble_table(
+        rows, captures, self.failures = capture_rows("torchvision", weights, capture_torchvision, progress)
+        return zoo_table(
             arch_ids=[w.weight for w in rows],
-            configs=[json.dumps({"builder": w.builder, "weight": w.weight, "crop_size": w.crop_size}) for w in rows],
-            graphs=GraphTable.from_graphs([c.graph for c in kept]),
-            flops=np.array([c.flops for c in kept]), params=np.array([c.params for c in kept]),
-            labels={"imagenet_top1": np.array([w.acc1 for w in rows]), "imagenet_top5": np.array([w.acc5 for w in rows])},
+            configs=[{"builder": w.builder, "weight": w.weight, "crop_size": w.crop_size} for w in rows],
+            captures=captures, top1=[w.acc1 for w in rows], top5=[w.acc5 for w in rows],
             extra={
                 "builder": pa.array([w.builder for w in rows], pa.string()),
                 "crop_size": pa.array([w.crop_size for w in rows], pa.int32()),
                 "torchvision_gflops": pa.array([w.gflops for w in rows], pa.float64()),
                 "torchvision_num_params": pa.array([w.num_params for w in rows], pa.int64()),
-                "capture_method": pa.array([c.method for c in kept], pa.string()),
             },
         )
 

@@ -54,8 +54,8 @@ import torch
 import torch.nn as nn
 
 from . import register_family
-from .base import FamilySpec, assemble_table
-from .fragments import Composer, Composition, Value, compose_family
+from .base import FamilySpec, space_table
+from .fragments import Composer, Composition, Value
 from .hiaml import BN_EPS, BN_MOMENTUM, conv_bn, inception_s
 from .space import SearchSpace
 
@@ -326,10 +326,4 @@ class TwoPath(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        configs = SPACE.sample_unique(FAMILY_SIZE, FAMILY_SEED)
-        graphs, flops, params = compose_family(SPACE, configs, progress)
-        return assemble_table(
-            arch_ids=[SPACE.arch_id(c) for c in configs],
-            configs=[SPACE.config_json(c) for c in configs],
-            graphs=graphs, flops=flops, params=params, labels={},
-        )
+        return space_table(SPACE, SPACE.sample_unique(FAMILY_SIZE, FAMILY_SEED), progress)
