@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/cgbench run
+	$(VENV)/bin/cgbench benchmark
 
 test: $(STAMP)
 	$(PYTHON) -m pytest -q

@@ -1,0 +1,106 @@
+"""GENNAPE's CG encoder: its node embedding, a k-GNN (GraphConv) stack and mean pooling.
+
+The node embedding follows GENNAPE's ``CGNodeEmbedding`` (widths from its demo k-GNN): a
+regular node is ``[op embedding (24), shape Linear(6 -> 8)]``; a weighted node (conv,
+depthwise, matmul) is ``[op embedding (14), shape Linear(6 -> 8), kernel Embedding(8, 4) for
+each of the two kernel ints (8), bias Linear(2 -> 2) of the one-hot bias flag (2)]``, so every
+node gets 32 numbers. GENNAPE orders weighted nodes first only because its batching relies on
+it; message passing over an explicit ``edge_index`` and mean pooling are order-free, so the
+CGs are used in their stored order.
+
+The inputs are cgbench's PyG view (``family.to_pyg()``): ``op`` (cgbench op ids, mapped here to
+GENNAPE's 32-entry vocabulary) and ``x`` (``cgbench.graph.features.NODE_FEATURE_NAMES``: the 6
+GENNAPE shape floats, then kernel, stride and bias).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch_geometric.data import Batch, Data
+from torch_geometric.nn import GraphConv, global_mean_pool
+
+from cgbench.dataset import Family
+from cgbench.graph.features import NODE_FEATURE_NAMES
+from cgbench.graph.vocab import N_GENNAPE_OPS, OPS, WEIGHTED_OPS, gennape_op_id
+
+EMBED_SIZE = 32
+SHAPE_EMBED_SIZE = 8
+KERNEL_EMBED_SIZE = 4  # per kernel int; two ints per weighted node
+BIAS_EMBED_SIZE = 2
+N_KERNEL_VALUES = 8  # GENNAPE's Embedding(8, 4): kernel sizes 0..7
+SHAPE_COLUMNS = slice(0, 6)
+KERNEL_COLUMNS = [NODE_FEATURE_NAMES.index("kernel_h"), NODE_FEATURE_NAMES.index("kernel_w")]
+BIAS_COLUMN = NODE_FEATURE_NAMES.index("bias")
+
+# cgbench op id -> GENNAPE op id, and whether the op is a weighted node.
+_GENNAPE_ID = torch.tensor([gennape_op_id(i) for i in range(len(OPS))], dtype=torch.long)
+_IS_WEIGHTED = torch.tensor([i in WEIGHTED_OPS for i in range(len(OPS))], dtype=torch.bool)
+
+
+class CGNodeEmbedding(nn.Module):
+    """GENNAPE's per-node embedding, computed for all nodes of a PyG batch at once."""
+
+    def __init__(self, size: int = EMBED_SIZE) -> None:
+        super().__init__()
+        regular_op_size = size - SHAPE_EMBED_SIZE
+        weighted_op_size = size - SHAPE_EMBED_SIZE - 2 * KERNEL_EMBED_SIZE - BIAS_EMBED_SIZE
+        if weighted_op_size <= 0:
+            raise ValueError(f"embedding size {size} leaves no room for the op embedding of weighted nodes; "
+                             f"expected more than {SHAPE_EMBED_SIZE + 2 * KERNEL_EMBED_SIZE + BIAS_EMBED_SIZE}")
+        self.size = size
+        self.regular_op = nn.Embedding(N_GENNAPE_OPS, regular_op_size)
+        self.weighted_op = nn.Embedding(N_GENNAPE_OPS, weighted_op_size)
+        self.shape = nn.Linear(6, SHAPE_EMBED_SIZE)
+        self.kernel = nn.Embedding(N_KERNEL_VALUES, KERNEL_EMBED_SIZE)
+        self.bias = nn.Linear(2, BIAS_EMBED_SIZE)
+
+    def forward(self, op: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        gennape_op = _GENNAPE_ID.to(op.device)[op]
+        weighted = _IS_WEIGHTED.to(op.device)[op]
+        shape = self.shape(x[:, SHAPE_COLUMNS])
+        out = torch.empty(len(op), self.size, dtype=shape.dtype, device=shape.device)
+        out[~weighted] = torch.cat([self.regular_op(gennape_op[~weighted]), shape[~weighted]], dim=1)
+        # Kernels above 7 (e.g. AlexNet's 11) do not fit GENNAPE's Embedding(8); they share the 7 row.
+        kernel = x[weighted][:, KERNEL_COLUMNS].long().clamp(0, N_KERNEL_VALUES - 1)
+        bias_flag = x[weighted, BIAS_COLUMN]
+        bias_one_hot = torch.stack([1 - bias_flag, bias_flag], dim=1)
+        out[weighted] = torch.cat([
+            self.weighted_op(gennape_op[weighted]), shape[weighted],
+            self.kernel(kernel).flatten(1), self.bias(bias_one_hot),
+        ], dim=1)
+        return out
+
+
+class KGNNEncoder(nn.Module):
+    """Node embedding, ``n_layers`` x GraphConv with tanh, mean over nodes: one vector per CG."""
+
+    def __init__(self, size: int = EMBED_SIZE, n_layers: int = 6) -> None:
+        super().__init__()
+        if n_layers < 1:
+            raise ValueError(f"n_layers must be at least 1, got {n_layers}")
+        self.size = size
+        self.embed = CGNodeEmbedding(size)
+        self.convs = nn.ModuleList(GraphConv(size, size) for _ in range(n_layers))
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        h = self.embed(batch.op, batch.x)
+        for conv in self.convs:
+            h = torch.tanh(conv(h, batch.edge_index))
+        return global_mean_pool(h, batch.batch, size=batch.num_graphs)
+
+
+def family_graphs(family: Family, indices: np.ndarray) -> list[Data]:
+    """Rows ``indices`` of ``family`` as PyG graphs holding ``op``, ``x``, ``edge_index`` and ``flops``."""
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"indices must be a 1-D integer array, got dtype {indices.dtype} and shape {indices.shape}")
+    if len(indices) and (indices.min() < 0 or indices.max() >= len(family)):
+        raise IndexError(f"{family.name} has {len(family)} rows; indices must lie in [0, {len(family)})")
+    dataset = family.to_pyg()
+    graphs = []
+    for i in indices:
+        g = dataset[int(i)]
+        graphs.append(Data(op=g.op, x=g.x, edge_index=g.edge_index, flops=g.flops, num_nodes=g.op.numel()))
+    return graphs

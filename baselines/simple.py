@@ -1,0 +1,135 @@
+"""Simple reference predictors: the FLOPs and parameter-count rules, and a plain GIN regressor.
+
+``flops`` and ``params`` score an architecture by its column in the family table (larger
+networks ranked higher); they learn nothing. ``gin`` is a plain graph isomorphism network on
+the CGs with cgbench's default node features (an op embedding plus
+``cgbench.graph.features.NODE_FEATURE_NAMES``), mean pooling (CG sizes range from a handful
+to thousands of nodes across families, and sum pooling would rank by size) and MSE on
+standardised targets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.data import Batch, Data
+from torch_geometric.loader import DataLoader
+from torch_geometric.nn import GINConv, global_mean_pool
+from tqdm.auto import tqdm
+
+from cgbench.dataset import Family
+from cgbench.graph.features import NODE_FEATURE_NAMES
+from cgbench.graph.vocab import OPS
+
+from .gennape.encoder import family_graphs
+from .predictor import Predictor, TrainingSet, register_predictor
+
+INFERENCE_BATCH = 256
+
+
+class _ColumnRule(Predictor):
+    """Predicts a column of the family table; ``fit`` has nothing to learn."""
+
+    column: str
+
+    def fit(self, data: list[TrainingSet], seed: int) -> None:
+        return None
+
+    def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:
+        indices = np.asarray(indices)
+        if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
+            raise ValueError(f"indices must be a 1-D integer array, got dtype {indices.dtype} and shape {indices.shape}")
+        values = np.asarray(family.table.column(self.column).to_numpy(zero_copy_only=False), np.float64)
+        return values[indices]
+
+
+@register_predictor
+class FlopsPredictor(_ColumnRule):
+    name = "flops"
+    description = "FLOPs of the network (more compute ranked higher); no training"
+    column = "flops"
+
+
+@register_predictor
+class ParamsPredictor(_ColumnRule):
+    name = "params"
+    description = "parameter count of the network (larger ranked higher); no training"
+    column = "params"
+
+
+class GINRegressor(nn.Module):
+    def __init__(self, hidden: int = 32, n_layers: int = 4) -> None:
+        super().__init__()
+        self.op = nn.Embedding(len(OPS), hidden)
+        self.features = nn.Linear(len(NODE_FEATURE_NAMES), hidden)
+        self.convs = nn.ModuleList(
+            GINConv(nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)), train_eps=True)
+            for _ in range(n_layers)
+        )
+        self.readout = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        h = self.op(batch.op) + self.features(batch.x)
+        for conv in self.convs:
+            h = F.relu(conv(h, batch.edge_index))
+        return self.readout(global_mean_pool(h, batch.batch, size=batch.num_graphs)).squeeze(1)
+
+
+@register_predictor
+class GINPredictor(Predictor):
+    name = "gin"
+    description = "plain GIN regressor on CGs (op embedding + default node features, mean pooling, MSE)"
+
+    def __init__(self, hidden: int = 32, n_layers: int = 4, epochs: int = 20, lr: float = 1e-3,
+                 batch_size: int = 64, device: str | torch.device | None = None, progress: bool = False) -> None:
+        self.hidden, self.n_layers = hidden, n_layers
+        self.epochs, self.lr, self.batch_size = epochs, lr, batch_size
+        self.device = torch.device(device) if device is not None else torch.device(
+            "cuda" if torch.cuda.is_available() else "cpu")
+        self.progress = progress
+        self._model: GINRegressor | None = None
+        self._mean = self._std = 0.0
+
+    def fit(self, data: list[TrainingSet], seed: int) -> None:
+        graphs, labels = [], []
+        for part in data:
+            y = part.labels()
+            keep = ~np.isnan(y)
+            graphs += family_graphs(part.family, np.asarray(part.indices)[keep])
+            labels.append(y[keep])
+        labels = np.concatenate(labels) if labels else np.zeros(0)
+        if len(labels) < 2 or not labels.std() > 0:
+            raise ValueError(f"GIN needs at least 2 labelled rows with different labels, got {len(labels)} rows")
+        self._mean, self._std = float(labels.mean()), float(labels.std())
+        examples = [Data(op=g.op, x=g.x, edge_index=g.edge_index, num_nodes=g.num_nodes,
+                         t=torch.tensor([(y - self._mean) / self._std], dtype=torch.float32))
+                    for g, y in zip(graphs, labels)]
+        torch.manual_seed(seed)
+        self._model = GINRegressor(self.hidden, self.n_layers).to(self.device)
+        optimizer = torch.optim.Adam(self._model.parameters(), lr=self.lr)
+        loader = DataLoader(examples, batch_size=self.batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(seed))
+        self._model.train()
+        for _ in tqdm(range(self.epochs), desc="GIN", disable=not self.progress):
+            for batch in loader:
+                batch = batch.to(self.device)
+                loss = F.mse_loss(self._model(batch), batch.t)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+    @torch.no_grad()
+    def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:
+        if self._model is None:
+            raise RuntimeError("this GIN predictor is not fitted yet; call fit() first")
+        self._model.eval()
+        out = [self._model(batch.to(self.device)).cpu()
+               for batch in DataLoader(family_graphs(family, indices), batch_size=INFERENCE_BATCH)]
+        standardised = torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
+        return standardised * self._std + self._mean
+
+    @property
+    def n_parameters(self) -> int:
+        return 0 if self._model is None else sum(p.numel() for p in self._model.parameters())

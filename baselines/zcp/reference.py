@@ -1,0 +1,141 @@
+"""NAS-Bench-Suite-Zero's precomputed proxy scores, and how well ours agree with them.
+
+NASLib publishes zero-cost proxy scores for 725 NB-201 cells (``zc_nasbench201.json``, per
+dataset, each ``{"score", "time"}``; cells keyed by NASLib's op-code tuple, see
+``cgbench.families.nb201.from_naslib_tuple``) and for the 500 NB-101 cells of the nb101 family
+(``zc_nasbench101.json``, plain numbers; keys are NASLib's 7x7 matrix + op ids, mapped to our
+arch_id exactly as the family does). :func:`agreement_table` scores the same cells with our
+proxies and reports the Spearman rank correlation with the reference, per proxy.
+
+The reference scored real CIFAR-10 batches; ours are seeded random batches unless a recipe says
+``data="real"`` and CIFAR-10 is on disk. Data-independent proxies (params, flops, l2_norm,
+synflow) should agree almost perfectly; data-dependent ones less so, and initial weights differ
+(different seeds), which moves per-architecture scores of every proxy that reads weights.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from scipy.stats import spearmanr
+
+from cgbench.dataset import load_family
+from cgbench.families import family_spec
+from cgbench.families import nb101 as nb101_module
+from cgbench.families import nb201 as nb201_module
+from cgbench.sources import fetch, github_file
+
+from . import list_proxies
+from .scoring import load_scores, score_family
+
+NB201_REFERENCE = github_file("naslib-zc-nb201", "automl/NASLib", "6639fd1579010457885c641553c55b0c153045aa",
+                              "naslib/data/zc_nasbench201.json",
+                              "5dcbbcd56812a9f62164a376bc7df4082ab3af612082b6d26a845930e6eb8641", "Apache-2.0")
+# Our proxy name -> NASLib's key, where they differ.
+REFERENCE_KEYS = {"jacob_cov": "jacov"}
+REFERENCE_FAMILIES = ("nb201", "nb101")
+
+
+@dataclass(frozen=True)
+class ReferenceScores:
+    """One reference record per entry: our arch_id and NASLib's score of each proxy (NaN if absent)."""
+
+    arch_ids: list[str]
+    scores: dict[str, np.ndarray]
+
+    def of(self, proxy: str) -> np.ndarray:
+        key = REFERENCE_KEYS.get(proxy, proxy)
+        if key not in self.scores:
+            raise KeyError(f"the reference has no scores of {proxy!r} (key {key!r}); it has {sorted(self.scores)}")
+        return self.scores[key]
+
+
+def _score_columns(records: list[dict], value) -> dict[str, np.ndarray]:
+    names = sorted({k for r in records for k in r} - {"idx", "arch", "val_accuracy"})
+    return {name: np.array([value(r[name]) if name in r else math.nan for r in records], dtype=np.float64)
+            for name in names}
+
+
+def nb201_reference(path: Path, dataset: str = "cifar10") -> ReferenceScores:
+    data = json.loads(path.read_text())
+    if dataset not in data:
+        raise KeyError(f"{path.name} has datasets {sorted(data)}, not {dataset!r}")
+    records = data[dataset]
+    arch_ids = [nb201_module.arch_string(nb201_module.from_naslib_tuple(ast.literal_eval(key))) for key in records]
+    return ReferenceScores(arch_ids, _score_columns(list(records.values()), lambda entry: entry["score"]))
+
+
+def nb101_reference(path: Path) -> ReferenceScores:
+    records = nb101_module.read_naslib_zc(path)
+    space = nb101_module.SPACE
+    arch_ids = [space.arch_id(nb101_module.make_cell(*nb101_module.from_naslib_key(key))) for key in records]
+    return ReferenceScores(arch_ids, _score_columns(list(records.values()), float))
+
+
+def reference_scores(family_name: str, progress: bool = True) -> ReferenceScores:
+    """NAS-Bench-Suite-Zero's CIFAR-10 proxy scores of ``family_name`` (nb201 or nb101)."""
+    if family_name == "nb201":
+        return nb201_reference(fetch(NB201_REFERENCE, progress))
+    if family_name == "nb101":
+        (raw,) = family_spec("nb101").raw_files
+        return nb101_reference(fetch(raw, progress))
+    raise ValueError(f"NAS-Bench-Suite-Zero reference scores exist for {REFERENCE_FAMILIES}, not {family_name!r}")
+
+
+@dataclass(frozen=True)
+class Agreement:
+    proxy: str
+    n_cells: int
+    spearman: float
+    seconds_per_arch: float
+
+
+def agreement_table(family_name: str, proxies: list[str] | None = None, n: int | None = None, seed: int = 0,
+                    device: str = "cpu", progress: bool = True) -> list[Agreement]:
+    """Spearman between our scores (scored here if not yet stored) and the reference, per proxy.
+
+    ``proxies=None`` takes every registered proxy that the reference scored. ``n`` restricts to a
+    seeded random subset of the reference cells. Pairs where either score is
+    missing (NaN) are left out; -inf (a proxy's "undefined, worst") ranks below everything, as
+    NASLib's -1e8 does.
+    """
+    family = load_family(family_name, progress=progress)
+    reference = reference_scores(family_name, progress)
+    if proxies is None:
+        proxies = [p for p in list_proxies() if REFERENCE_KEYS.get(p, p) in reference.scores]
+    row_of = {}
+    for row, arch_id in enumerate(family.arch_ids):
+        row_of.setdefault(arch_id, row)
+    missing = [a for a in reference.arch_ids if a not in row_of]
+    if missing:
+        raise ValueError(f"{len(missing)} reference cells are not rows of {family_name}, e.g. {missing[0]!r}")
+    entries = np.arange(len(reference.arch_ids))
+    if n is not None:
+        entries = np.sort(np.random.default_rng(seed).permutation(entries)[:n])
+    rows = np.array([row_of[reference.arch_ids[e]] for e in entries])
+    table = []
+    for proxy in proxies:
+        theirs = reference.of(proxy)[entries]
+        paths = score_family(family, [proxy], indices=rows, device=device, progress=progress)
+        ours = load_scores(family, proxy)[rows]
+        both = ~np.isnan(ours) & ~np.isnan(theirs)
+        rho = spearmanr(ours[both], theirs[both]).statistic
+        table.append(Agreement(proxy, int(both.sum()), float(rho), _mean_seconds(paths[proxy])))
+    return table
+
+
+def _mean_seconds(path: Path) -> float:
+    return float(np.mean(pq.read_table(path, columns=["seconds"]).column("seconds").to_numpy()))
+
+
+def format_agreement(family_name: str, table: list[Agreement]) -> str:
+    lines = [f"agreement with NAS-Bench-Suite-Zero on {family_name} (CIFAR-10 reference, Spearman)",
+             f"{'proxy':12s} {'cells':>5s} {'spearman':>9s} {'s/arch':>8s}"]
+    lines += [f"{a.proxy:12s} {a.n_cells:5d} {a.spearman:9.3f} {a.seconds_per_arch:8.3f}" for a in table]
+    return "\n".join(lines)

@@ -1,0 +1,224 @@
+"""Scoring a family with proxies, and the stored score tables.
+
+Each architecture's network is built from the family's search space, seeded with the recipe's
+seed right before ``build`` (same recipe -> same initial weights -> the same score on every
+run). **Every score call gets a freshly built network**, so a proxy can never see what another
+proxy did to a network (building is milliseconds next to a proxy's forward and backward
+passes); the proxies in this package also leave the network unchanged (see ``common.py``).
+Network and inputs live on ``device``; the proxies follow the device of the batch tensors.
+
+Scores go to a Parquet side table of the family, ``<family folder>/proxies/<proxy>-<recipe
+hash>.parquet`` with columns ``arch_id``, ``score`` and ``seconds`` (wall time of the score
+call alone) and the proxy, recipe and family version as JSON in the file's metadata. Files are
+rewritten atomically every ``flush_every`` new scores and when scoring stops for any reason;
+a later call skips the arch_ids already stored (resumable). Rows that share an arch_id (NB-101
+lists some cells under several keys) are scored once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from tqdm.auto import tqdm
+
+from cgbench.dataset import Family
+from cgbench.families.space import SearchSpace
+from cgbench.storage import atomic_write
+
+from . import get_proxy
+from .recipe import ProxyBatch, ProxyRecipe, random_batches
+
+METADATA_KEY = b"cgbench.zcp"
+DATA_ROOT_ENV = "CGBENCH_CIFAR10"
+# CIFAR-10 channel statistics of the training set, the normalisation NAS-Bench-Suite-Zero uses.
+CIFAR10_MEAN = (0.49139968, 0.48215827, 0.44653124)
+CIFAR10_STD = (0.24703233, 0.24348505, 0.26158768)
+SCHEMA = pa.schema([("arch_id", pa.string()), ("score", pa.float64()), ("seconds", pa.float64())])
+
+
+def proxy_recipe(proxy_name: str, overrides: dict | None = None) -> ProxyRecipe:
+    """The proxy's declared recipe with ``overrides`` (field -> value) applied."""
+    recipe = get_proxy(proxy_name).recipe
+    unknown = set(overrides or {}) - set(recipe.as_dict())
+    if unknown:
+        raise ValueError(f"unknown recipe fields {sorted(unknown)}; a recipe has {sorted(recipe.as_dict())}")
+    return recipe.with_(**(overrides or {}))
+
+
+def scores_path(family: Family, proxy_name: str, recipe: ProxyRecipe) -> Path:
+    return family.folder / "proxies" / f"{proxy_name}-{recipe.hash}.parquet"
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def family_space(family: Family) -> SearchSpace:
+    space = family.spec.space
+    if space is None:
+        raise ValueError(f"{family.name} is a model zoo without a search space; proxies build networks from "
+                         "a family's search space (parse(arch_id) -> build)")
+    return space
+
+
+def real_cifar10_batches(recipe: ProxyRecipe, space: SearchSpace, device: str | torch.device,
+                         data_root: str | os.PathLike | None) -> ProxyBatch:
+    """Seeded draws of CIFAR-10 training images, normalised; needs a local copy of the dataset."""
+    root = data_root or os.environ.get(DATA_ROOT_ENV)
+    if not root:
+        raise FileNotFoundError(
+            f"recipe data='real' needs CIFAR-10 on disk: pass data_root= or set {DATA_ROOT_ENV} to the folder "
+            "holding torchvision's cifar-10-batches-py (nothing is downloaded); or use data='random'")
+    if tuple(space.input_shape[1:]) != (3, 32, 32) or space.num_classes != 10:
+        raise ValueError(f"real batches are CIFAR-10 (3x32x32, 10 classes) but {space.name} takes "
+                         f"{tuple(space.input_shape[1:])} with {space.num_classes} classes")
+    from torchvision.datasets import CIFAR10
+
+    dataset = CIFAR10(str(root), train=True, download=False)
+    generator = torch.Generator().manual_seed(recipe.seed)
+    chosen = torch.randperm(len(dataset.data), generator=generator)[: recipe.batch_size * recipe.n_batches]
+    images = torch.from_numpy(dataset.data[chosen.numpy()]).permute(0, 3, 1, 2).to(recipe.dtype) / 255
+    images = (images - torch.tensor(CIFAR10_MEAN, dtype=recipe.dtype)[:, None, None]) / torch.tensor(
+        CIFAR10_STD, dtype=recipe.dtype)[:, None, None]
+    labels = torch.as_tensor(np.asarray(dataset.targets)[chosen.numpy()])
+    return ProxyBatch(tuple(x.to(device) for x in images.split(recipe.batch_size)),
+                      tuple(y.to(device) for y in labels.split(recipe.batch_size)), 10)
+
+
+def recipe_batches(recipe: ProxyRecipe, space: SearchSpace, device: str | torch.device,
+                   data_root: str | os.PathLike | None = None) -> ProxyBatch:
+    if recipe.data == "real":
+        return real_cifar10_batches(recipe, space, device, data_root)
+    return random_batches(recipe, tuple(space.input_shape[1:]), space.num_classes, device)
+
+
+def seeded_network(space: SearchSpace, arch_id: str, recipe: ProxyRecipe, device: str | torch.device) -> torch.nn.Module:
+    """The network of ``arch_id`` with the initial weights that ``recipe.seed`` gives, on ``device``."""
+    config = space.parse(arch_id)
+    torch.manual_seed(recipe.seed)
+    return space.build(config).to(device=device, dtype=recipe.dtype)
+
+
+def timed_score(proxy_name: str, net: torch.nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> tuple[float, float]:
+    """(score, seconds) of one proxy call; waits for the device so the time is the call's own."""
+    device = batch.inputs[0].device
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    value = get_proxy(proxy_name).score(net, batch, recipe)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return float(value), time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------------
+# Stored scores
+
+
+@dataclass
+class ScoreFile:
+    path: Path
+    proxy: str
+    recipe: ProxyRecipe
+    family_version: str
+
+    def metadata(self) -> dict:
+        return {"proxy": self.proxy, "recipe": self.recipe.as_dict(), "recipe_hash": self.recipe.hash,
+                "family_version": self.family_version}
+
+    def read(self) -> pa.Table:
+        if not self.path.exists():
+            return SCHEMA.empty_table()
+        table = pq.read_table(self.path)
+        stored = json.loads(table.schema.metadata[METADATA_KEY])
+        if stored["recipe"] != self.recipe.as_dict() or stored["proxy"] != self.proxy:
+            raise ValueError(f"{self.path} holds {stored['proxy']} under recipe {stored['recipe']}, not "
+                             f"{self.proxy} under {self.recipe.as_dict()}: the file is misnamed; delete it")
+        return table.select(SCHEMA.names).cast(SCHEMA)
+
+    def write(self, table: pa.Table) -> None:
+        table = table.replace_schema_metadata({METADATA_KEY: json.dumps(self.metadata()).encode()})
+        atomic_write(self.path, lambda tmp: pq.write_table(table, tmp))
+
+
+def score_file(family: Family, proxy_name: str, recipe: ProxyRecipe) -> ScoreFile:
+    return ScoreFile(scores_path(family, proxy_name, recipe), proxy_name, recipe, family.version)
+
+
+def stored_recipe(path: Path) -> ProxyRecipe:
+    """The recipe recorded in a stored score file."""
+    return ProxyRecipe(**json.loads(pq.read_schema(path).metadata[METADATA_KEY])["recipe"])
+
+
+def _unique_arch_ids(family: Family, indices) -> list[str]:
+    arch_ids = family.arch_ids
+    if indices is None:
+        indices = range(len(arch_ids))
+    chosen = []
+    for i in indices:
+        if not 0 <= int(i) < len(arch_ids):
+            raise IndexError(f"{family.name} has {len(arch_ids)} architectures; index {i} is out of range")
+        chosen.append(arch_ids[int(i)])
+    return list(dict.fromkeys(chosen))
+
+
+def score_family(family: Family, proxy_names: list[str], recipe_overrides: dict | None = None, indices=None,
+                 device: str | torch.device = "cpu", progress: bool = True, data_root: str | None = None,
+                 flush_every: int = 50) -> dict[str, Path]:
+    """Score rows ``indices`` (all rows if None) of ``family`` with each proxy; returns the stored files.
+
+    ``recipe_overrides`` (field -> value) change every proxy's declared recipe, e.g. ``{"seed": 1}``.
+    ``data_root`` (or the ``CGBENCH_CIFAR10`` variable) locates CIFAR-10 for ``data="real"`` recipes.
+    """
+    space = family_space(family)
+    arch_ids = _unique_arch_ids(family, indices)
+    written = {}
+    for proxy_name in proxy_names:
+        recipe = proxy_recipe(proxy_name, recipe_overrides)
+        store = score_file(family, proxy_name, recipe)
+        stored = store.read()
+        done = set(stored.column("arch_id").to_pylist())
+        todo = [a for a in arch_ids if a not in done]
+        batch = recipe_batches(recipe, space, device, data_root) if todo else None
+        fresh: dict[str, list] = {"arch_id": [], "score": [], "seconds": []}
+        try:
+            for arch_id in tqdm(todo, desc=f"{family.name} {proxy_name}", disable=not progress):
+                value, seconds = timed_score(proxy_name, seeded_network(space, arch_id, recipe, device), batch, recipe)
+                for column, item in zip(fresh, (arch_id, value, seconds)):
+                    fresh[column].append(item)
+                if len(fresh["arch_id"]) >= flush_every:
+                    stored = _flush(store, stored, fresh)
+        finally:
+            if fresh["arch_id"] or not store.path.exists():
+                _flush(store, stored, fresh)
+        written[proxy_name] = store.path
+    return written
+
+
+def _flush(store: ScoreFile, stored: pa.Table, fresh: dict[str, list]) -> pa.Table:
+    table = pa.concat_tables([stored, pa.table(fresh, schema=SCHEMA)])
+    store.write(table)
+    for values in fresh.values():
+        values.clear()
+    return table
+
+
+def load_scores(family: Family, proxy_name: str, recipe: ProxyRecipe | None = None) -> np.ndarray:
+    """Stored scores of ``proxy_name`` (its declared recipe if None) aligned with the family's rows; NaN
+    where an architecture is not scored."""
+    recipe = recipe or get_proxy(proxy_name).recipe
+    store = score_file(family, proxy_name, recipe)
+    if not store.path.exists():
+        raise FileNotFoundError(f"no {proxy_name} scores of {family.name} under recipe {recipe.as_dict()} "
+                                f"({store.path}); run `cgbench zcp score {family.name} --proxies {proxy_name}`")
+    table = store.read()
+    by_arch = dict(zip(table.column("arch_id").to_pylist(), table.column("score").to_numpy()))
+    return np.array([by_arch.get(a, np.nan) for a in family.arch_ids], dtype=np.float64)

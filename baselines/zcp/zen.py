@@ -1,0 +1,158 @@
+"""Zen-score (Lin et al., ICCV 2021, "Zen-NAS"): expressivity of a Gaussian network.
+
+Per repeat, as ``compute_zen_score.py`` of idstcv/ZenNAS: every Conv2d/Linear weight is drawn from
+N(0, 1) (biases 0), BatchNorm/GroupNorm affine weights are 1 and biases 0; the pre-global-pooling
+feature maps f of an input x and of a perturbed input x + 0.01 * eps (eps ~ N(0, 1)) give
+
+    score = log(mean_n sum_chw |f(x) - f(x + 0.01 eps)|) + sum_BN2d log sqrt(mean(running_var))
+
+with BatchNorm in train mode, so each BN's running variance has taken in both forward passes
+(momentum update from a fresh 1, as in a freshly built network). Repeats are averaged. Our repeat
+is one batch of the recipe: its inputs are x (Gaussian under the default random recipe, which is
+what Zen-NAS draws itself); the weights, then eps, of repeat i are drawn from seed ``recipe.seed + i``.
+ZenNAS's own setting is 32 repeats of batch 16 (its ``--batch_size``/``--repeat_times`` defaults).
+
+The pre-pooling feature is the input of the last ``nn.AdaptiveAvgPool2d`` call of the forward pass
+whose output is 1x1 (the head's global pool: squeeze-excitation pools run earlier); a network
+without one is rejected.
+
+This module also holds what all of this package's forward-pass proxies (epe_nas, zen, zico, meco,
+swap) share to leave the scored network untouched: they run it through
+``torch.func.functional_call`` on a private state (detached parameters, cloned buffers, so BN
+running statistics updated in train mode land in the copy and gradients never reach ``.grad``),
+set train/eval flags only for the duration of the call (:func:`proxy_mode`) and remove their
+hooks afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+from torch.func import functional_call
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from . import register_proxy
+from .recipe import ProxyBatch, ProxyRecipe
+
+MIXUP_GAMMA = 1e-2
+
+# ---------------------------------------------------------------------------------------------
+# Shared by the forward-pass proxies of this package
+
+
+@contextmanager
+def proxy_mode(net: nn.Module, recipe: ProxyRecipe) -> Iterator[None]:
+    """BatchNorm layers in the recipe's mode, every other module in eval mode, restored afterwards.
+
+    Dropout is off so that a score is a function of (network, batch, recipe) alone.
+    """
+    saved = {module: module.training for module in net.modules()}
+    try:
+        for module in net.modules():
+            module.training = isinstance(module, _BatchNorm) and recipe.bn_mode == "train"
+        yield
+    finally:
+        for module, training in saved.items():
+            module.training = training
+
+
+def private_state(net: nn.Module, dtype: torch.dtype, trainable: set[str] = frozenset()) -> dict[str, torch.Tensor]:
+    """Parameters and buffers for ``functional_call`` that share nothing writable with ``net``.
+
+    Parameters named in ``trainable`` become fresh leaves that require grad; the rest are detached.
+    Floating buffers are cloned so that train-mode BatchNorm updates its own running statistics.
+    """
+    state: dict[str, torch.Tensor] = {}
+    for name, param in net.named_parameters():
+        tensor = param.detach().to(dtype)
+        state[name] = tensor.clone().requires_grad_(True) if name in trainable else tensor
+    for name, buffer in net.named_buffers():
+        state[name] = buffer.to(dtype).clone() if buffer.is_floating_point() else buffer.clone()
+    return state
+
+
+def gaussian_state(net: nn.Module, dtype: torch.dtype, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Zen-NAS's ``network_weight_gaussian_init`` as a private state, with fresh BN statistics.
+
+    The draws come from a CPU ``generator`` (in module order) so that every machine gets the same weights.
+    """
+    state = private_state(net, dtype)
+    for prefix, module in net.named_modules():
+        key = f"{prefix}." if prefix else ""
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            weight = state[key + "weight"]
+            state[key + "weight"] = torch.randn(weight.shape, generator=generator, dtype=dtype).to(weight.device)
+            if module.bias is not None:
+                state[key + "bias"] = torch.zeros_like(state[key + "bias"])
+        elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) and module.affine:
+            state[key + "weight"] = torch.ones_like(state[key + "weight"])
+            state[key + "bias"] = torch.zeros_like(state[key + "bias"])
+        if isinstance(module, _BatchNorm) and module.track_running_stats:
+            state[key + "running_mean"].zero_()
+            state[key + "running_var"].fill_(1.0)
+            state[key + "num_batches_tracked"].zero_()
+    return state
+
+
+@contextmanager
+def forward_hooks(modules: list[nn.Module], hook) -> Iterator[None]:
+    handles = [module.register_forward_hook(hook) for module in modules]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+# ---------------------------------------------------------------------------------------------
+# Zen-score
+
+
+def pre_pooling_features(net: nn.Module, state: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """The input of the network's global average pooling for input ``x``."""
+    seen: list[torch.Tensor] = []
+
+    def keep_global_pool_input(module, inputs, output):
+        if output.dim() == 4 and output.shape[-2:] == (1, 1):
+            seen.append(inputs[0])
+
+    pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    with forward_hooks(pools, keep_global_pool_input):
+        functional_call(net, state, (x,))
+    if not seen:
+        raise ValueError(f"zen needs the network's global average pooling as an nn.AdaptiveAvgPool2d module "
+                         f"with a 1x1 output; {type(net).__name__} has none")
+    return seen[-1]
+
+
+def log_bn_scaling(net: nn.Module, state: dict[str, torch.Tensor]) -> torch.Tensor:
+    """sum over BatchNorm2d layers of log sqrt(mean(running_var)); layers without running stats add 0."""
+    total = torch.zeros((), dtype=torch.float64)
+    for prefix, module in net.named_modules():
+        if isinstance(module, nn.BatchNorm2d) and module.track_running_stats:
+            running_var = state[f"{prefix}.running_var" if prefix else "running_var"]
+            total += 0.5 * torch.log(running_var.mean()).double().cpu()
+    return total
+
+
+def zen_repeat(net: nn.Module, x: torch.Tensor, recipe: ProxyRecipe, seed: int) -> float:
+    generator = torch.Generator().manual_seed(seed)
+    state = gaussian_state(net, recipe.dtype, generator)
+    noise = torch.randn(x.shape, generator=generator, dtype=recipe.dtype).to(x.device)
+    features = pre_pooling_features(net, state, x)
+    perturbed = pre_pooling_features(net, state, x + MIXUP_GAMMA * noise)
+    expressivity = (features - perturbed).abs().sum(dim=(1, 2, 3)).mean()
+    return float(torch.log(expressivity).double().cpu() + log_bn_scaling(net, state))
+
+
+@register_proxy("zen", ProxyRecipe(batch_size=16, n_batches=32, data="random"),
+                "Zen-NAS: log of the Gaussian network's pre-pooling response to a small input perturbation "
+                "plus the BN variance rescaling, averaged over Gaussian re-initialisations")
+@torch.no_grad()
+def score(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> float:
+    with proxy_mode(net, recipe):
+        repeats = [zen_repeat(net, x.to(recipe.dtype), recipe, recipe.seed + i) for i, x in enumerate(batch.inputs)]
+    return float(sum(repeats) / len(repeats))

@@ -1,0 +1,58 @@
+"""``cgbench leaderboard validate FILE`` and ``cgbench leaderboard render``, registered through the
+``cgbench.commands`` entry-point group."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+SUBMISSIONS_DIR = Path(__file__).resolve().parent / "submissions"
+DEFAULT_OUT = Path("artifacts") / "leaderboard"
+
+
+def _cmd_validate(args: argparse.Namespace) -> None:
+    from .validate import InvalidSubmissionError, json_safe, validate_submission
+
+    try:
+        result = validate_submission(Path(args.file))
+    except InvalidSubmissionError as err:
+        raise SystemExit(f"invalid submission {args.file}: {err}") from None
+    report = {
+        "method": result.submission.method.name,
+        "runs": [{"track": r.run.track, "family": r.run.family, "seed": r.run.seed, "target": r.run.target,
+                  "trained_on": list(r.run.trained_on), "metrics": {k: json_safe(v) for k, v in r.metrics.items()}}
+                 for r in result.runs],
+        "over_seeds": [{"track": s.track, "family": s.family, "seeds": list(s.seeds),
+                        "mean": {k: json_safe(v) for k, v in s.mean.items()},
+                        "std": {k: json_safe(v) for k, v in s.std.items()}} for s in result.summaries()],
+    }
+    print(json.dumps(report, indent=2))
+    print(f"valid: {result.submission.method.name}, {len(result.runs)} run(s); metrics recomputed", file=sys.stderr)
+
+
+def _cmd_render(args: argparse.Namespace) -> None:
+    from .render import render_leaderboard
+
+    report = render_leaderboard(Path(args.submissions), Path(args.out))
+    for rejected in report.rejected:
+        print(f"left out {rejected.path}: {rejected.reason}", file=sys.stderr)
+    print(f"{len(report.accepted)} submission(s) on the board, {len(report.rejected)} left out as invalid")
+    print(report.html_path)
+    print(report.markdown_path)
+    if args.strict and report.rejected:
+        raise SystemExit(f"{len(report.rejected)} invalid submission(s) (--strict)")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("leaderboard", help="validate submissions and render the leaderboard")
+    commands = parser.add_subparsers(dest="leaderboard_command", required=True)
+    p = commands.add_parser("validate", help="check a submission file and print its recomputed metrics")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_validate)
+    p = commands.add_parser("render", help="write the leaderboard as a static HTML page and a Markdown table")
+    p.add_argument("--submissions", default=str(SUBMISSIONS_DIR), help="folder of submission JSON files")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for index.html and leaderboard.md")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 if any submission is invalid")
+    p.set_defaults(func=_cmd_render)

@@ -1,0 +1,336 @@
+"""The leaderboard's submission format (``cgbench-submission-1``): one JSON file per method.
+
+A submission holds raw predictions, never scores: the validator recomputes every metric with
+``cgbench.evaluation.Evaluator``. This module owns the format: the dataclasses, the strict parser
+(``load_submission``: unknown keys, wrong types, duplicated JSON keys and the rules that need no
+family data are rejected here) and the writer producers use (``write_submission``). Rules that
+need the built families (known family and target, current data version, exact arch_ids) live in
+``leaderboard.validate``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from cgbench import __version__ as CGBENCH_VERSION
+from cgbench.storage import atomic_write_text
+
+FORMAT_TAG = "cgbench-submission-1"
+TRACK_SPLITS = {"in_family": "random", "zero_shot": "random", "few_shot": "fewshot50"}
+EVALUATED_PART = "test"
+TOP_LEVEL_KEYS = ("format", "method", "cgbench_version", "families", "runs")
+METHOD_KEYS = ("name", "description", "code_url", "hardware", "n_parameters")
+FAMILY_KEYS = ("version", "data_sha256")
+RUN_KEYS = ("track", "family", "split", "part", "target", "seed", "trained_on", "predictions")
+
+
+class InvalidSubmissionError(ValueError):
+    """A submission that breaks the format or the benchmark's rules; the message says which and where."""
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    name: str
+    description: str
+    code_url: str
+    hardware: str
+    n_parameters: int
+
+
+@dataclass(frozen=True)
+class FamilyVersion:
+    """The build of a family a submission was made against (``Family.version``, ``Family.data_sha256``)."""
+
+    version: str
+    data_sha256: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """Predictions of one predictor (one seed) for the test part of one family on one track."""
+
+    track: str
+    family: str
+    split: str
+    part: str
+    target: str
+    seed: int
+    trained_on: tuple[str, ...]
+    predictions: dict[str, float] = field(repr=False)
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return self.track, self.family, self.seed
+
+    def label(self) -> str:
+        return f"{self.track} {self.family} seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class Submission:
+    method: MethodInfo
+    cgbench_version: str
+    families: dict[str, FamilyVersion]
+    runs: tuple[Run, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+class _ObjectWithDuplicates(dict):
+    """A JSON object in which some key appeared more than once (the parser keeps the last value)."""
+
+    def __init__(self, pairs: list[tuple[str, object]], duplicates: list[str]) -> None:
+        super().__init__(pairs)
+        self.duplicates = duplicates
+
+
+def _keep_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    seen: set[str] = set()
+    duplicates = [key for key, _ in pairs if key in seen or seen.add(key)]
+    return _ObjectWithDuplicates(pairs, duplicates) if duplicates else dict(pairs)
+
+
+def load_submission(path: str | Path) -> Submission:
+    """Read and structurally check a submission file; raise ``InvalidSubmissionError`` on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidSubmissionError(f"{path}: not UTF-8 text ({err})") from None
+    try:
+        document = json.loads(text, object_pairs_hook=_keep_duplicates)
+    except json.JSONDecodeError as err:
+        raise InvalidSubmissionError(
+            f"{path}: not valid JSON (truncated or malformed): {err.msg} at line {err.lineno} column {err.colno}"
+        ) from None
+    return parse_submission(document)
+
+
+def parse_submission(document: object) -> Submission:
+    """Check a decoded JSON document against the format and the rules that need no family data."""
+    top = _object(document, "the submission", TOP_LEVEL_KEYS)
+    if top["format"] != FORMAT_TAG:
+        raise InvalidSubmissionError(f"format is {top['format']!r}; expected {FORMAT_TAG!r}")
+    method = _method(top["method"])
+    cgbench_version = _string(top["cgbench_version"], "cgbench_version")
+    families = _families(top["families"])
+    if not isinstance(top["runs"], list) or not top["runs"]:
+        raise InvalidSubmissionError(f"runs must be a non-empty list of run objects, got {_describe(top['runs'])}")
+    runs = tuple(_run(raw, i) for i, raw in enumerate(top["runs"]))
+    _check_runs_together(runs, families)
+    return Submission(method, cgbench_version, families, runs)
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return f"{text[:60]}... ({type(value).__name__})" if len(text) > 60 else f"{text} ({type(value).__name__})"
+
+
+def _object(value: object, where: str, keys: tuple[str, ...]) -> dict:
+    """``value`` as a JSON object with exactly ``keys``."""
+    mapping = _mapping(value, where)
+    unknown = [k for k in mapping if k not in keys]
+    if unknown:
+        hint = " (scores are never accepted: the leaderboard recomputes them from predictions)" \
+            if "metrics" in unknown or "scores" in unknown else ""
+        raise InvalidSubmissionError(f"{where} has unknown key(s) {unknown}{hint}; allowed keys: {list(keys)}")
+    missing = [k for k in keys if k not in mapping]
+    if missing:
+        raise InvalidSubmissionError(f"{where} is missing key(s) {missing}; required keys: {list(keys)}")
+    return mapping
+
+
+def _mapping(value: object, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise InvalidSubmissionError(f"{where} must be a JSON object, got {_describe(value)}")
+    if isinstance(value, _ObjectWithDuplicates):
+        raise InvalidSubmissionError(f"{where}: key(s) {value.duplicates[:3]} appear more than once in the JSON text")
+    return value
+
+
+def _string(value: object, where: str, non_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise InvalidSubmissionError(f"{where} must be a string, got {_describe(value)}")
+    if non_empty and not value.strip():
+        raise InvalidSubmissionError(f"{where} must be a non-empty string")
+    return value
+
+
+def _integer(value: object, where: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidSubmissionError(f"{where} must be an integer, got {_describe(value)}")
+    if minimum is not None and value < minimum:
+        raise InvalidSubmissionError(f"{where} must be >= {minimum}, got {value}")
+    return value
+
+
+def _method(value: object) -> MethodInfo:
+    raw = _object(value, "method", METHOD_KEYS)
+    code_url = _string(raw["code_url"], "method.code_url")
+    if not code_url.startswith(("https://", "http://")):
+        raise InvalidSubmissionError(f"method.code_url must be an http(s) address of the code, got {code_url!r}")
+    return MethodInfo(
+        name=_string(raw["name"], "method.name", non_empty=True),
+        description=_string(raw["description"], "method.description"),
+        code_url=code_url,
+        hardware=_string(raw["hardware"], "method.hardware", non_empty=True),
+        n_parameters=_integer(raw["n_parameters"], "method.n_parameters", minimum=0),
+    )
+
+
+def _families(value: object) -> dict[str, FamilyVersion]:
+    raw = _mapping(value, "families")
+    if not raw:
+        raise InvalidSubmissionError("families must name every family predicted or trained on; it is empty")
+    families = {}
+    for name, entry in raw.items():
+        fields = _object(entry, f"families[{name!r}]", FAMILY_KEYS)
+        families[name] = FamilyVersion(
+            version=_string(fields["version"], f"families[{name!r}].version", non_empty=True),
+            data_sha256=_string(fields["data_sha256"], f"families[{name!r}].data_sha256", non_empty=True))
+    return families
+
+
+def _run(value: object, index: int) -> Run:
+    where = f"run #{index}"
+    raw = _object(value, where, RUN_KEYS)
+    track = _string(raw["track"], f"{where} track")
+    if track not in TRACK_SPLITS:
+        raise InvalidSubmissionError(f"{where}: unknown track {track!r}; expected one of {list(TRACK_SPLITS)}")
+    family = _string(raw["family"], f"{where} family", non_empty=True)
+    seed = _integer(raw["seed"], f"{where} seed")
+    where = f"run #{index} ({track} {family} seed {seed})"
+    split = _string(raw["split"], f"{where} split")
+    if split != TRACK_SPLITS[track]:
+        raise InvalidSubmissionError(
+            f"{where}: split is {split!r}, but the {track} track is evaluated on split {TRACK_SPLITS[track]!r}")
+    part = _string(raw["part"], f"{where} part")
+    if part != EVALUATED_PART:
+        raise InvalidSubmissionError(f"{where}: part is {part!r}; only the {EVALUATED_PART!r} part is scored")
+    trained_on = _trained_on(raw["trained_on"], where)
+    _check_training_rule(track, family, trained_on, where)
+    return Run(track=track, family=family, split=split, part=part,
+               target=_string(raw["target"], f"{where} target", non_empty=True), seed=seed,
+               trained_on=trained_on, predictions=_predictions(raw["predictions"], where))
+
+
+def _trained_on(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidSubmissionError(f"{where}: trained_on must be a list of family names, got {_describe(value)}")
+    if len(set(value)) != len(value):
+        raise InvalidSubmissionError(f"{where}: trained_on names a family more than once: {value}")
+    return tuple(value)
+
+
+def _check_training_rule(track: str, family: str, trained_on: tuple[str, ...], where: str) -> None:
+    if track == "in_family" and trained_on != (family,):
+        raise InvalidSubmissionError(
+            f"{where}: an in_family run trains on its own family only: trained_on must be [{family!r}], "
+            f"got {list(trained_on)}")
+    if track == "zero_shot" and family in trained_on:
+        raise InvalidSubmissionError(
+            f"{where}: a zero_shot run must not use labels of the family it predicts, but trained_on "
+            f"{list(trained_on)} contains {family!r}")
+
+
+def _predictions(value: object, where: str) -> dict[str, float]:
+    if isinstance(value, _ObjectWithDuplicates):
+        raise InvalidSubmissionError(f"{where} predictions: arch_id(s) {value.duplicates[:3]} appear more than once")
+    raw = _mapping(value, f"{where} predictions")
+    if not raw:
+        raise InvalidSubmissionError(f"{where}: predictions is empty")
+    predictions = {}
+    for arch_id, score in raw.items():
+        if isinstance(score, bool) or not isinstance(score, numbers.Real):
+            raise InvalidSubmissionError(
+                f"{where}: prediction for {arch_id!r} is {_describe(score)}; expected a finite number")
+        if not math.isfinite(score):
+            raise InvalidSubmissionError(
+                f"{where}: prediction for {arch_id!r} is {score!r}; predictions must be finite (no NaN or inf)")
+        predictions[arch_id] = float(score)
+    return predictions
+
+
+def _check_runs_together(runs: tuple[Run, ...], families: dict[str, FamilyVersion]) -> None:
+    seen: dict[tuple[str, str, int], int] = {}
+    for i, run in enumerate(runs):
+        if run.key in seen:
+            raise InvalidSubmissionError(
+                f"run #{i} ({run.label()}) duplicates run #{seen[run.key]}: one run per (track, family, seed)")
+        seen[run.key] = i
+    _check_seed_groups_agree(runs)
+    used = {run.family for run in runs} | {name for run in runs for name in run.trained_on}
+    for i, run in enumerate(runs):
+        for name in (run.family, *run.trained_on):
+            if name not in families:
+                raise InvalidSubmissionError(
+                    f"run #{i} ({run.label()}) uses family {name!r}, which is missing from \"families\" "
+                    "(every family predicted or trained on needs its version and data_sha256 there)")
+    unused = sorted(set(families) - used)
+    if unused:
+        raise InvalidSubmissionError(f"families lists {unused}, which no run predicts or trains on")
+
+
+def _check_seed_groups_agree(runs: tuple[Run, ...]) -> None:
+    """Seeds of one (track, family) are aggregated, so they must share target and training families."""
+    first: dict[tuple[str, str], Run] = {}
+    for run in runs:
+        reference = first.setdefault((run.track, run.family), run)
+        if (run.target, set(run.trained_on)) != (reference.target, set(reference.trained_on)):
+            raise InvalidSubmissionError(
+                f"runs {reference.label()} and {run.label()} differ in target or trained_on; the seeds of one "
+                "(track, family) are averaged, so they must share both")
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def submission_to_json(submission: Submission) -> dict:
+    return {
+        "format": FORMAT_TAG,
+        "method": {key: getattr(submission.method, key) for key in METHOD_KEYS},
+        "cgbench_version": submission.cgbench_version,
+        "families": {name: {"version": fv.version, "data_sha256": fv.data_sha256}
+                     for name, fv in sorted(submission.families.items())},
+        "runs": [{"track": r.track, "family": r.family, "split": r.split, "part": r.part, "target": r.target,
+                  "seed": r.seed, "trained_on": list(r.trained_on), "predictions": dict(r.predictions)}
+                 for r in submission.runs],
+    }
+
+
+def family_versions(families: Iterable) -> dict[str, FamilyVersion]:
+    """``{name: FamilyVersion}`` of loaded ``cgbench.Family`` objects (a mapping is passed through)."""
+    if isinstance(families, Mapping):
+        return {name: fv if isinstance(fv, FamilyVersion) else FamilyVersion(**fv) for name, fv in families.items()}
+    return {family.name: FamilyVersion(family.version, family.data_sha256) for family in families}
+
+
+def write_submission(path: str | Path, method: MethodInfo, runs: Iterable[Run], families: Iterable) -> Path:
+    """Write a submission atomically, after checking it as ``load_submission`` will read it.
+
+    ``families``: the loaded ``cgbench.Family`` objects the runs predict or train on, or a mapping
+    ``{name: FamilyVersion}``. Run predictions are ``{arch_id: score}`` (numpy scalars are fine).
+    """
+    runs = tuple(replace(r, predictions={a: _plain_float(s) for a, s in r.predictions.items()},
+                         trained_on=tuple(r.trained_on)) for r in runs)
+    document = submission_to_json(Submission(method, CGBENCH_VERSION, family_versions(families), runs))
+    parse_submission(json.loads(json.dumps(document), object_pairs_hook=_keep_duplicates))
+    path = Path(path)
+    atomic_write_text(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
+    return path
+
+
+def _plain_float(score: object) -> float:
+    if isinstance(score, bool) or not isinstance(score, numbers.Real):
+        raise InvalidSubmissionError(f"prediction {score!r} ({type(score).__name__}) is not a real number")
+    if not math.isfinite(score):
+        raise InvalidSubmissionError(f"prediction {score!r} is not finite; submissions hold finite numbers only")
+    return float(score)

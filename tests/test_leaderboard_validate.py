@@ -1,0 +1,256 @@
+"""The leaderboard's submission format and validator, on real nb101 and nb201 builds.
+
+A valid submission (FLOPs as predictions) is written with ``write_submission``; each malformed
+variant is derived from its JSON and must be rejected with its own message.
+"""
+
+import argparse
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from cgbench import Evaluator
+from leaderboard import (InvalidSubmissionError, MethodInfo, Run, load_submission, validate_submission,
+                         write_submission)
+from leaderboard.cli import register
+from leaderboard.validate import cached_loader
+
+METHOD = MethodInfo(name="flops", description="FLOPs of the CG as the score", code_url="https://example.org/flops",
+                    hardware="2 CPU cores", n_parameters=0)
+NB101_TARGET, NB201_TARGET = "c10_val_acc_108ep", "c10_valid_acc_200ep"
+
+
+@pytest.fixture(scope="module")
+def load(cgbench_home):
+    return cached_loader()
+
+
+def flops_predictions(family, split, seed):
+    """FLOPs of the test rows, perturbed per seed (seed 0: exact) so that seeds differ."""
+    evaluator = Evaluator(family, split=split)
+    flops = family.table.column("flops").to_numpy()[evaluator.indices].astype(float)
+    noise = np.random.default_rng(seed).normal(scale=0.05 * seed, size=len(flops))
+    return {arch_id: float(value) for arch_id, value in zip(evaluator.arch_ids, flops * (1 + noise))}
+
+
+@pytest.fixture(scope="module")
+def valid_path(load, tmp_path_factory):
+    nb101, nb201 = load("nb101"), load("nb201")
+    runs = [Run("in_family", "nb101", "random", "test", NB101_TARGET, seed, ("nb101",),
+                flops_predictions(nb101, "random", seed)) for seed in (0, 1)]
+    runs.append(Run("zero_shot", "nb201", "random", "test", NB201_TARGET, 0, ("nb101",),
+                    flops_predictions(nb201, "random", 0)))
+    runs.append(Run("few_shot", "nb101", "fewshot50", "test", NB101_TARGET, 0, ("nb201", "nb101"),
+                    flops_predictions(nb101, "fewshot50", 0)))
+    return write_submission(tmp_path_factory.mktemp("submission") / "flops.json", METHOD, runs, [nb101, nb201])
+
+
+@pytest.fixture(scope="module")
+def valid_document(valid_path):
+    return json.loads(valid_path.read_text())
+
+
+def test_valid_submission_metrics_equal_evaluator(valid_path, load):
+    result = validate_submission(valid_path, load)
+    assert [r.run.key for r in result.runs] == [("in_family", "nb101", 0), ("in_family", "nb101", 1),
+                                                ("zero_shot", "nb201", 0), ("few_shot", "nb101", 0)]
+    for recomputed in result.runs:
+        run = recomputed.run
+        evaluator = Evaluator(load(run.family), split=run.split, part=run.part, target=run.target)
+        aligned = [run.predictions[a] for a in evaluator.arch_ids]
+        assert recomputed.metrics == evaluator.eval(aligned)
+    # nb201's arch_ids are unique, so the Evaluator's own dict input gives the same numbers
+    zero_shot = result.runs[2]
+    assert zero_shot.metrics == Evaluator(load("nb201"), split="random").eval(zero_shot.run.predictions)
+    assert zero_shot.metrics["n"] == 1563 and 0.5 < zero_shot.metrics["spearman"] < 0.9
+
+
+def test_seeds_are_aggregated_as_mean_and_sample_std(valid_path, load):
+    result = validate_submission(valid_path, load)
+    in_family = next(s for s in result.summaries() if s.track == "in_family")
+    spearmans = [r.metrics["spearman"] for r in result.runs[:2]]
+    assert in_family.seeds == (0, 1)
+    assert spearmans[0] != spearmans[1]
+    assert in_family.mean["spearman"] == pytest.approx(np.mean(spearmans))
+    assert in_family.std["spearman"] == pytest.approx(np.std(spearmans, ddof=1))
+    few_shot = next(s for s in result.summaries() if s.track == "few_shot")
+    assert few_shot.std["spearman"] is None and few_shot.trained_on == ("nb201", "nb101")
+
+
+def test_load_round_trips_the_written_submission(valid_path, valid_document):
+    submission = load_submission(valid_path)
+    assert submission.method == METHOD
+    assert [r.predictions for r in submission.runs] == [r["predictions"] for r in valid_document["runs"]]
+
+
+def _run(document, index):
+    return document["runs"][index]
+
+
+def _first_arch_id(document, index):
+    return next(iter(_run(document, index)["predictions"]))
+
+
+def _set_score(index, score):
+    def mutate(document):
+        _run(document, index)["predictions"][_first_arch_id(document, index)] = score
+    return mutate
+
+
+def _duplicate_arch_id_key(document):
+    """The JSON text of ``document`` with run #2's first arch_id written twice."""
+    predictions = _run(document, 2)["predictions"]
+    _run(document, 2)["predictions"] = "@PREDICTIONS@"
+    items = [*predictions.items(), next(iter(predictions.items()))]
+    body = ", ".join(f"{json.dumps(arch_id)}: {score!r}" for arch_id, score in items)
+    return json.dumps(document).replace('"@PREDICTIONS@"', "{" + body + "}")
+
+
+def _rename_family(document):
+    document["families"]["nb999"] = document["families"]["nb201"]
+    _run(document, 2)["family"] = "nb999"
+
+
+def _set(path, value):
+    """Set document[path[0]][path[1]]... to ``value``."""
+    def mutate(document):
+        node = document
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return mutate
+
+
+def _delete(path):
+    def mutate(document):
+        node = document
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+    return mutate
+
+
+def _pop_prediction(document):
+    del _run(document, 2)["predictions"][_first_arch_id(document, 2)]
+
+
+def _add_prediction(document):
+    _run(document, 2)["predictions"]["|bogus-arch|"] = 0.5
+
+
+def _duplicate_run(document):
+    document["runs"].append(copy.deepcopy(_run(document, 0)))
+
+
+def _unused_family(document):
+    document["families"]["nasbench_macro"] = {"version": "1.0", "data_sha256": "ab" * 32}
+
+
+def _truncate(document):
+    text = json.dumps(document)
+    return text[: len(text) // 2]
+
+
+MALFORMED = [
+    ("unknown family", _rename_family, r"families: unknown family 'nb999'; known families: .*nb201"),
+    ("unknown target", _set(["runs", 2, "target"], "bogus_acc"),
+     r"run #2 \(zero_shot nb201 seed 0\): unknown target 'bogus_acc' for nb201; its label columns are"),
+    ("missing arch_id", _pop_prediction,
+     r"run #2 \(zero_shot nb201 seed 0\): 1 arch_id\(s\) of nb201 random/test .* have no prediction"),
+    ("extra arch_id", _add_prediction,
+     r"run #2 \(zero_shot nb201 seed 0\): 1 arch_id\(s\) are not in nb201 random/test.*'\|bogus-arch\|'"),
+    ("duplicated arch_id key", _duplicate_arch_id_key,
+     r"run #2 \(zero_shot nb201 seed 0\) predictions: arch_id\(s\) \['.*'\] appear more than once"),
+    ("NaN score", _set_score(2, float("nan")), r"run #2 \(zero_shot nb201 seed 0\): prediction for .* is nan; "
+                                               r"predictions must be finite"),
+    ("inf score", _set_score(0, float("inf")), r"run #0 \(in_family nb101 seed 0\): prediction for .* is inf"),
+    ("string score", _set_score(3, "0.5"), r"run #3 \(few_shot nb101 seed 0\): prediction for .* is '0.5' \(str\); "
+                                           r"expected a finite number"),
+    ("stale data_sha256", _set(["families", "nb101", "data_sha256"], "0" * 64),
+     r"families\['nb101'\]: stale data version: .*data_sha256 0000000000000000"),
+    ("stale version", _set(["families", "nb201", "version"], "0.9"),
+     r"families\['nb201'\]: stale data version: the submission was made against version '0.9'"),
+    ("family missing from families", _delete(["families", "nb201"]),
+     r"run #2 \(zero_shot nb201 seed 0\) uses family 'nb201', which is missing from \"families\""),
+    ("zero-shot trained on the evaluated family", _set(["runs", 2, "trained_on"], ["nb101", "nb201"]),
+     r"run #2 \(zero_shot nb201 seed 0\): a zero_shot run must not use labels of the family it predicts"),
+    ("in_family with other training families", _set(["runs", 0, "trained_on"], ["nb101", "nb201"]),
+     r"run #0 \(in_family nb101 seed 0\): an in_family run trains on its own family only: trained_on must be "
+     r"\['nb101'\]"),
+    ("few_shot with split random", _set(["runs", 3, "split"], "random"),
+     r"run #3 \(few_shot nb101 seed 0\): split is 'random', but the few_shot track is evaluated on split "
+     r"'fewshot50'"),
+    ("duplicated run", _duplicate_run, r"run #4 \(in_family nb101 seed 0\) duplicates run #0"),
+    ("submitted metrics", _set(["metrics"], {"spearman": 1.0}),
+     r"the submission has unknown key\(s\) \['metrics'\] \(scores are never accepted"),
+    ("unknown run key", _set(["runs", 1, "score"], 0.9), r"run #1 has unknown key\(s\) \['score'\]"),
+    ("wrong format tag", _set(["format"], "cgbench-submission-0"),
+     r"format is 'cgbench-submission-0'; expected 'cgbench-submission-1'"),
+    ("missing method name", _delete(["method", "name"]), r"method is missing key\(s\) \['name'\]"),
+    ("empty method name", _set(["method", "name"], "  "), r"method.name must be a non-empty string"),
+    ("negative n_parameters", _set(["method", "n_parameters"], -1), r"method.n_parameters must be >= 0, got -1"),
+    ("non-int n_parameters", _set(["method", "n_parameters"], 12.5),
+     r"method.n_parameters must be an integer, got 12.5 \(float\)"),
+    ("code_url not http", _set(["method", "code_url"], "javascript:alert(1)"),
+     r"method.code_url must be an http\(s\) address"),
+    ("truncated JSON", _truncate, r"not valid JSON \(truncated or malformed\)"),
+    ("unknown track", _set(["runs", 0, "track"], "one_shot"), r"run #0: unknown track 'one_shot'"),
+    ("part other than test", _set(["runs", 2, "part"], "valid"),
+     r"run #2 \(zero_shot nb201 seed 0\): part is 'valid'; only the 'test' part is scored"),
+    ("string seed", _set(["runs", 1, "seed"], "1"), r"run #1 seed must be an integer, got '1' \(str\)"),
+    ("seeds disagree on target", _set(["runs", 1, "target"], "c10_other"),
+     r"runs in_family nb101 seed 0 and in_family nb101 seed 1 differ in target or trained_on"),
+    ("unused family", _unused_family, r"families lists \['nasbench_macro'\], which no run predicts or trains on"),
+    ("no runs", _set(["runs"], []), r"runs must be a non-empty list"),
+]
+
+
+@pytest.mark.parametrize("mutate, message", [case[1:] for case in MALFORMED], ids=[case[0] for case in MALFORMED])
+def test_malformed_submission_is_rejected_with_its_message(mutate, message, valid_document, load, tmp_path):
+    document = copy.deepcopy(valid_document)
+    text = mutate(document)
+    path = tmp_path / "submission.json"
+    path.write_text(text if text is not None else json.dumps(document))
+    with pytest.raises(InvalidSubmissionError, match=message):
+        validate_submission(path, load)
+
+
+def test_writer_refuses_what_the_validator_would_reject(load, tmp_path):
+    nb101 = load("nb101")
+    predictions = flops_predictions(nb101, "random", 0)
+    path = tmp_path / "out.json"
+    leaky = Run("zero_shot", "nb101", "random", "test", NB101_TARGET, 0, ("nb101",), predictions)
+    with pytest.raises(InvalidSubmissionError, match="zero_shot run must not use labels"):
+        write_submission(path, METHOD, [leaky], [nb101])
+    nan = Run("in_family", "nb101", "random", "test", NB101_TARGET, 0, ("nb101",),
+              {**predictions, next(iter(predictions)): np.float32("nan")})
+    with pytest.raises(InvalidSubmissionError, match="is not finite"):
+        write_submission(path, METHOD, [nan], [nb101])
+    assert list(tmp_path.iterdir()) == []
+
+
+def _cli(argv):
+    parser = argparse.ArgumentParser(prog="cgbench")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+def test_cli_validate_prints_recomputed_metrics(valid_path, load, capsys):
+    _cli(["leaderboard", "validate", str(valid_path)])
+    report = json.loads(capsys.readouterr().out)
+    expected = validate_submission(valid_path, load)
+    assert report["method"] == "flops"
+    assert [r["metrics"]["spearman"] for r in report["runs"]] == [r.metrics["spearman"] for r in expected.runs]
+    assert [s["seeds"] for s in report["over_seeds"]] == [[0, 1], [0], [0]]
+
+
+def test_cli_validate_exits_with_the_reason(valid_document, tmp_path):
+    document = copy.deepcopy(valid_document)
+    document["format"] = "other"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(SystemExit, match=r"invalid submission .*bad.json: format is 'other'"):
+        _cli(["leaderboard", "validate", str(path)])
