@@ -9,9 +9,10 @@ falling back to torch.export when fx cannot trace the model or map one of its fu
 
 Capturing ~1,000 architectures takes tens of minutes on two cores, so every capture (or its
 failure, with the reason) is cached atomically per architecture and image size under
-``$CGBENCH_HOME/zoo-captures/``: an interrupted build resumes where it stopped. A family instance
-made with ``TimmZoo(architectures=[...])`` builds only those architectures through the same code
-path (the tests use it; the manifest records the subset).
+``$CGBENCH_HOME/zoo-captures/``: an interrupted build resumes where it stopped. Failures carry
+the ``CAPTURE_CODE_VERSION`` that recorded them, and a rebuild under a newer one retries them.
+A family instance made with ``TimmZoo(architectures=[...])`` builds only those architectures
+through the same code path (the tests use it; the manifest records the subset).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import json
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -40,6 +41,10 @@ from .base import FamilySpec, LabelColumn, assemble_table
 
 # Bump when capture changes in a way that changes cached graphs: old cache entries are ignored.
 CAPTURE_CACHE_VERSION = "1"
+# Bump when capture learns to handle more models (a new op mapping, a fix) without changing the
+# graphs it already captured: failures recorded under an older capture code are retried, while
+# successful captures stay cached.
+CAPTURE_CODE_VERSION = "2"
 
 # ---------------------------------------------------------------------------------------------
 # Capturing one model, cached
@@ -57,6 +62,8 @@ class ZooCapture:
     seconds: float
     failure_stage: str = ""  # "build" or "capture"
     failure: str = ""
+    # The capture code that produced this record (read when the record is made).
+    capture_code: str = field(default_factory=lambda: CAPTURE_CODE_VERSION)
 
     @property
     def ok(self) -> bool:
@@ -111,10 +118,14 @@ def capture_model(key: str, build: Callable[[], nn.Module], input_shape: Sequenc
 
 
 def cached_capture(zoo: str, key: str, build: Callable[[], nn.Module], input_shape: Sequence[int]) -> ZooCapture:
-    """``capture_model`` through the per-model cache file ``<zoo cache>/<key>.npz`` (atomic)."""
+    """``capture_model`` through the per-model cache file ``<zoo cache>/<key>.npz`` (atomic).
+
+    A cached failure from an older ``CAPTURE_CODE_VERSION`` is captured again."""
     path = capture_cache_dir(zoo) / f"{key}.npz"
     if path.exists():
-        return _read_capture(path, key)
+        cached = _read_capture(path, key)
+        if cached.ok or cached.capture_code == CAPTURE_CODE_VERSION:
+            return cached
     record = capture_model(key, build, input_shape)
     _write_capture(path, record)
     return record
@@ -122,7 +133,7 @@ def cached_capture(zoo: str, key: str, build: Callable[[], nn.Module], input_sha
 
 def _write_capture(path: Path, record: ZooCapture) -> None:
     info = {"flops": record.flops, "params": record.params, "method": record.method, "seconds": record.seconds,
-            "failure_stage": record.failure_stage, "failure": record.failure}
+            "failure_stage": record.failure_stage, "failure": record.failure, "capture_code": record.capture_code}
     graph = record.graph
     arrays = {"op": graph.op, "shape": graph.shape, "attr": graph.attr, "edges": graph.edges} if graph else {}
 
@@ -139,8 +150,9 @@ def _read_capture(path: Path, key: str) -> ZooCapture:
         graph = None
         if "op" in data:
             graph = ComputationGraph(data["op"], data["shape"], data["attr"], data["edges"]).validate()
+    # Records written before capture codes were recorded have none: their failures are retried.
     return ZooCapture(key, graph, info["flops"], info["params"], info["method"], info["seconds"],
-                      info["failure_stage"], info["failure"])
+                      info["failure_stage"], info["failure"], info.get("capture_code", ""))
 
 
 def write_failures(zoo: str, captures: dict[str, ZooCapture]) -> list[dict]:

@@ -17,6 +17,10 @@ How ATen ops are written, so that the CG matches what fx writes for the module t
   ``nn.MultiheadAttention`` like that module (one edge from the in-projection, its embed dim),
   elsewhere like a functional call;
 - an op with no activation operand (``zeros``, ``arange``, a mask) is a constant and adds nothing;
+- ops from timm models that fx cannot take (it falls back to export): ``x ** 2`` is ``mul(x, x)``,
+  ``var``/``std`` are ``norm`` (``sqrt``/``rsqrt`` of them fold), max over a dim is ``maxpool``,
+  ``Tensor.unfold`` windows are ``im2col``, ``neg``/``repeat_interleave``/``reshape_as`` fold, and
+  ``copy_`` into a slice passes its source on to the tensor it writes into;
 - any other op raises :class:`UnknownOpError` or becomes ``<oov>``, as in fx capture.
 
 Known difference from fx: a model that calls ``F.linear`` directly gets ``matmul`` nodes with
@@ -60,6 +64,12 @@ _ATEN_OPS: dict[str, str] = {
     "sum": "mean", "linalg_vector_norm": "norm", "norm": "norm", "im2col": "im2col", "col2im": "col2im",
     # x * a + b with parameters a, b (ResMLP's affine) folds like a mul by a parameter.
     "addcmul": "mul",
+    # aten.max.other; max over a dim is a reduction (_MAX_REDUCTIONS).
+    "max": "maximum",
+    # The variance (and std) that EvoNorm divides by is a second-moment reduction: the 2-norm of
+    # the centred values up to the constant 1/sqrt(n), which CGs drop as they drop scalings. So
+    # x / sqrt(var(x) + eps) is norm -> div, as F.normalize's x / ||x|| is.
+    "var": "norm", "std": "norm",
 }
 _PRODUCTS = {"matmul", "bmm", "mm", "einsum"}
 _CONVS = {"conv1d", "conv2d", "conv3d", "convolution", "_convolution"}
@@ -78,10 +88,27 @@ _GLUE_ATEN = {
     "swapaxes", "swapdims",
     # timm clamps only as numerical guards (the eps of F.normalize, logit-scale bounds).
     "clamp", "clamp_min", "clamp_max",
+    # Data movement: copies of the operand along a dim (GC ViT's global query per window).
+    "repeat_interleave",
+    # -x is x * -1, a mul by a constant, which GENNAPE prunes (rotary embeddings' rotate_half).
+    "neg",
+    # sqrt/rsqrt turn a second-moment statistic (var, mean of squares) into the std or rms a norm
+    # divides by; the statistic is the node (``norm``), as F.normalize's norm is one node.
+    "sqrt", "rsqrt",
 }
 _GLUE_TARGETS = {operator.getitem}
 # Ops that read only an operand's shape or device (new_zeros(x, ...)): constants, like torch.zeros.
 _SHAPE_ONLY_ATEN = {"new_zeros", "new_ones", "new_full", "new_empty", "ones_like", "full_like", "empty_like"}
+# Glue whose second operand gives only a shape (LeViT's bn(x.flatten(0, 1)).reshape_as(x)): the
+# result carries the first operand alone, so the second adds no edge.
+_SHAPED_LIKE_SECOND = {"reshape_as", "view_as"}
+# Max reductions over a dim (Hiera's amax over a pooling window, VOLO's max over tokens): max
+# pooling, without window attributes, as adaptive max pooling is written. aten.max.other is the
+# elementwise max of two tensors (maximum).
+_MAX_REDUCTIONS = {"amax", "max"}
+# Square (x ** 2, StarReLU's relu(x) ** 2) is written as fx writes x * x: a mul with both edges
+# from x. Other powers have no CG op and stay unknown.
+_SQUARES = {"square", "pow"}
 
 
 def _packet_name(target) -> str:
@@ -126,9 +153,27 @@ class _ExportWalker(_Walker):
             # export leaves multi-output ops (unbind, max_pool2d_with_indices) without tensor_meta.
             tensors = [v for v in node.meta["val"] if isinstance(v, torch.Tensor)]
             node.meta["tensor_meta"] = [_extract_tensor_metadata(t) for t in tensors]
-        if node.op == "call_function" and _packet_name(node.target) in _SHAPE_ONLY_ATEN:
-            return []
+        if node.op == "call_function":
+            name = _packet_name(node.target)
+            if name in _SHAPE_ONLY_ATEN:
+                return []
+            if name in _SHAPED_LIKE_SECOND:
+                return list(self.sources.get(node.args[0], []))
+            if name == "copy" and self.activation_args(node):
+                return self._copy_into(node)
         return super().visit(node)
+
+    def _copy_into(self, node: fx.Node) -> list[int]:
+        """``dst.copy_(src)`` (``buffer[:, a:b] = src``, MViTv2's rel-pos add into a slice of attn):
+        glue, but it mutates ``dst`` in place, so the tensor ``dst`` views (read again later
+        through its own node) carries ``src`` from now on too."""
+        merged = self.operand_sources(node)
+        view = node.args[0]
+        while isinstance(view, fx.Node):
+            self.sources[view] = merged
+            is_view = view.op == "call_function" and _packet_name(view.target) in _GLUE_ATEN
+            view = view.args[0] if is_view and view.args else None
+        return merged
 
     def steps(self, node: fx.Node, out_meta: TensorMetadata) -> list[_Step] | None:
         args = self.activation_args(node)
@@ -149,6 +194,16 @@ class _ExportWalker(_Walker):
         pooling = self._pooling(node, name, out_meta)
         if pooling is not None:
             return pooling
+        if name in _MAX_REDUCTIONS and node.target._overloadname != "other":
+            return [_Step("maxpool")]
+        if name in _SQUARES:
+            return [_Step("mul")] if self._is_square(node) else self.unknown(str(node.target), node)
+        if name == "unfold":
+            # Tensor.unfold along H then along W extracts local windows (HaloNet's halo windows),
+            # what F.unfold does in one im2col: the first unfold is the im2col, the second folds.
+            follows_unfold = isinstance(node.args[0], fx.Node) and node.args[0].op == "call_function" \
+                and _packet_name(node.args[0].target) == "unfold"
+            return None if follows_unfold else [_Step("im2col")]
         op = _ATEN_OPS.get(name)
         if op is None:
             return self.unknown(str(node.target), node)
@@ -156,7 +211,16 @@ class _ExportWalker(_Walker):
             return None
         return [_Step(op)]
 
+    @staticmethod
+    def _is_square(node: fx.Node) -> bool:
+        if _packet_name(node.target) == "square":
+            return True
+        exponent = _call_args(node).get("exponent")
+        return isinstance(exponent, (int, float)) and exponent == 2 and isinstance(node.args[0], fx.Node)
+
     def edge_sources(self, node: fx.Node) -> list[int]:
+        if node.op == "call_function" and _packet_name(node.target) in _SQUARES:
+            return super().edge_sources(node) * 2  # x * x: both edges from x
         if self._multihead_attention(node) is not None:
             # nn.MultiheadAttention is one fx leaf: Q, K and V are one edge from its in-projection.
             return list(dict.fromkeys(super().edge_sources(node)))

@@ -18,11 +18,20 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     tensors = [*model.parameters(), *model.buffers()]
     device = "meta" if tensors and all(t.is_meta for t in tensors) else "cpu"
     was_training = model.training
+    # FlopCounterMode's module tracker hooks the autograd graph of every module input that
+    # requires grad; a parameter passed to a submodule through a view (CaiT's and PiT's class
+    # token, an attention pool's latent query: ``self.latent.expand(B, -1, -1)``) requires grad
+    # but has no grad_fn under no_grad, and the hook asserts. Counting needs no gradients.
+    grad_params = [p for p in model.parameters() if p.requires_grad]
     model.eval()
     try:
+        for p in grad_params:
+            p.requires_grad_(False)
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(torch.zeros(*input_shape, device=device))
     finally:
+        for p in grad_params:
+            p.requires_grad_(True)
         model.train(was_training)
     return int(counter.get_total_flops())
 
