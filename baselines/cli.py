@@ -64,7 +64,7 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
                                                          runner.last_predictor, method_runs, families))
     aggregates = proto.aggregate(runs)
     out.mkdir(parents=True, exist_ok=True)
-    text = "\n".join([*protocol.cap_lines(), "", results_table(aggregates), "", *anchor_lines(aggregates)])
+    text = "\n".join([*protocol.cap_lines(), "", results_table(aggregates), "", *anchor_lines(aggregates, runs)])
     print(text)
     (out / "results.txt").write_text(text + "\n")
     (out / "results.json").write_text(json.dumps({

@@ -14,8 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.data import Batch, Data
-from torch_geometric.loader import DataLoader
+from torch_geometric.data import Batch
 from torch_geometric.nn import GINConv, global_mean_pool
 from tqdm.auto import tqdm
 
@@ -23,10 +22,8 @@ from cgbench.dataset import Family
 from cgbench.graph.features import NODE_FEATURE_NAMES
 from cgbench.graph.vocab import OPS
 
-from .gennape.encoder import family_graphs
+from .graph_rows import INFERENCE_BATCH, family_graphs, labelled_graphs, minibatches
 from .predictor import Predictor, TrainingSet, register_predictor
-
-INFERENCE_BATCH = 256
 
 
 class _ColumnRule(Predictor):
@@ -93,29 +90,20 @@ class GINPredictor(Predictor):
         self._mean = self._std = 0.0
 
     def fit(self, data: list[TrainingSet], seed: int) -> None:
-        graphs, labels = [], []
-        for part in data:
-            y = part.labels()
-            keep = ~np.isnan(y)
-            graphs += family_graphs(part.family, np.asarray(part.indices)[keep])
-            labels.append(y[keep])
-        labels = np.concatenate(labels) if labels else np.zeros(0)
-        if len(labels) < 2 or not labels.std() > 0:
-            raise ValueError(f"GIN needs at least 2 labelled rows with different labels, got {len(labels)} rows")
+        graphs, labels = labelled_graphs(data, minimum=2, who="GIN")
+        if not labels.std() > 0:
+            raise ValueError(f"GIN needs labelled rows with different labels; all {len(labels)} are {labels[0]}")
         self._mean, self._std = float(labels.mean()), float(labels.std())
-        examples = [Data(op=g.op, x=g.x, edge_index=g.edge_index, num_nodes=g.num_nodes,
-                         t=torch.tensor([(y - self._mean) / self._std], dtype=torch.float32))
-                    for g, y in zip(graphs, labels)]
+        targets = torch.tensor((labels - self._mean) / self._std, dtype=torch.float32)
         torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
         self._model = GINRegressor(self.hidden, self.n_layers).to(self.device)
         optimizer = torch.optim.Adam(self._model.parameters(), lr=self.lr)
-        loader = DataLoader(examples, batch_size=self.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(seed))
         self._model.train()
         for _ in tqdm(range(self.epochs), desc="GIN", disable=not self.progress):
-            for batch in loader:
-                batch = batch.to(self.device)
-                loss = F.mse_loss(self._model(batch), batch.t)
+            for positions in minibatches(len(graphs), self.batch_size, generator):
+                loss = F.mse_loss(self._model(graphs.batch(positions).to(self.device)),
+                                  targets[positions].to(self.device))
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -125,8 +113,9 @@ class GINPredictor(Predictor):
         if self._model is None:
             raise RuntimeError("this GIN predictor is not fitted yet; call fit() first")
         self._model.eval()
-        out = [self._model(batch.to(self.device)).cpu()
-               for batch in DataLoader(family_graphs(family, indices), batch_size=INFERENCE_BATCH)]
+        graphs = family_graphs(family, indices)
+        out = [self._model(graphs.batch(positions).to(self.device)).cpu()
+               for positions in minibatches(len(graphs), INFERENCE_BATCH)]
         standardised = torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
         return standardised * self._std + self._mean
 

@@ -8,17 +8,25 @@ that file.
 Per graph: ``op`` (long, node op ids), ``x`` (float, ``cgbench.graph.features.NODE_FEATURE_NAMES``),
 ``edge_index`` (producer -> consumer), ``y`` (the target, NaN where missing or unlabelled), ``flops``,
 ``params`` and ``idx`` (the row in the family).
+
+:meth:`CGDataset.collated` hands out rows in that layout (:class:`CollatedGraphs`), and
+:meth:`CollatedGraphs.batch` turns any selection of them into a PyG ``Batch`` with a few tensor
+gathers. Predictors that score tens of thousands of CGs use it instead of ``DataLoader`` over
+``dataset[i]``, which builds and re-collates one ``Data`` object per graph in Python
+(``benchmarks/bench_graph_batches.py`` measures both).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data import Batch, Data, InMemoryDataset
 
 from .graph.features import node_features
 
@@ -84,3 +92,79 @@ class CGDataset(InMemoryDataset):
         out = torch.load(path, mmap=True, weights_only=False)
         data, self.slices = out[0], out[1]
         self._data = data_cls.from_dict(data) if isinstance(data, dict) else data
+
+    def collated(self, indices: np.ndarray | Sequence[int] | None = None) -> CollatedGraphs:
+        """Rows ``indices`` (all rows when None) in the collated layout, ready for :meth:`CollatedGraphs.batch`."""
+        data = self._data
+        everything = CollatedGraphs(op=data.op, x=data.x, edge_index=data.edge_index, node_ptr=self.slices["op"],
+                                    edge_ptr=self.slices["edge_index"], flops=data.flops)
+        return everything if indices is None else everything.select(_row_positions(indices, len(self)))
+
+
+def _row_positions(indices, n_rows: int) -> torch.Tensor:
+    positions = np.asarray(indices)
+    if positions.ndim != 1 or (positions.size and not np.issubdtype(positions.dtype, np.integer)):
+        raise ValueError(f"indices must be a 1-D integer array, got dtype {positions.dtype} and shape {positions.shape}")
+    if positions.size and (positions.min() < 0 or positions.max() >= n_rows):
+        raise IndexError(f"there are {n_rows} rows, so indices must lie in [0, {n_rows}); "
+                         f"got values from {positions.min()} to {positions.max()}")
+    return torch.as_tensor(positions.astype(np.int64))
+
+
+def _gather_ranges(ptr: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The element indices of slices ``positions`` of ``ptr``, concatenated, and the new slice pointer."""
+    starts = ptr[positions]
+    counts = ptr[positions + 1] - starts
+    new_ptr = torch.zeros(len(positions) + 1, dtype=torch.long)
+    torch.cumsum(counts, 0, out=new_ptr[1:])
+    total = int(new_ptr[-1])
+    shift = torch.repeat_interleave(starts - new_ptr[:-1], counts, output_size=total)
+    return torch.arange(total) + shift, new_ptr
+
+
+@dataclass(frozen=True)
+class CollatedGraphs:
+    """CGs in PyG's collated layout: concatenated nodes, per-graph-local edges, and slice pointers."""
+
+    op: torch.Tensor  # (N,) long
+    x: torch.Tensor  # (N, F) float
+    edge_index: torch.Tensor  # (2, E) long, node indices local to each graph
+    node_ptr: torch.Tensor  # (G + 1,) long
+    edge_ptr: torch.Tensor  # (G + 1,) long
+    flops: torch.Tensor  # (G,)
+
+    def __len__(self) -> int:
+        return len(self.node_ptr) - 1
+
+    def select(self, positions: torch.Tensor | np.ndarray | Sequence[int]) -> CollatedGraphs:
+        """The graphs at ``positions``, in that order, as a new collated set."""
+        positions = _row_positions(positions, len(self))
+        nodes, node_ptr = _gather_ranges(self.node_ptr, positions)
+        edges, edge_ptr = _gather_ranges(self.edge_ptr, positions)
+        return CollatedGraphs(op=self.op[nodes], x=self.x[nodes], edge_index=self.edge_index[:, edges],
+                              node_ptr=node_ptr, edge_ptr=edge_ptr, flops=self.flops[positions])
+
+    @staticmethod
+    def concat(parts: Sequence[CollatedGraphs]) -> CollatedGraphs:
+        if not parts:
+            raise ValueError("concat needs at least one collated set")
+
+        def joined_ptr(ptrs: list[torch.Tensor]) -> torch.Tensor:
+            offsets = torch.tensor([0, *(int(p[-1]) for p in ptrs)]).cumsum(0)
+            return torch.cat([ptrs[0][:1], *(p[1:] + offsets[i] for i, p in enumerate(ptrs))])
+
+        return CollatedGraphs(op=torch.cat([p.op for p in parts]), x=torch.cat([p.x for p in parts]),
+                              edge_index=torch.cat([p.edge_index for p in parts], dim=1),
+                              node_ptr=joined_ptr([p.node_ptr for p in parts]),
+                              edge_ptr=joined_ptr([p.edge_ptr for p in parts]),
+                              flops=torch.cat([p.flops for p in parts]))
+
+    def batch(self, positions: torch.Tensor | np.ndarray | Sequence[int] | None = None) -> Batch:
+        """A PyG ``Batch`` (``op``, ``x``, ``edge_index``, ``batch``, ``ptr``, ``flops``) of the graphs at ``positions``."""
+        graphs = self if positions is None else self.select(positions)
+        node_counts = graphs.node_ptr.diff()
+        edge_offsets = torch.repeat_interleave(graphs.node_ptr[:-1], graphs.edge_ptr.diff(),
+                                               output_size=graphs.edge_index.shape[1])
+        return Batch(op=graphs.op, x=graphs.x, edge_index=graphs.edge_index + edge_offsets,
+                     batch=torch.repeat_interleave(torch.arange(len(graphs)), node_counts, output_size=len(graphs.op)),
+                     ptr=graphs.node_ptr, flops=graphs.flops)

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import torch
-from torch_geometric.data import Batch
 
 from baselines.gennape import FlopsTargetTransform, GennapePredictor, fuzzy_cmeans
-from baselines.gennape.encoder import EMBED_SIZE, CGNodeEmbedding, KGNNEncoder, family_graphs
+from baselines.gennape.encoder import EMBED_SIZE, CGNodeEmbedding, KGNNEncoder
+from baselines.graph_rows import family_graphs
 from baselines.gennape.fuzzy import fuzzy_memberships
 from baselines.gennape.pretrain import HW_COLUMNS, nt_xent, pretrain_contrastive, resolution_view
 from baselines.predictor import TrainingSet, list_predictors, make_predictor
@@ -82,7 +82,7 @@ def one_torch_thread():
 def nb201_batch(nb201):
     # 16 structurally different CGs (NB-201 cells with "none" edges can collapse to the same CG).
     _, first_of_hash = np.unique(nb201.table.column("wl_hash").to_pylist(), return_index=True)
-    return Batch.from_data_list(family_graphs(nb201, np.sort(first_of_hash)[:16]))
+    return family_graphs(nb201, np.sort(first_of_hash)[:16]).batch()
 
 
 def test_encoder_embeds_real_nb201_cgs(nb201_batch):

@@ -9,7 +9,8 @@ import torch
 
 from baselines import protocol as proto
 from baselines.predictor import Predictor, TrainingSet, register_predictor
-from baselines.report import ANCHORS, anchor_lines, plot_rank_correlation, plot_scatter, results_table
+from baselines.report import (ANCHORS, anchor_lines, nb201_none_free, plot_rank_correlation, plot_scatter,
+                              results_table, subset_spearman)
 from cgbench.evaluation import Evaluator
 
 
@@ -209,6 +210,19 @@ def test_table_and_anchors(tracked):
     lines = anchor_lines(aggregates)
     assert any("0.815" in line for line in lines) and any("0.910" in line for line in lines)
     assert sum("not run" in line for line in lines) == sum(len(a.compare_with) for a in ANCHORS)
+
+
+def test_anchor_subset_scores_only_the_rows_the_publication_used():
+    # Four none-free cells ranked perfectly; two cells with a "none" edge ranked backwards.
+    arch_ids = ["|nor_conv_3x3~0|", "|skip_connect~0|", "|avg_pool_3x3~0|", "|nor_conv_1x1~0|",
+                "|none~0|", "|none~0|+|none~1|"]
+    y_true = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    runs = [proto.Run(method="gennape", track="zero_shot", family="nb201", target="t", seed=seed, trained_on=("nb101",),
+                      n_train=10, arch_ids=arch_ids, y_true=y_true, y_pred=np.array([1, 2, 3, 4, -1, -2.0]) + seed,
+                      metrics={"spearman": 0.0, "kendall": 0.0}, seconds=1.0) for seed in (0, 1)]
+    assert subset_spearman(runs, nb201_none_free) == (pytest.approx(1.0), pytest.approx(0.0), 4)
+    lines = anchor_lines(proto.aggregate(runs), runs)
+    assert any("none-free" in line and "(4 test rows): 1.000 ± 0.000" in line for line in lines)
 
 
 def test_submission_validates_and_scores_match(tracked, families, tmp_path):

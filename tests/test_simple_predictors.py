@@ -57,5 +57,5 @@ def test_gin_errors_are_clear(nb201):
     predictor = make_predictor("gin", device="cpu")
     with pytest.raises(RuntimeError, match="fit"):
         predictor.predict(nb201, np.arange(3))
-    with pytest.raises(ValueError, match="different labels"):
+    with pytest.raises(ValueError, match="at least 2 labelled rows"):
         predictor.fit([TrainingSet(nb201, np.arange(1), nb201.default_target)], seed=0)

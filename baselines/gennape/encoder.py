@@ -15,13 +15,11 @@ GENNAPE shape floats, then kernel, stride and bias).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Batch
 from torch_geometric.nn import GraphConv, global_mean_pool
 
-from cgbench.dataset import Family
 from cgbench.graph.features import NODE_FEATURE_NAMES
 from cgbench.graph.vocab import N_GENNAPE_OPS, OPS, WEIGHTED_OPS, gennape_op_id
 
@@ -89,18 +87,3 @@ class KGNNEncoder(nn.Module):
         for conv in self.convs:
             h = torch.tanh(conv(h, batch.edge_index))
         return global_mean_pool(h, batch.batch, size=batch.num_graphs)
-
-
-def family_graphs(family: Family, indices: np.ndarray) -> list[Data]:
-    """Rows ``indices`` of ``family`` as PyG graphs holding ``op``, ``x``, ``edge_index`` and ``flops``."""
-    indices = np.asarray(indices)
-    if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
-        raise ValueError(f"indices must be a 1-D integer array, got dtype {indices.dtype} and shape {indices.shape}")
-    if len(indices) and (indices.min() < 0 or indices.max() >= len(family)):
-        raise IndexError(f"{family.name} has {len(family)} rows; indices must lie in [0, {len(family)})")
-    dataset = family.to_pyg()
-    graphs = []
-    for i in indices:
-        g = dataset[int(i)]
-        graphs.append(Data(op=g.op, x=g.x, edge_index=g.edge_index, flops=g.flops, num_nodes=g.op.numel()))
-    return graphs

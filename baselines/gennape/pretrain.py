@@ -24,12 +24,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.data import Batch, Data
-from torch_geometric.loader import DataLoader
+from torch_geometric.data import Batch
 from tqdm.auto import tqdm
 
 from cgbench.graph.features import NODE_FEATURE_NAMES
+from cgbench.pyg import CollatedGraphs
 
+from ..graph_rows import minibatches
 from .encoder import KGNNEncoder
 
 HW_COLUMNS = [NODE_FEATURE_NAMES.index(c) for c in ("h_in", "h_out", "w_in", "w_out")]
@@ -63,7 +64,7 @@ class ProjectionHead(nn.Sequential):
         super().__init__(nn.Linear(size, size), nn.ReLU(), nn.Linear(size, size))
 
 
-def pretrain_contrastive(encoder: KGNNEncoder, graphs: list[Data], *, epochs: int, batch_size: int = 32,
+def pretrain_contrastive(encoder: KGNNEncoder, graphs: CollatedGraphs, *, epochs: int, batch_size: int = 32,
                          lr: float = 1e-3, temperature: float = 0.2, seed: int = 0,
                          device: torch.device | str = "cpu", progress: bool = False) -> list[float]:
     """Train ``encoder`` in place with NT-Xent over resolution views; returns the mean loss per epoch."""
@@ -75,15 +76,13 @@ def pretrain_contrastive(encoder: KGNNEncoder, graphs: list[Data], *, epochs: in
     generator = torch.Generator().manual_seed(seed)
     head = ProjectionHead(encoder.size).to(device)
     optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
-    # A last batch of one CG would have no negatives.
-    loader = DataLoader(graphs, batch_size=batch_size, shuffle=True, generator=generator,
-                        drop_last=len(graphs) % batch_size == 1)
     encoder.train()
     losses = []
     for _ in tqdm(range(epochs), desc="contrastive pretraining", disable=not progress):
         total, count = 0.0, 0
-        for batch in loader:
-            batch = batch.to(device)
+        # A last batch of one CG would have no negatives.
+        for positions in minibatches(len(graphs), batch_size, generator, avoid_single=True):
+            batch = graphs.batch(positions).to(device)
             z1 = head(encoder(resolution_view(batch, generator)))
             z2 = head(encoder(resolution_view(batch, generator)))
             loss = nt_xent(z1, z2, temperature)
