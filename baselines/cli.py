@@ -60,7 +60,7 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
         method_runs = runner.runs(progress=progress)
         runs.extend(method_runs)
         if submissions is not None and method_runs:
-            written.append(proto.write_method_submission(submissions / f"{method}.json", method,
+            written.append(proto.write_method_submission(submissions / f"{method}.json.gz", method,
                                                          runner.last_predictor, method_runs, families))
     aggregates = proto.aggregate(runs)
     out.mkdir(parents=True, exist_ok=True)

@@ -48,11 +48,11 @@ def _cmd_render(args: argparse.Namespace) -> None:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("leaderboard", help="validate submissions and render the leaderboard")
     commands = parser.add_subparsers(dest="leaderboard_command", required=True)
-    p = commands.add_parser("validate", help="check a submission file and print its recomputed metrics")
+    p = commands.add_parser("validate", help="check a submission file (.json.gz or .json) and print its recomputed metrics")
     p.add_argument("file")
     p.set_defaults(func=_cmd_validate)
     p = commands.add_parser("render", help="write the leaderboard as a static HTML page and a Markdown table")
-    p.add_argument("--submissions", default=str(SUBMISSIONS_DIR), help="folder of submission JSON files")
+    p.add_argument("--submissions", default=str(SUBMISSIONS_DIR), help="folder of submission files (*.json.gz or *.json)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for index.html and leaderboard.md")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any submission is invalid")
     p.set_defaults(func=_cmd_render)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cgbench.storage import atomic_write_text
 
-from .submission import InvalidSubmissionError, MethodInfo
+from .submission import SUBMISSION_SUFFIXES, InvalidSubmissionError, MethodInfo, is_submission_file
 from .validate import FamilyLoader, SeedSummary, ValidatedSubmission, cached_loader, validate_submission
 
 TRACK_ORDER = ("in_family", "few_shot", "zero_shot")
@@ -76,14 +76,15 @@ class RenderReport:
 
 
 def collect(submissions_dir: Path, load: FamilyLoader | None = None) -> Board:
-    """Validate every ``*.json`` in ``submissions_dir``; sort the valid ones into tables."""
+    """Validate every ``*.json.gz`` and ``*.json`` in ``submissions_dir``; sort the valid ones into tables."""
     if not Path(submissions_dir).is_dir():
-        raise NotADirectoryError(f"submissions folder {submissions_dir} does not exist (expected a folder of *.json)")
+        raise NotADirectoryError(f"submissions folder {submissions_dir} does not exist (expected a folder of "
+                                 f"{' / '.join('*' + suffix for suffix in SUBMISSION_SUFFIXES)} files)")
     load = load or cached_loader()
     accepted: list[tuple[Path, ValidatedSubmission]] = []
     rejected: list[Rejected] = []
     owners: dict[str, Path] = {}
-    for path in sorted(Path(submissions_dir).glob("*.json")):
+    for path in sorted(p for p in Path(submissions_dir).iterdir() if is_submission_file(p)):
         try:
             result = validate_submission(path, load)
         except InvalidSubmissionError as err:

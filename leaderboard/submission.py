@@ -1,4 +1,6 @@
-"""The leaderboard's submission format (``cgbench-submission-1``): one JSON file per method.
+"""The leaderboard's submission format (``cgbench-submission-1``): one JSON document per method,
+stored gzip-compressed as ``<method>.json.gz`` (plain ``.json`` is read and written too; the file
+name's suffix decides).
 
 A submission holds raw predictions, never scores: the validator recomputes every metric with
 ``cgbench.evaluation.Evaluator``. This module owns the format: the dataclasses, the strict parser
@@ -6,19 +8,30 @@ A submission holds raw predictions, never scores: the validator recomputes every
 family data are rejected here) and the writer producers use (``write_submission``). Rules that
 need the built families (known family and target, current data version, exact arch_ids) live in
 ``leaderboard.validate``.
+
+The writer rounds the predictions of a run to 8 significant digits (a relative error of 5e-8 at
+most, finer than float32's 6e-8), or to the fewest digits up to 17 (float64, exact) that keep its
+distinct predictions distinct. Rounding is monotone and creates no ties, so a run's ranking, and
+with it every rank metric, is exactly the submitted one; error metrics (MAE, MAPE) move by a
+relative 5e-8 at most where 8 digits do. A predictor's float64 digits beyond float32's are noise,
+and they are most of what gzip cannot compress (arch_ids repeat across seeds and compress well).
+The reader takes any finite JSON number.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import numbers
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+
 from cgbench import __version__ as CGBENCH_VERSION
-from cgbench.storage import atomic_write_text
+from cgbench.storage import atomic_write
 
 FORMAT_TAG = "cgbench-submission-1"
 TRACK_SPLITS = {"in_family": "random", "zero_shot": "random", "few_shot": "fewshot50"}
@@ -27,6 +40,11 @@ TOP_LEVEL_KEYS = ("format", "method", "cgbench_version", "families", "runs")
 METHOD_KEYS = ("name", "description", "code_url", "hardware", "n_parameters")
 FAMILY_KEYS = ("version", "data_sha256")
 RUN_KEYS = ("track", "family", "split", "part", "target", "seed", "trained_on", "predictions")
+# Significant digits of stored predictions: 8 (finer than float32) up to 17 (exact float64).
+MIN_DIGITS, EXACT_DIGITS = 8, 17
+GZIP_SUFFIX, JSON_SUFFIX = ".json.gz", ".json"
+SUBMISSION_SUFFIXES = (GZIP_SUFFIX, JSON_SUFFIX)
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class InvalidSubmissionError(ValueError):
@@ -97,11 +115,40 @@ def _keep_duplicates(pairs: list[tuple[str, object]]) -> dict:
     return _ObjectWithDuplicates(pairs, duplicates) if duplicates else dict(pairs)
 
 
+def is_submission_file(path: Path) -> bool:
+    return path.name.endswith(SUBMISSION_SUFFIXES)
+
+
+def _check_suffix(path: Path) -> None:
+    if not is_submission_file(path):
+        raise InvalidSubmissionError(f"{path}: a submission file is named *{GZIP_SUFFIX} (gzip-compressed JSON) "
+                                     f"or *{JSON_SUFFIX}")
+
+
+def read_submission_bytes(path: Path) -> bytes:
+    """The JSON bytes of a submission file, decompressed when its name ends in ``.json.gz``."""
+    _check_suffix(path)
+    raw = path.read_bytes()
+    if not path.name.endswith(GZIP_SUFFIX):
+        if raw.startswith(GZIP_MAGIC):
+            raise InvalidSubmissionError(f"{path}: the file is gzip-compressed; name it *{GZIP_SUFFIX}")
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except EOFError:
+        raise InvalidSubmissionError(f"{path}: truncated gzip file (the compressed stream ends early); "
+                                     "write it again") from None
+    except (gzip.BadGzipFile, zlib.error) as err:
+        raise InvalidSubmissionError(f"{path}: corrupted or not a gzip file ({err}); a *{GZIP_SUFFIX} "
+                                     "submission is gzip-compressed JSON") from None
+
+
 def load_submission(path: str | Path) -> Submission:
-    """Read and structurally check a submission file; raise ``InvalidSubmissionError`` on any problem."""
+    """Read and structurally check a submission file (``.json.gz`` or ``.json``); raise
+    ``InvalidSubmissionError`` on any problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_submission_bytes(path).decode("utf-8")
     except UnicodeDecodeError as err:
         raise InvalidSubmissionError(f"{path}: not UTF-8 text ({err})") from None
     try:
@@ -316,16 +363,35 @@ def family_versions(families: Iterable) -> dict[str, FamilyVersion]:
 def write_submission(path: str | Path, method: MethodInfo, runs: Iterable[Run], families: Iterable) -> Path:
     """Write a submission atomically, after checking it as ``load_submission`` will read it.
 
+    ``path`` ends in ``.json.gz`` (gzip-compressed, the leaderboard's form) or ``.json``.
     ``families``: the loaded ``cgbench.Family`` objects the runs predict or train on, or a mapping
-    ``{name: FamilyVersion}``. Run predictions are ``{arch_id: score}`` (numpy scalars are fine).
+    ``{name: FamilyVersion}``. Run predictions are ``{arch_id: score}`` (numpy scalars are fine);
+    they are stored at 8 significant digits where that creates no ties (see the module docstring).
     """
-    runs = tuple(replace(r, predictions={a: _plain_float(s) for a, s in r.predictions.items()},
-                         trained_on=tuple(r.trained_on)) for r in runs)
+    path = Path(path)
+    _check_suffix(path)
+    runs = tuple(replace(r, predictions=_stored_predictions(r.predictions), trained_on=tuple(r.trained_on))
+                 for r in runs)
     document = submission_to_json(Submission(method, CGBENCH_VERSION, family_versions(families), runs))
     parse_submission(json.loads(json.dumps(document), object_pairs_hook=_keep_duplicates))
-    path = Path(path)
-    atomic_write_text(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
+    data = (json.dumps(document, indent=1, allow_nan=False) + "\n").encode("utf-8")
+    if path.name.endswith(GZIP_SUFFIX):
+        # mtime=0: the same submission gives the same bytes.
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
     return path
+
+
+def _stored_predictions(predictions: Mapping[str, object]) -> dict[str, float]:
+    """The run's predictions rounded to the fewest significant digits (at least ``MIN_DIGITS``) that
+    keep its distinct predictions distinct."""
+    values = [_plain_float(score) for score in predictions.values()]
+    distinct = len(set(values))
+    for digits in range(MIN_DIGITS, EXACT_DIGITS):
+        rounded = [float(f"{value:.{digits}g}") for value in values]
+        if len(set(rounded)) == distinct:
+            return dict(zip(predictions, rounded))
+    return dict(zip(predictions, values))
 
 
 def _plain_float(score: object) -> float:

@@ -21,3 +21,14 @@ def nb201(cgbench_home):
     from cgbench import load_family
 
     return load_family("nb201", progress=False)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread: on a shared two-core machine two threads spin against each other (up to 10x slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,5 +1,6 @@
 """The leaderboard page: tables from validated submissions, invalid ones listed, sorting in a real browser."""
 
+import gzip
 import json
 import re
 import shutil
@@ -51,18 +52,24 @@ def load(cgbench_home):
     return cached_loader()
 
 
+# Three gzip-compressed submissions (the leaderboard's form) and one plain JSON file.
+ACCEPTED = ["method0.json.gz", "method1.json.gz", "method2.json.gz", "method3.json"]
+REJECTED = ["broken.json", "truncated.json.gz", "z_same_name.json.gz"]
+
+
 @pytest.fixture(scope="module")
 def submissions(load, tmp_path_factory):
-    """Four valid submissions, one truncated file and one reusing a method name."""
+    """Four valid submissions; a truncated JSON, a truncated gzip file and one reusing a method name."""
     folder = tmp_path_factory.mktemp("submissions")
     nb101 = load("nb101")
-    for i, (name, score) in enumerate(scorers(nb101).items()):
+    for i, ((name, score), file_name) in enumerate(zip(scorers(nb101).items(), ACCEPTED)):
         method = MethodInfo(name=name, description=f"{name} as the score", code_url=f"https://example.org/{i}",
                             hardware="2 CPU cores", n_parameters=10 * i)
-        write_submission(folder / f"method{i}.json", method, make_runs(nb101, score), [nb101])
-    (folder / "truncated.json").write_text((folder / "method0.json").read_text()[:300])
-    document = json.loads((folder / "method1.json").read_text())
-    (folder / "z_same_name.json").write_text(json.dumps(document))
+        write_submission(folder / file_name, method, make_runs(nb101, score), [nb101])
+    (folder / "broken.json").write_text((folder / "method3.json").read_text()[:300])
+    (folder / "truncated.json.gz").write_bytes((folder / "method0.json.gz").read_bytes()[:300])
+    document = json.loads(gzip.decompress((folder / "method1.json.gz").read_bytes()))
+    (folder / "z_same_name.json.gz").write_bytes(gzip.compress(json.dumps(document).encode()))
     (folder / "README.md").write_text("not a submission")
     return folder
 
@@ -75,7 +82,7 @@ def rendered(submissions, load, tmp_path_factory):
 def in_family_means(submissions, load, metric):
     """Method name -> mean of ``metric`` over the in-family seeds, recomputed independently."""
     means = {}
-    for path in sorted(submissions.glob("method*.json")):
+    for path in (submissions / name for name in ACCEPTED):
         result = validate_submission(path, load)
         summary = next(s for s in result.summaries() if s.track == "in_family")
         means[result.submission.method.name] = summary.mean[metric]
@@ -83,14 +90,15 @@ def in_family_means(submissions, load, metric):
 
 
 def test_invalid_submissions_are_reported_and_left_out(rendered, submissions):
-    assert [p.name for p in rendered.accepted] == [f"method{i}.json" for i in range(4)]
+    assert [p.name for p in rendered.accepted] == ACCEPTED
     reasons = {r.path.name: r.reason for r in rendered.rejected}
-    assert set(reasons) == {"truncated.json", "z_same_name.json"}
-    assert "not valid JSON" in reasons["truncated.json"]
-    assert "method name 'params' is already submitted in method1.json" in reasons["z_same_name.json"]
+    assert sorted(reasons) == REJECTED
+    assert "not valid JSON" in reasons["broken.json"]
+    assert "truncated.json.gz: truncated gzip file" in reasons["truncated.json.gz"]
+    assert "method name 'params' is already submitted in method1.json.gz" in reasons["z_same_name.json.gz"]
     html, markdown = rendered.html_path.read_text(), rendered.markdown_path.read_text()
     for text in (html, markdown):
-        assert "Left out: 2 invalid submission(s)" in text and "truncated.json" in text and "z_same_name.json" in text
+        assert "Left out: 3 invalid submission(s)" in text and all(name in text for name in REJECTED)
     assert sorted(p.name for p in rendered.html_path.parent.iterdir()) == ["index.html", "leaderboard.md"]
 
 

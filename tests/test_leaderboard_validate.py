@@ -1,12 +1,14 @@
 """The leaderboard's submission format and validator, on real nb101 and nb201 builds.
 
-A valid submission (FLOPs as predictions) is written with ``write_submission``; each malformed
-variant is derived from its JSON and must be rejected with its own message.
+A valid submission (FLOPs as predictions) is written with ``write_submission`` as gzip-compressed
+JSON; each malformed variant is derived from its JSON and must be rejected with its own message.
 """
 
 import argparse
 import copy
+import gzip
 import json
+import re
 
 import numpy as np
 import pytest
@@ -44,12 +46,12 @@ def valid_path(load, tmp_path_factory):
                     flops_predictions(nb201, "random", 0)))
     runs.append(Run("few_shot", "nb101", "fewshot50", "test", NB101_TARGET, 0, ("nb201", "nb101"),
                     flops_predictions(nb101, "fewshot50", 0)))
-    return write_submission(tmp_path_factory.mktemp("submission") / "flops.json", METHOD, runs, [nb101, nb201])
+    return write_submission(tmp_path_factory.mktemp("submission") / "flops.json.gz", METHOD, runs, [nb101, nb201])
 
 
 @pytest.fixture(scope="module")
 def valid_document(valid_path):
-    return json.loads(valid_path.read_text())
+    return json.loads(gzip.decompress(valid_path.read_bytes()))
 
 
 def test_valid_submission_metrics_equal_evaluator(valid_path, load):
@@ -113,22 +115,24 @@ def _rename_family(document):
     _run(document, 2)["family"] = "nb999"
 
 
+def _parent(document, path):
+    """document[path[0]]...[path[-2]]: the node that holds path[-1]."""
+    node = document
+    for key in path[:-1]:
+        node = node[key]
+    return node
+
+
 def _set(path, value):
     """Set document[path[0]][path[1]]... to ``value``."""
     def mutate(document):
-        node = document
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
+        _parent(document, path)[path[-1]] = value
     return mutate
 
 
 def _delete(path):
     def mutate(document):
-        node = document
-        for key in path[:-1]:
-            node = node[key]
-        del node[path[-1]]
+        del _parent(document, path)[path[-1]]
     return mutate
 
 
@@ -254,3 +258,88 @@ def test_cli_validate_exits_with_the_reason(valid_document, tmp_path):
     path.write_text(json.dumps(document))
     with pytest.raises(SystemExit, match=r"invalid submission .*bad.json: format is 'other'"):
         _cli(["leaderboard", "validate", str(path)])
+
+
+def test_gzip_and_plain_json_hold_the_same_submission(valid_path, load, tmp_path):
+    submission = load_submission(valid_path)
+    plain = write_submission(tmp_path / "flops.json", submission.method, submission.runs, submission.families)
+    assert plain.read_bytes() == gzip.decompress(valid_path.read_bytes())
+    assert load_submission(plain) == submission
+    assert [r.metrics for r in validate_submission(plain, load).runs] == \
+        [r.metrics for r in validate_submission(valid_path, load).runs]
+    assert valid_path.stat().st_size * 5 < plain.stat().st_size
+    again = write_submission(tmp_path / "again.json.gz", submission.method, submission.runs, submission.families)
+    assert again.read_bytes() == valid_path.read_bytes()  # no timestamp in the gzip header
+
+
+def _truncated(data):
+    return data[: len(data) // 2]
+
+
+def _wrong_checksum(data):
+    """The gzip trailer is CRC-32 then size; flip the CRC's bits."""
+    return data[:-8] + bytes(b ^ 0xFF for b in data[-8:-4]) + data[-4:]
+
+
+DAMAGED_FILES = [
+    ("truncated gzip", "flops.json.gz", _truncated, r"truncated gzip file \(the compressed stream ends early\)"),
+    ("wrong checksum", "flops.json.gz", _wrong_checksum, r"corrupted or not a gzip file \(CRC check failed"),
+    ("plain JSON named .json.gz", "flops.json.gz", gzip.decompress, r"corrupted or not a gzip file"),
+    ("gzip named .json", "flops.json", lambda data: data, r"the file is gzip-compressed; name it \*\.json\.gz"),
+    ("other suffix", "flops.txt", gzip.decompress, r"a submission file is named \*\.json\.gz .* or \*\.json"),
+]
+
+
+@pytest.mark.parametrize("name, damage, message", [case[1:] for case in DAMAGED_FILES],
+                         ids=[case[0] for case in DAMAGED_FILES])
+def test_damaged_file_is_a_clear_error_naming_the_file(name, damage, message, valid_path, load, tmp_path):
+    path = tmp_path / name
+    path.write_bytes(damage(valid_path.read_bytes()))
+    with pytest.raises(InvalidSubmissionError, match=re.escape(str(path)) + ": " + message):
+        validate_submission(path, load)
+    with pytest.raises(SystemExit, match=re.escape(str(path)) + ": " + message):
+        _cli(["leaderboard", "validate", str(path)])
+
+
+@pytest.fixture(scope="module")
+def random_predictions(load):
+    """Random float64 predictions, one per arch_id of nb101's random/test part."""
+    arch_ids = dict.fromkeys(Evaluator(load("nb101"), split="random").arch_ids)
+    return np.random.default_rng(0).normal(0.7, 0.1, len(arch_ids))
+
+
+def _stored(load, tmp_path, scores):
+    """The predictions as written to a plain .json file, in arch_id order, and the file."""
+    nb101 = load("nb101")
+    arch_ids = list(dict.fromkeys(Evaluator(nb101, split="random").arch_ids))
+    assert len(arch_ids) == len(scores)
+    run = Run("in_family", "nb101", "random", "test", NB101_TARGET, 0, ("nb101",), dict(zip(arch_ids, scores)))
+    path = write_submission(tmp_path / "predictions.json", METHOD, [run], [nb101])
+    stored = json.loads(path.read_text())["runs"][0]["predictions"]
+    assert list(stored) == arch_ids
+    assert load_submission(path).runs[0].predictions == stored
+    return np.array(list(stored.values())), path
+
+
+def test_predictions_are_stored_at_8_significant_digits(load, tmp_path, random_predictions):
+    scores = random_predictions
+    values, path = _stored(load, tmp_path, scores)
+    np.testing.assert_array_equal(values, [float(f"{score:.8g}") for score in scores])
+    assert not np.array_equal(values, scores)
+    assert np.max(np.abs(values - scores) / np.abs(scores)) <= 5e-8  # finer than float32's 6e-8
+    numbers = re.findall(r'": (-?[0-9.e+-]+)', path.read_text().split('"predictions"')[1])
+    assert len(numbers) == len(scores)
+    assert max(len(n.split("e")[0].lstrip("-").replace(".", "").strip("0")) for n in numbers) <= 8
+
+
+@pytest.mark.parametrize("case", ["near tie", "large offset"])
+def test_rounding_never_ties_distinct_predictions(case, load, tmp_path, random_predictions):
+    scores = random_predictions.copy()
+    if case == "near tie":
+        scores[1] = scores[0] * (1 + 1e-10)  # equal at 8, 9 and 10 significant digits
+    else:
+        scores += 1e12  # 8 digits would keep nothing of the fractions
+    values, _ = _stored(load, tmp_path, scores)
+    assert len(set(values)) == len(set(scores))
+    np.testing.assert_array_equal(np.argsort(values, kind="stable"), np.argsort(scores, kind="stable"))
+    assert np.max(np.abs(values - scores) / np.abs(scores)) <= 5e-8

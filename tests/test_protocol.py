@@ -264,7 +264,7 @@ def test_cli_benchmark_runs_and_prints_the_table(families, tmp_path, capsys):
     assert f"at most {proto.QUICK_TRAIN_CAP}" in printed and "0.815" in printed
     assert "torch threads: 1" in printed and "zc_ranker: opt-in" in printed
     assert torch.get_num_threads() == proto.QUICK_TORCH_THREADS
-    assert (submissions / "flops.json").exists() and (out / "scatter_nb101.png").exists()
+    assert (submissions / "flops.json.gz").exists() and (out / "scatter_nb101.png").exists()
     result = json.loads((out / "results.json").read_text())
     assert [(a["method"], a["track"], a["family"]) for a in result["aggregates"]] == [("flops", "in_family", "nb101")]
 

@@ -22,6 +22,8 @@ from baselines.zcp.recipe import ProxyBatch, random_batches
 from cgbench.families import hiaml
 from cgbench.families.nb201 import SPACE as NB201
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PROXIES = ("epe_nas", "zen", "zico", "meco", "swap")
 CONV = ("nor_conv_3x3",) * 6
 SKIP = ("skip_connect",) * 6
@@ -38,15 +40,6 @@ def _load_benchmark():
 
 
 BENCH = _load_benchmark()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Two threads on a shared two-core machine spin against each other (10x slower).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def small_recipe(proxy: str, batch_size: int = 8, seed: int = 0, n_batches: int = 2):
@@ -139,10 +132,14 @@ def test_epe_nas_many_classes_formula_matches_naive():
     assert ours == pytest.approx(BENCH.naive_epe_nas(net, batch, recipe), rel=1e-5)
 
 
-def test_epe_nas_is_nan_when_output_ignores_input():
-    # All-none cells cut the input off; the reference gives NaN (constant Jacobians) too.
-    recipe = small_recipe("epe_nas")
-    assert np.isnan(get_proxy("epe_nas").score(nb201_net(("none",) * 6), cifar_batch(recipe), recipe))
+def test_epe_nas_of_a_network_that_ignores_its_input_is_its_all_correlated_value():
+    # All-none cells cut the input off: every Jacobian is 0, every correlation is taken as 1, so
+    # class c adds |c|^2 log(1 + 1e-5) (the reference's corrcoef is NaN there).
+    recipe = small_recipe("epe_nas", n_batches=1)
+    batch = ProxyBatch(cifar_batch(recipe).inputs, (torch.tensor([0, 0, 0, 5, 5, 7, 7, 9]),), 10)
+    expected = (9 + 4 + 4 + 1) * math.log(1 + 1e-5)
+    assert get_proxy("epe_nas").score(nb201_net(("none",) * 6), batch, recipe) == pytest.approx(expected, rel=1e-9)
+    assert get_proxy("epe_nas").score(nb201_net(MIXED), batch, recipe) > 1000 * expected
 
 
 def test_clear_errors_on_unsupported_input():

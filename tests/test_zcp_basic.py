@@ -11,6 +11,8 @@ from baselines.zcp.recipe import random_batches
 from cgbench.families.nb201 import SPACE, arch_string
 from cgbench.graph import count_flops
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PROXIES = ("params", "flops", "l2_norm", "plain", "grad_norm", "snip", "grasp", "fisher", "synflow", "synflow_bn",
            "jacob_cov", "nwot")
 CELL = ("nor_conv_3x3", "nor_conv_3x3", "avg_pool_3x3", "skip_connect", "nor_conv_1x1", "skip_connect")
@@ -31,14 +33,6 @@ def run_proxy(name, cell=CELL, image=IMAGE, seed=0, device="cpu"):
     net = SPACE.build(cell).to(device=device, dtype=recipe.dtype)
     batch = random_batches(recipe, image, 10, device)
     return get_proxy(name).score(net, batch, recipe)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("name", PROXIES)
@@ -93,8 +87,22 @@ def test_synflow_with_batchnorm_differs_from_batchnorm_free():
 def test_cut_off_cell_scores_worst_where_the_score_is_undefined():
     cut = arch_string(("nor_conv_3x3", "none", "none", "none", "none", "none"))
     cell = SPACE.parse(cut)
-    assert run_proxy("jacob_cov", cell=cell) == -math.inf
     assert run_proxy("synflow", cell=cell) == -math.inf
+    # Its input gradients are all zero: jacob_cov scores the all-ones correlation of identical rows,
+    # eigenvalues (N, 0, ..., 0), the lowest score it gives for N images.
+    n, k = small_recipe("jacob_cov").batch_size, 1e-5
+    lowest = -(math.log(n + k) + 1 / (n + k)) - (n - 1) * (math.log(k) + 1 / k)
+    assert run_proxy("jacob_cov", cell=cell) == pytest.approx(lowest, rel=1e-9)
+    assert lowest < run_proxy("jacob_cov", cell=ALL_POOL) < run_proxy("jacob_cov")
+
+
+def test_jacob_cov_of_a_network_linear_in_its_input_is_its_constant_network_value():
+    # Identical non-constant gradient rows correlate 1: the value a cut-off network is given.
+    recipe = small_recipe("jacob_cov")
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 10))
+    cut = SPACE.build(SPACE.parse(arch_string(("none",) * 6)))
+    batch = random_batches(recipe, IMAGE, 10)
+    assert get_proxy("jacob_cov").score(linear, batch, recipe) == get_proxy("jacob_cov").score(cut, batch, recipe)
 
 
 @pytest.mark.parametrize("name", ("params", "grad_norm", "synflow", "nwot", "fisher"))
@@ -105,5 +113,5 @@ def test_proxies_follow_the_device_of_the_batch(name):
 def test_nwot_without_relu_modules_is_a_clear_error():
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(10))
     recipe = small_recipe("nwot")
-    with pytest.raises(ValueError, match="ReLU"):
+    with pytest.raises(ValueError, match="nwot needs ReLU-family modules .*Sequential has none"):
         get_proxy("nwot").score(net, random_batches(recipe, IMAGE, 10), recipe)

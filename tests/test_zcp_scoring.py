@@ -15,13 +15,7 @@ from baselines.zcp.recipe import ProxyRecipe
 from baselines.zcp.reference import agreement_table, reference_scores
 from baselines.zcp.scoring import load_scores, proxy_recipe, score_family, scores_path, stored_recipe
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +178,47 @@ def test_cli_score_and_list(nb201, capsys):
     args = parser.parse_args(["zcp", "list"])
     args.func(args)
     assert "synflow_bn" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def tnb101_micro(cgbench_home):
+    from cgbench import load_family
+
+    return load_family("tnb101_micro", progress=False)
+
+
+def output_ignores_input(cell) -> bool:
+    """Whether no path of non-zero ops (code 0 is TransNAS's zero op) joins cell node 0 to node 3."""
+    from cgbench.families.tnb101 import CELL_EDGES
+
+    reached = {0}
+    for (source, target), code in zip(CELL_EDGES, cell):  # edges are listed in topological order
+        if code != 0 and source in reached:
+            reached.add(target)
+    return 3 not in reached
+
+
+def test_input_gradient_proxies_score_tnb101_micro_cells_that_ignore_their_input(tnb101_micro):
+    # The all-zero cell and a cell whose only non-zero op leads nowhere: the network's output does
+    # not depend on its input, so autograd has no input gradient; a live cell for comparison.
+    space = tnb101_micro.spec.space
+    row = {space.parse(arch_id): i for i, arch_id in enumerate(tnb101_micro.arch_ids)}
+    cut, dangling, live = (0, 0, 0, 0, 0, 0), (1, 0, 0, 0, 0, 0), (3, 2, 1, 0, 3, 1)
+    assert output_ignores_input(cut) and output_ignores_input(dangling) and not output_ignores_input(live)
+    rows = [row[cut], row[dangling], row[live]]
+    clear_scores(tnb101_micro)
+    overrides = {"batch_size": 4, "data": "random"}
+    score_family(tnb101_micro, ["jacob_cov", "epe_nas"], overrides, indices=rows, progress=False)
+
+    n, k = 4, 1e-5
+    lowest = -(np.log(n + k) + 1 / (n + k)) - (n - 1) * (np.log(k) + 1 / k)
+    jacob_cov = load_scores(tnb101_micro, "jacob_cov", proxy_recipe("jacob_cov", overrides))[rows]
+    np.testing.assert_allclose(jacob_cov[:2], lowest, rtol=1e-9)
+    assert np.isfinite(jacob_cov[2]) and jacob_cov[2] > lowest
+
+    recipe = proxy_recipe("epe_nas", overrides)
+    labels = scoring.recipe_batches(recipe, space, "cpu").targets[0]
+    all_correlated = sum(int(count) ** 2 for count in torch.unique(labels, return_counts=True)[1]) * np.log(1 + k)
+    epe_nas = load_scores(tnb101_micro, "epe_nas", recipe)[rows]
+    np.testing.assert_allclose(epe_nas[:2], all_correlated, rtol=1e-9)
+    assert np.isfinite(epe_nas[2])

@@ -9,8 +9,16 @@ Jacobians of c's samples,
 
 and the score is sum_c |s_c| for up to 100 classes, else sum_{c, c'} |s_c - s_c'| / #classes seen.
 A class with a single sample has R_c = [1] (numpy's ``corrcoef`` of one row). Jacobians of all
-batches are pooled. A network whose output does not depend on its input has constant Jacobians,
-no correlation, and scores NaN, as in the reference.
+batches are pooled.
+
+When every sample has the same Jacobian, in particular for a network whose output does not depend
+on its input (every path cut by a zero op: all Jacobians are 0), every R_c is taken as all ones:
+identical non-constant rows correlate 1, and identical constant rows get the same value. The
+score is then the one of a network that treats all inputs alike: each log term is log(1 + 1e-5),
+so the score is near 0, the low end of EPE-NAS's range (decorrelated Jacobians score high). The
+reference's ``corrcoef`` of constant rows is NaN there (and its input gradient is None for a
+cut-off network). When only some samples have a constant Jacobian, the score is NaN, as in the
+reference.
 
 The correlations of every pair of samples come from one Gram matrix of the standardised Jacobians
 instead of one ``np.corrcoef`` per class.
@@ -20,11 +28,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from . import register_proxy
+from .common import identical_rows, input_gradients, network_state_kept, private_state
 from .recipe import ProxyBatch, ProxyRecipe
-from .zen import private_state, proxy_mode
 
 CORRELATION_EPSILON = 1e-5
 MANY_CLASSES = 100
@@ -35,18 +42,16 @@ def input_jacobians(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> t
     state = private_state(net, recipe.dtype)
     jacobians = []
     for inputs in batch.inputs:
-        x = inputs.to(recipe.dtype).detach().requires_grad_(True)
-        logits = functional_call(net, state, (x,))
-        if logits.requires_grad:
-            (gradient,) = torch.autograd.grad(logits.sum(), x)
-        else:  # the output does not depend on the input at all (e.g. every path cut by "none")
-            gradient = torch.zeros_like(x)
-        jacobians.append(gradient.reshape(len(x), -1))
+        gradient, logits = input_gradients(net, inputs.to(recipe.dtype), state)
+        jacobians.append(gradient.reshape(len(inputs), -1))
     return torch.cat(jacobians), logits.shape[-1]
 
 
 def sample_correlations(jacobians: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation of every pair of rows (NaN where a row is constant)."""
+    """Pearson correlation of every pair of rows: all ones when the rows are identical, else NaN
+    where a row is constant."""
+    if identical_rows(jacobians):
+        return torch.ones(len(jacobians), len(jacobians), dtype=jacobians.dtype, device=jacobians.device)
     centred = jacobians - jacobians.mean(dim=1, keepdim=True)
     unit = centred / centred.norm(dim=1, keepdim=True)
     return (unit @ unit.T).clamp(-1.0, 1.0)
@@ -68,7 +73,7 @@ def class_scores(correlations: torch.Tensor, labels: torch.Tensor, many_classes:
 @register_proxy("epe_nas", ProxyRecipe(batch_size=64, n_batches=1, data="real"),
                 "EPE-NAS: per-class correlations of the input Jacobians (sum of |sum log|corr||)")
 def score(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> float:
-    with proxy_mode(net, recipe):
+    with network_state_kept(net, recipe):
         jacobians, n_logits = input_jacobians(net, batch, recipe)
     labels = torch.cat(batch.targets).to(jacobians.device)
     many_classes = n_logits > MANY_CLASSES

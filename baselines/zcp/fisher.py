@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import register_proxy
-from .common import SUITE_ZERO_RECIPE, joined_batch, network_state_kept, total, weight_layers
+from .common import SUITE_ZERO_RECIPE, hooks, joined_batch, network_state_kept, total, weight_layers
 from .recipe import ProxyBatch, ProxyRecipe
 
 
@@ -34,12 +34,8 @@ def score(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> float:
 
     inputs, targets = joined_batch(batch)
     with network_state_kept(net, recipe):
-        handles = [layer.register_forward_hook(keep_output) for layer in weight_layers(net)]
-        try:
+        with hooks(weight_layers(net), keep_output):
             loss = F.cross_entropy(net(inputs), targets)
-        finally:
-            for handle in handles:
-                handle.remove()
         for module, output, version in outputs:
             if output._version != version:
                 raise ValueError(f"the output of {module} is modified in place after the layer; fisher needs the "

@@ -3,9 +3,18 @@ different images are.
 
 J is the gradient of sum(output) with respect to each input image (one row per image); with
 C = corrcoef(J) and its eigenvalues v, the score is ``-sum(log(v + k) + 1 / (v + k))``,
-k = 1e-5, as in NAS-Bench-Suite-Zero (``jacov``). When some image's gradient is constant (for
-instance when the output does not depend on the input) C is undefined; NASLib then scores the
-network -1e8, below every other, and this returns -inf.
+k = 1e-5, as in NAS-Bench-Suite-Zero (``jacov``).
+
+Two cases where ``corrcoef`` is undefined get a defined score:
+
+- every image has the same gradient row, in particular a network whose output does not depend
+  on its input (every path cut by a zero op: its gradient is 0 for every image). Identical
+  non-constant rows correlate 1 (a network linear in its input), and that is the value taken for
+  identical constant rows too: C is all ones, eigenvalues (N, 0, ..., 0), and the score is
+  ``-(log(N + k) + 1 / (N + k)) - (N - 1) (log k + 1 / k)``, the lowest jacob_cov gives for N
+  images. NASLib's code fails on such a network (its input gradient is None) and scores it -1e8.
+- some, not all, images have a constant gradient row: NASLib scores the network -1e8, below every
+  other, and this returns -inf.
 """
 
 from __future__ import annotations
@@ -16,23 +25,19 @@ import torch
 from torch import nn
 
 from . import register_proxy
-from .common import SUITE_ZERO_RECIPE, joined_batch, network_state_kept
+from .common import SUITE_ZERO_RECIPE, identical_rows, input_gradients, joined_batch, network_state_kept
 from .recipe import ProxyBatch, ProxyRecipe
 
 EIGENVALUE_OFFSET = 1e-5
 
 
-def input_jacobian_rows(net: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """d sum(net(x)) / d x, flattened per image: (N, C*H*W)."""
-    inputs = inputs.detach().clone().requires_grad_()
-    (gradient,) = torch.autograd.grad(net(inputs).sum(), inputs, allow_unused=True)
-    if gradient is None:  # the output does not depend on the input
-        gradient = torch.zeros_like(inputs)
-    return gradient.reshape(len(inputs), -1)
-
-
 def correlation_score(rows: torch.Tensor) -> float:
-    correlation = torch.corrcoef(rows.to(torch.float64))
+    """The score of input-gradient rows (N, D)."""
+    rows = rows.to(torch.float64)
+    if identical_rows(rows):
+        correlation = torch.ones(len(rows), len(rows), dtype=rows.dtype, device=rows.device)
+    else:
+        correlation = torch.corrcoef(rows)
     if not torch.isfinite(correlation).all():
         return -math.inf
     eigenvalues = torch.linalg.eigvalsh(correlation) + EIGENVALUE_OFFSET
@@ -43,4 +48,5 @@ def correlation_score(rows: torch.Tensor) -> float:
 def score(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> float:
     inputs, _ = joined_batch(batch)
     with network_state_kept(net, recipe):
-        return correlation_score(input_jacobian_rows(net, inputs))
+        gradients, _ = input_gradients(net, inputs)
+    return correlation_score(gradients.reshape(len(inputs), -1))

@@ -22,8 +22,8 @@ from torch import nn
 from torch.func import functional_call
 
 from . import register_proxy
+from .common import hooks, network_state_kept, private_state
 from .recipe import ProxyBatch, ProxyRecipe
-from .zen import forward_hooks, private_state, proxy_mode
 
 
 def channel_correlation(feature: torch.Tensor) -> torch.Tensor:
@@ -39,7 +39,7 @@ def first_sample_correlations(net: nn.Module, state: dict[str, torch.Tensor], x:
         if isinstance(output, torch.Tensor) and output.dim() >= 3 and output[0, 0].numel() > 1:
             matrices.append(channel_correlation(output[0].detach()))
 
-    with forward_hooks(list(net.modules()), correlate_first_sample):
+    with hooks(list(net.modules()), correlate_first_sample):
         functional_call(net, state, (x,))
     return matrices
 
@@ -60,7 +60,7 @@ def sum_of_minimum_eigenvalues(matrices: list[torch.Tensor]) -> float:
 @torch.no_grad()
 def score(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> float:
     state = private_state(net, recipe.dtype)
-    with proxy_mode(net, recipe):
+    with network_state_kept(net, recipe):
         per_batch = [sum_of_minimum_eigenvalues(first_sample_correlations(net, state, x.to(recipe.dtype)))
                      for x in batch.inputs]
     return float(sum(per_batch) / len(per_batch))

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from . import register_proxy
-from .common import SUITE_ZERO_RECIPE, joined_batch, network_state_kept
+from .common import SUITE_ZERO_RECIPE, hooks, joined_batch, modules_of_types, network_state_kept
 from .recipe import ProxyBatch, ProxyRecipe
 
 RELU_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
@@ -34,21 +34,13 @@ def agreement_kernel(codes: torch.Tensor) -> torch.Tensor:
 @register_proxy("nwot", SUITE_ZERO_RECIPE, "NASWOT: log|det| of the ReLU activation-code agreement kernel")
 def score(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> float:
     inputs, _ = joined_batch(batch)
-    relus = [m for m in net.modules() if isinstance(m, RELU_TYPES)]
-    if not relus:
-        raise ValueError(f"nwot reads the inputs of ReLU-family modules {[t.__name__ for t in RELU_TYPES]}; "
-                         f"{type(net).__name__} has none")
+    relus = modules_of_types(net, RELU_TYPES, "nwot", "ReLU-family modules to read the inputs of")
     kernel = torch.zeros(len(inputs), len(inputs), dtype=torch.float64, device=inputs.device)
 
     def add_codes(module: nn.Module, args: tuple) -> None:
         nonlocal kernel
         kernel = kernel + agreement_kernel(args[0].detach().reshape(len(inputs), -1) > 0)
 
-    with network_state_kept(net, recipe), torch.no_grad():
-        handles = [relu.register_forward_pre_hook(add_codes) for relu in relus]
-        try:
-            net(inputs)
-        finally:
-            for handle in handles:
-                handle.remove()
+    with network_state_kept(net, recipe), torch.no_grad(), hooks(relus, add_codes, before_forward=True):
+        net(inputs)
     return float(torch.linalg.slogdet(kernel).logabsdet)

@@ -10,13 +10,11 @@ from __future__ import annotations
 from torch import nn
 
 from . import register_proxy
-from .common import SUITE_ZERO_RECIPE, loss_and_weights, network_state_kept, total, weight_gradients
+from .common import SUITE_ZERO_RECIPE, network_state_kept, total, weight_saliencies
 from .recipe import ProxyBatch, ProxyRecipe
 
 
 @register_proxy("snip", SUITE_ZERO_RECIPE, "sum of |w * dL/dw| (connection sensitivity)")
 def score(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> float:
     with network_state_kept(net, recipe):
-        loss, layers = loss_and_weights(net, batch)
-        grads = weight_gradients(loss, layers)
-        return total([(layer.weight.detach() * g).abs() for layer, g in zip(layers, grads)])
+        return total([saliency.abs() for saliency in weight_saliencies(net, batch)])

@@ -28,9 +28,11 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from cgbench.graph import count_params
+
 from . import register_proxy
+from .common import gaussian_state, hooks, modules_of_types, network_state_kept
 from .recipe import ProxyBatch, ProxyRecipe
-from .zen import forward_hooks, gaussian_state, proxy_mode
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardswish, nn.SiLU, nn.GELU, nn.ELU, nn.Mish)
 SAMPLES_PER_WORD = 62
@@ -54,11 +56,7 @@ def activation_patterns(net: nn.Module, state: dict[str, torch.Tensor], x: torch
         if inputs[0].dim() == 4:
             packed.append(pack_patterns((output > 0).reshape(len(output), -1)))
 
-    units = [m for m in net.modules() if isinstance(m, ACTIVATIONS)]
-    if not units:
-        raise ValueError(f"swap needs activation modules ({', '.join(a.__name__ for a in ACTIVATIONS)}); "
-                         f"{type(net).__name__} has none")
-    with forward_hooks(units, pack_active_neurons):
+    with hooks(modules_of_types(net, ACTIVATIONS, "swap", "activation modules"), pack_active_neurons):
         functional_call(net, state, (x,))
     if not packed:
         raise ValueError("swap found no activation module applied to a 4-D feature map")
@@ -74,7 +72,7 @@ def count_distinct(patterns: torch.Tensor) -> int:
 @torch.no_grad()
 def swap_repeats(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> list[int]:
     counts = []
-    with proxy_mode(net, recipe):
+    with network_state_kept(net, recipe):
         for i, x in enumerate(batch.inputs):
             state = gaussian_state(net, recipe.dtype, torch.Generator().manual_seed(recipe.seed + i))
             counts.append(count_distinct(activation_patterns(net, state, x.to(recipe.dtype))))
@@ -93,5 +91,5 @@ def regularised_swap(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe, mu:
     """SWAP times its size regulariser exp(-(parameters in thousands - mu)^2 / sigma)."""
     if sigma <= 0:
         raise ValueError(f"swap regularisation sigma must be positive, got {sigma}")
-    thousands = sum(p.numel() for p in net.parameters()) / 1e3
+    thousands = count_params(net) / 1e3
     return score(net, batch, recipe) * math.exp(-((thousands - mu) ** 2) / sigma)

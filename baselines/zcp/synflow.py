@@ -24,7 +24,7 @@ from torch.func import functional_call
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from . import register_proxy
-from .common import network_state_kept, weight_layers
+from .common import network_state_kept, weight_names
 from .recipe import ProxyBatch, ProxyRecipe
 
 SYNFLOW_RECIPE = ProxyRecipe(batch_size=1, precision="float64")
@@ -51,11 +51,9 @@ def synaptic_flow(net: nn.Module, image_shape: tuple[int, ...], device: torch.de
     absolute = {name: p.detach().to(torch.float64).abs().requires_grad_() for name, p in net.named_parameters()}
     absolute.update({name: b.detach().to(torch.float64).abs() if b.is_floating_point() else b.clone()
                      for name, b in net.named_buffers()})
-    layer_names = {module: name for name, module in net.named_modules()}
-    weight_names = [f"{layer_names[layer]}.weight" if layer_names[layer] else "weight" for layer in weight_layers(net)]
     ones = torch.ones((1, *image_shape), dtype=torch.float64, device=device)
     output = functional_call(net, absolute, (ones,))
-    weights = [absolute[name] for name in weight_names]
+    weights = [absolute[name] for name in weight_names(net)]
     grads = torch.autograd.grad(output.sum(), weights, allow_unused=True)
     flows = [(w.detach() * g).abs().sum() for w, g in zip(weights, grads) if g is not None]
     return float(torch.stack(flows).sum()) if flows else 0.0

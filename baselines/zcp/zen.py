@@ -15,100 +15,19 @@ ZenNAS's own setting is 32 repeats of batch 16 (its ``--batch_size``/``--repeat_
 The pre-pooling feature is the input of the last ``nn.AdaptiveAvgPool2d`` call of the forward pass
 whose output is 1x1 (the head's global pool: squeeze-excitation pools run earlier); a network
 without one is rejected.
-
-This module also holds what all of this package's forward-pass proxies (epe_nas, zen, zico, meco,
-swap) share to leave the scored network untouched: they run it through
-``torch.func.functional_call`` on a private state (detached parameters, cloned buffers, so BN
-running statistics updated in train mode land in the copy and gradients never reach ``.grad``),
-set train/eval flags only for the duration of the call (:func:`proxy_mode`) and remove their
-hooks afterwards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from torch import nn
 from torch.func import functional_call
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from . import register_proxy
+from .common import gaussian_state, hooks, network_state_kept, state_name
 from .recipe import ProxyBatch, ProxyRecipe
 
 MIXUP_GAMMA = 1e-2
-
-# ---------------------------------------------------------------------------------------------
-# Shared by the forward-pass proxies of this package
-
-
-@contextmanager
-def proxy_mode(net: nn.Module, recipe: ProxyRecipe) -> Iterator[None]:
-    """BatchNorm layers in the recipe's mode, every other module in eval mode, restored afterwards.
-
-    Dropout is off so that a score is a function of (network, batch, recipe) alone.
-    """
-    saved = {module: module.training for module in net.modules()}
-    try:
-        for module in net.modules():
-            module.training = isinstance(module, _BatchNorm) and recipe.bn_mode == "train"
-        yield
-    finally:
-        for module, training in saved.items():
-            module.training = training
-
-
-def private_state(net: nn.Module, dtype: torch.dtype, trainable: set[str] = frozenset()) -> dict[str, torch.Tensor]:
-    """Parameters and buffers for ``functional_call`` that share nothing writable with ``net``.
-
-    Parameters named in ``trainable`` become fresh leaves that require grad; the rest are detached.
-    Floating buffers are cloned so that train-mode BatchNorm updates its own running statistics.
-    """
-    state: dict[str, torch.Tensor] = {}
-    for name, param in net.named_parameters():
-        tensor = param.detach().to(dtype)
-        state[name] = tensor.clone().requires_grad_(True) if name in trainable else tensor
-    for name, buffer in net.named_buffers():
-        state[name] = buffer.to(dtype).clone() if buffer.is_floating_point() else buffer.clone()
-    return state
-
-
-def gaussian_state(net: nn.Module, dtype: torch.dtype, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Zen-NAS's ``network_weight_gaussian_init`` as a private state, with fresh BN statistics.
-
-    The draws come from a CPU ``generator`` (in module order) so that every machine gets the same weights.
-    """
-    state = private_state(net, dtype)
-    for prefix, module in net.named_modules():
-        key = f"{prefix}." if prefix else ""
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            weight = state[key + "weight"]
-            state[key + "weight"] = torch.randn(weight.shape, generator=generator, dtype=dtype).to(weight.device)
-            if module.bias is not None:
-                state[key + "bias"] = torch.zeros_like(state[key + "bias"])
-        elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) and module.affine:
-            state[key + "weight"] = torch.ones_like(state[key + "weight"])
-            state[key + "bias"] = torch.zeros_like(state[key + "bias"])
-        if isinstance(module, _BatchNorm) and module.track_running_stats:
-            state[key + "running_mean"].zero_()
-            state[key + "running_var"].fill_(1.0)
-            state[key + "num_batches_tracked"].zero_()
-    return state
-
-
-@contextmanager
-def forward_hooks(modules: list[nn.Module], hook) -> Iterator[None]:
-    handles = [module.register_forward_hook(hook) for module in modules]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-# ---------------------------------------------------------------------------------------------
-# Zen-score
 
 
 def pre_pooling_features(net: nn.Module, state: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -120,7 +39,7 @@ def pre_pooling_features(net: nn.Module, state: dict[str, torch.Tensor], x: torc
             seen.append(inputs[0])
 
     pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
-    with forward_hooks(pools, keep_global_pool_input):
+    with hooks(pools, keep_global_pool_input):
         functional_call(net, state, (x,))
     if not seen:
         raise ValueError(f"zen needs the network's global average pooling as an nn.AdaptiveAvgPool2d module "
@@ -133,7 +52,7 @@ def log_bn_scaling(net: nn.Module, state: dict[str, torch.Tensor]) -> torch.Tens
     total = torch.zeros((), dtype=torch.float64)
     for prefix, module in net.named_modules():
         if isinstance(module, nn.BatchNorm2d) and module.track_running_stats:
-            running_var = state[f"{prefix}.running_var" if prefix else "running_var"]
+            running_var = state[state_name(prefix, "running_var")]
             total += 0.5 * torch.log(running_var.mean()).double().cpu()
     return total
 
@@ -153,6 +72,6 @@ def zen_repeat(net: nn.Module, x: torch.Tensor, recipe: ProxyRecipe, seed: int) 
                 "plus the BN variance rescaling, averaged over Gaussian re-initialisations")
 @torch.no_grad()
 def score(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> float:
-    with proxy_mode(net, recipe):
+    with network_state_kept(net, recipe):
         repeats = [zen_repeat(net, x.to(recipe.dtype), recipe, recipe.seed + i) for i, x in enumerate(batch.inputs)]
     return float(sum(repeats) / len(repeats))

@@ -20,14 +20,8 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from . import register_proxy
+from .common import network_state_kept, private_state, weight_names
 from .recipe import ProxyBatch, ProxyRecipe
-from .zen import private_state, proxy_mode
-
-
-def weight_names(net: nn.Module) -> list[str]:
-    """State names of the weights of every Conv2d and Linear layer, in module order."""
-    return [f"{prefix}.weight" if prefix else "weight" for prefix, module in net.named_modules()
-            if isinstance(module, (nn.Conv2d, nn.Linear))]
 
 
 def batch_gradients(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> dict[str, torch.Tensor]:
@@ -60,6 +54,6 @@ def zico_from_gradients(gradients: dict[str, torch.Tensor]) -> float:
 def score(net: nn.Module, batch: ProxyBatch, recipe: ProxyRecipe) -> float:
     if len(batch.inputs) < 2:
         raise ValueError(f"zico needs at least 2 batches for the gradient standard deviation, got {len(batch.inputs)}")
-    with proxy_mode(net, recipe):
+    with network_state_kept(net, recipe):
         gradients = batch_gradients(net, batch, recipe)
     return zico_from_gradients(gradients)
