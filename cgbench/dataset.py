@@ -1,7 +1,8 @@
 """Loading a family: fetch and build on first use, then serve the verified cache.
 
 ``load_family(name)`` returns a :class:`Family` with pandas, Hugging Face ``datasets`` and
-PyTorch Geometric views, the CGs, the labels and the stored splits.
+PyTorch Geometric views, the CGs, the labels and the stored splits. Label sets produced by
+cgbench's own training (``cgbench.collected``) are merged into the table as extra label columns.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import __version__
+from .collected import MANIFEST_KEY, is_stale, merge_collected
 from .families import FamilySpec, family_spec, list_families
 from .graph.model import ComputationGraph
 from .graph.vocab import CG_FORMAT_VERSION
@@ -47,7 +49,22 @@ def build_family(name: str, force: bool = False, progress: bool = True) -> Path:
         raise FamilyNotBuiltError(
             f"{name} is built from files you bring (they are not public downloads); run `{spec.import_command}`")
     raw_paths = {raw.key: fetch(raw, progress) for raw in spec.raw_files}
-    return store_family(spec, spec.build_table(raw_paths, progress))
+    return store_family(spec, *merge_collected(spec, spec.build_table(raw_paths, progress)))
+
+
+def refresh_collected_labels(name: str) -> Path:
+    """Merge the family's collected label sets (``cgbench.collected``) into its stored build anew.
+
+    The CGs are kept: the stored table loses its previously merged collected columns and gets the
+    current ones, so this costs one table read and write, not a rebuild.
+    """
+    spec = family_spec(name)
+    folder = family_folder(spec)
+    manifest = read_manifest(folder)
+    verify_family(folder, manifest, _rebuild_hint(name))
+    table = read_parquet(folder / DATA_FILE, memory_map=False)
+    table = table.drop_columns([c for c in manifest.get(MANIFEST_KEY, {}) if c in table.column_names])
+    return store_family(spec, *merge_collected(spec, table))
 
 
 def store_family(spec: FamilySpec, table: pa.Table, extra_manifest: dict | None = None) -> Path:
@@ -72,6 +89,8 @@ def load_family(name: str, progress: bool = True) -> Family:
     folder = family_folder(spec)
     if not (folder / "manifest.json").exists():
         build_family(name, progress=progress)
+    elif is_stale(name, read_manifest(folder)):
+        refresh_collected_labels(name)
     return Family.from_folder(spec, folder)
 
 

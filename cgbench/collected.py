@@ -1,0 +1,146 @@
+"""Label sets produced outside a family's raw sources (cgbench's own training), merged into the family.
+
+A collected label set is one Parquet file ``<CGBENCH_HOME>/collected/<family>/<column>.parquet``
+with columns ``arch_id``, ``value`` (the mean over training seeds), ``n_seeds`` and ``std`` (sample
+standard deviation over seeds; NaN for a single seed, where it is unknown rather than zero). Its
+key-value metadata holds the fields of a :class:`~cgbench.families.base.LabelColumn` (what the
+label means, its source and licence) and a provenance record (which plans, recipe, code revision).
+
+Choices:
+
+- The files live outside the family folder, beside it in ``CGBENCH_HOME``, so rebuilding or
+  deleting a family never loses labels that took GPU-days to produce, and a rebuild merges them
+  back (:func:`merge_collected`, called by ``build_family``).
+- The family's manifest records the sha256 of every merged file (``collected_labels``). A family
+  whose recorded set differs from the files now on disk is stale; ``load_family`` re-merges the
+  labels into the stored table (no CG rebuild). The table changes, so the family's data sha256 and
+  with it every cache keyed on it change too.
+- Architectures the set does not cover get NaN (a null in Parquet): a family may be labelled a
+  few hundred networks at a time.
+- The family's ``default_target`` is not changed by collected labels; they are opt-in targets.
+
+This module is part of ``cgbench`` and so imports nothing from ``labeling``: the label generator
+hands over plain arrays and dictionaries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .families.base import FamilySpec, LabelColumn
+from .sources import cgbench_home, sha256_of
+from .storage import atomic_write
+
+COLUMN_KEY = b"cgbench.label_column"
+PROVENANCE_KEY = b"cgbench.provenance"
+MANIFEST_KEY = "collected_labels"
+COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def collected_folder(family: str) -> Path:
+    return cgbench_home() / "collected" / family
+
+
+@dataclass(frozen=True)
+class CollectedLabels:
+    column: LabelColumn
+    arch_ids: list[str]
+    values: np.ndarray
+    n_seeds: np.ndarray
+    std: np.ndarray
+    provenance: dict
+    path: Path
+
+
+def write_collected(family: str, column: LabelColumn, arch_ids: Sequence[str], values: Sequence[float],
+                    n_seeds: Sequence[int], std: Sequence[float], provenance: dict) -> Path:
+    """Store (or replace) the collected label set ``column.name`` of ``family``, atomically."""
+    if not COLUMN_NAME.fullmatch(column.name):
+        raise ValueError(f"label column name {column.name!r} must be lower-case letters, digits and _")
+    if len(set(arch_ids)) != len(arch_ids):
+        raise ValueError(f"{column.name}: arch_ids must be distinct (one value per architecture)")
+    lengths = {len(arch_ids), len(values), len(n_seeds), len(std)}
+    if len(lengths) != 1:
+        raise ValueError(f"{column.name}: arch_ids, values, n_seeds and std must have one length, got {lengths}")
+    table = pa.table({
+        "arch_id": pa.array(list(arch_ids), pa.string()),
+        "value": pa.array(np.asarray(values, np.float64)),
+        "n_seeds": pa.array(np.asarray(n_seeds, np.int32)),
+        "std": pa.array(np.asarray(std, np.float64)),
+    }).replace_schema_metadata({COLUMN_KEY: json.dumps(column.as_manifest(), sort_keys=True).encode(),
+                                PROVENANCE_KEY: json.dumps(provenance, sort_keys=True).encode()})
+    path = collected_folder(family) / f"{column.name}.parquet"
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    return path
+
+
+def read_collected(family: str) -> list[CollectedLabels]:
+    """Every collected label set of ``family``, by column name."""
+    return [_read(path) for path in sorted(collected_folder(family).glob("*.parquet"))]
+
+
+def _read(path: Path) -> CollectedLabels:
+    table = pq.read_table(path)
+    meta = table.schema.metadata or {}
+    if COLUMN_KEY not in meta or PROVENANCE_KEY not in meta:
+        raise ValueError(f"{path} is not a collected label set (no label column metadata); delete or replace it")
+    column = json.loads(meta[COLUMN_KEY])
+    expected = {f.name for f in fields(LabelColumn)}
+    if set(column) != expected:
+        raise ValueError(f"{path}: label column metadata has fields {sorted(column)}, expected {sorted(expected)}")
+    return CollectedLabels(
+        column=LabelColumn(**column), arch_ids=table.column("arch_id").to_pylist(),
+        values=table.column("value").to_numpy(), n_seeds=table.column("n_seeds").to_numpy(),
+        std=table.column("std").to_numpy(zero_copy_only=False), provenance=json.loads(meta[PROVENANCE_KEY]),
+        path=path,
+    )
+
+
+def collected_fingerprint(family: str) -> dict[str, str]:
+    """Column name -> sha256 of its file, for the collected sets now on disk."""
+    return {path.stem: sha256_of(path) for path in sorted(collected_folder(family).glob("*.parquet"))}
+
+
+def is_stale(family: str, manifest: dict) -> bool:
+    """Whether the collected sets on disk differ from those merged into the family's stored build."""
+    merged = {name: entry["sha256"] for name, entry in manifest.get(MANIFEST_KEY, {}).items()}
+    return merged != collected_fingerprint(family)
+
+
+def merge_collected(spec: FamilySpec, table: pa.Table) -> tuple[pa.Table, dict]:
+    """``table`` with one column per collected set (NaN where unlabelled) and the manifest entries to add.
+
+    The manifest entries are empty when the family has no collected sets, so such a family's build
+    is exactly what it was before collected labels existed.
+    """
+    sets = read_collected(spec.name)
+    if not sets:
+        return table, {}
+    row_of = {arch_id: i for i, arch_id in enumerate(table.column("arch_id").to_pylist())}
+    labels = {label.name: label.as_manifest() for label in spec.labels}
+    merged = {}
+    for labelled in sets:
+        name = labelled.column.name
+        if name in labels or name in table.column_names:
+            raise ValueError(f"collected label set {labelled.path} is named like an existing column of "
+                             f"{spec.name} ({name!r}); rename or delete it")
+        unknown = [a for a in labelled.arch_ids if a not in row_of]
+        if unknown:
+            raise ValueError(f"collected label set {labelled.path} labels {len(unknown)} architectures that "
+                             f"{spec.name} v{spec.version} does not hold (e.g. {unknown[0]!r}); delete it or "
+                             "collect again from plans of this family version")
+        values = np.full(table.num_rows, np.nan)
+        values[[row_of[a] for a in labelled.arch_ids]] = labelled.values
+        table = table.append_column(name, pa.array(values, mask=np.isnan(values)))
+        labels[name] = labelled.column.as_manifest()
+        merged[name] = {"sha256": sha256_of(labelled.path), "n_labelled": len(labelled.arch_ids),
+                        "provenance": labelled.provenance}
+    return table, {"labels": labels, MANIFEST_KEY: merged}

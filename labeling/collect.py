@@ -1,0 +1,151 @@
+"""Turn the results of one or more plans into label columns of their family.
+
+Each recipe gives two columns, both CIFAR-10 test accuracy in %:
+
+- ``c10_<recipe>_final``: after the last epoch (the label; what NB-201 and most benchmarks report);
+- ``c10_<recipe>_best``: the best over the per-epoch evaluations. It is selected on the test set,
+  so it is optimistic; it is there because several benchmarks report it and predictors are
+  compared on it, not as the main target.
+
+Per architecture the value is the mean over the seeds that finished, with ``n_seeds`` and the
+sample standard deviation beside it (``cgbench.collected``).
+
+Choices:
+
+- Several plans can be collected together (e.g. the first 1,000 networks, then 1,000 more) as long as
+  they share family and recipe hash; a unit that appears in two plans (same unit id) counts once.
+- A collected column is owned by one recipe hash: collecting a recipe whose *name* matches an
+  existing column made under a different hash (an edited recipe file) is refused unless
+  ``replace`` is given, so labels of two different schedules never silently mix or overwrite.
+- After writing, the family's stored build is re-merged at once
+  (``cgbench.dataset.refresh_collected_labels``), so the next ``load_family`` sees the labels.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from cgbench.collected import collected_folder, read_collected, write_collected
+from cgbench.families.base import LabelColumn
+
+from .plan import Plan, family_arch_ids
+from .recipe import Recipe
+from .store import ResultStore, now_iso
+
+SOURCE_ID = "cgbench"
+LICENCE = "CC-BY-4.0 (labels produced by cgbench)"
+CIFAR10_TRAIN_SIZE = 50_000
+KINDS = {"final": "final_test_acc", "best": "best_test_acc"}
+
+
+def column_name(recipe: Recipe, kind: str) -> str:
+    return f"c10_{recipe.name}_{kind}"
+
+
+@dataclass(frozen=True)
+class CollectReport:
+    family: str
+    columns: tuple[str, ...]
+    n_results: int
+    n_archs: int
+    paths: tuple[Path, ...]
+    family_folder: Path
+
+
+def collect(plans: Sequence[Plan], replace: bool = False, progress: bool = True) -> CollectReport:
+    """Write the collected label sets of ``plans`` and re-merge them into the family."""
+    from cgbench.dataset import refresh_collected_labels
+
+    family, recipe = _common_family_and_recipe(plans)
+    results = _read_results(plans, progress)
+    if not results:
+        raise ValueError(f"no finished units in {', '.join(str(p.folder) for p in plans)}: nothing to collect "
+                         "(see `cgbench label status`)")
+    _check_owner(family, recipe, replace)
+    known = set(family_arch_ids(family, progress))
+    strangers = sorted({r["unit"]["arch_id"] for r in results} - known)
+    if strangers:
+        raise ValueError(f"{len(strangers)} trained architectures are not in the family {family} "
+                         f"(e.g. {strangers[0]!r}); the plan belongs to another version of the family")
+    provenance = _provenance(plans, recipe, results)
+    paths = []
+    for kind, field_name in KINDS.items():
+        arch_ids, mean, n_seeds, std = _aggregate(results, field_name)
+        label = _label_column(recipe, kind, results)
+        paths.append(write_collected(family, label, arch_ids, mean, n_seeds, std, provenance))
+    folder = refresh_collected_labels(family)
+    return CollectReport(family, tuple(column_name(recipe, k) for k in KINDS), len(results),
+                         len({r["unit"]["arch_id"] for r in results}), tuple(paths), folder)
+
+
+def _common_family_and_recipe(plans: Sequence[Plan]) -> tuple[str, Recipe]:
+    if not plans:
+        raise ValueError("collect needs at least one plan")
+    pairs = {(p.family, p.recipe.hash) for p in plans}
+    if len(pairs) != 1:
+        raise ValueError(f"plans collected together must share family and recipe; got (family, recipe hash) "
+                         f"{sorted(pairs)}")
+    return plans[0].family, plans[0].recipe
+
+
+def _read_results(plans: Sequence[Plan], progress: bool) -> list[dict]:
+    by_unit: dict[str, dict] = {}
+    for plan in plans:
+        store = ResultStore(plan)
+        finished = sorted(store.finished() & set(plan.units_by_id))
+        for uid in tqdm(finished, desc=f"reading results of {plan.folder.name}", disable=not progress):
+            by_unit.setdefault(uid, store.read(uid))
+    return [by_unit[uid] for uid in sorted(by_unit)]
+
+
+def _check_owner(family: str, recipe: Recipe, replace: bool) -> None:
+    for existing in read_collected(family):
+        if existing.column.name not in {column_name(recipe, k) for k in KINDS}:
+            continue
+        owner = existing.provenance.get("recipe_hash")
+        if owner != recipe.hash and not replace:
+            raise FileExistsError(
+                f"{existing.path} holds {existing.column.name} made with recipe hash {owner}, not {recipe.hash}; "
+                "give the recipe another name, or pass --replace to discard the old labels")
+
+
+def _aggregate(results: Sequence[dict], field_name: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Per architecture (in first-appearance order of sorted unit ids): mean, count and sample std over seeds."""
+    per_arch: dict[str, list[float]] = defaultdict(list)
+    for result in results:
+        per_arch[result["unit"]["arch_id"]].append(float(result["train"][field_name]))
+    arch_ids = sorted(per_arch)
+    values = [np.asarray(per_arch[a]) for a in arch_ids]
+    mean = np.array([v.mean() for v in values])
+    std = np.array([v.std(ddof=1) if len(v) > 1 else np.nan for v in values])
+    return arch_ids, mean, np.array([len(v) for v in values]), std
+
+
+def _label_column(recipe: Recipe, kind: str, results: Sequence[dict]) -> LabelColumn:
+    seeds = sorted({r["unit"]["seed"] for r in results})
+    n_train = recipe.n_train or CIFAR10_TRAIN_SIZE
+    when = "after the last epoch" if kind == "final" else "best over the per-epoch evaluations (selected on test)"
+    return LabelColumn(
+        name=column_name(recipe, kind), source_id=SOURCE_ID, dataset="CIFAR-10",
+        split=f"test (10,000 images); trained on {n_train:,} training images",
+        epochs=recipe.epochs, unit="%", seeds=f"mean over training seeds {seeds} (n_seeds per architecture)",
+        licence=LICENCE,
+        description=(f"top-1 test accuracy {when}, trained by cgbench with recipe {recipe.name} (hash {recipe.hash}): "
+                     f"{json.dumps(recipe.as_dict(), sort_keys=True)}"),
+    )
+
+
+def _provenance(plans: Sequence[Plan], recipe: Recipe, results: Sequence[dict]) -> dict:
+    return {
+        "plans": [str(p.folder) for p in plans], "recipe": recipe.as_dict(), "recipe_hash": recipe.hash,
+        "git_revisions": sorted({r["git_revision"] for r in results}),
+        "devices": sorted({r["train"]["device"] for r in results}), "n_results": len(results),
+        "collected": now_iso(), "collected_into": str(collected_folder(plans[0].family)),
+    }

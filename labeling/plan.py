@@ -1,0 +1,204 @@
+"""A labelling plan: which architectures of a family to train, under which recipe and seeds.
+
+A plan is a folder holding ``plan.parquet`` (one row per work unit: ``unit_id``, ``family``,
+``arch_id``, ``seed``), a human-readable ``plan.json`` and, as work proceeds, ``results/``,
+``checkpoints/``, ``failures/`` and ``logs/``. The Parquet file is the plan; its key-value
+metadata holds the recipe JSON and hash, the family and its version, the cgbench version, the
+sampling seed and the training seeds.
+
+Choices:
+
+- Architectures are drawn from the *built family's rows* (``load_family(name).arch_ids``, without
+  replacement, ``numpy.random.default_rng(seed)``), not from the search space's own sampler.
+  Inception and Two-Path families are a 10,000-network sample of their spaces, so space samples
+  would mostly be networks the family does not hold and their labels could never be merged into
+  it. For HiAML (the whole 14^4 space) this is the same uniform distribution either way.
+- ``plan.parquet`` is a function of the arguments only: no timestamp (that lives in
+  ``plan.json``), fixed column order and compression, units in draw order;
+  so the same arguments give a byte-identical file, and re-running ``make_plan`` on an existing
+  folder is a no-op when the bytes agree and an error when they do not.
+- A unit id is the first 16 hex digits of sha256("family|arch_id|recipe_hash|seed"): stable across
+  processes and machines, and a changed recipe gives new ids, so results of different recipes
+  never mix in one store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cgbench import __version__ as cgbench_version
+from cgbench.families import family_spec
+from cgbench.sources import cgbench_home
+from cgbench.storage import atomic_write, atomic_write_text
+
+from .recipe import Recipe
+
+PLAN_FILE = "plan.parquet"
+PLAN_SUMMARY = "plan.json"
+UNIT_ID_LENGTH = 16
+_META_PREFIX = b"cgbench.label."
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    unit_id: str
+    family: str
+    arch_id: str
+    seed: int
+
+
+def unit_id(family: str, arch_id: str, recipe_hash: str, seed: int) -> str:
+    return hashlib.sha256(f"{family}|{arch_id}|{recipe_hash}|{seed}".encode()).hexdigest()[:UNIT_ID_LENGTH]
+
+
+@dataclass(frozen=True)
+class Plan:
+    folder: Path
+    family: str
+    recipe: Recipe
+    units: tuple[WorkUnit, ...]
+    sample_seed: int
+    created: str
+
+    @classmethod
+    def load(cls, path: str | Path) -> Plan:
+        """The plan in folder ``path`` (or of the file ``path``/plan.parquet itself)."""
+        path = Path(path)
+        file = path if path.name == PLAN_FILE else path / PLAN_FILE
+        if not file.is_file():
+            raise FileNotFoundError(f"{file} does not exist: expected a plan folder made by `cgbench label plan`")
+        table = pq.read_table(file)
+        meta = _read_metadata(table.schema, file)
+        recipe = Recipe.from_dict(json.loads(meta["recipe"]))
+        if recipe.hash != meta["recipe_hash"]:
+            raise ValueError(
+                f"{file}: its recipe hashes to {recipe.hash} but the plan records {meta['recipe_hash']}; "
+                "the recipe definition changed since the plan was made, so its units would not match"
+            )
+        units = tuple(WorkUnit(u, f, a, int(s)) for u, f, a, s in zip(
+            *(table.column(c).to_pylist() for c in ("unit_id", "family", "arch_id", "seed"))))
+        summary = file.parent / PLAN_SUMMARY
+        created = json.loads(summary.read_text())["created"] if summary.is_file() else ""
+        return cls(file.parent, meta["family"], recipe, units, int(meta["sample_seed"]), created)
+
+    @property
+    def results_dir(self) -> Path:
+        return self.folder / "results"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.folder / "checkpoints"
+
+    @property
+    def failures_dir(self) -> Path:
+        return self.folder / "failures"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.folder / "logs"
+
+    @cached_property
+    def units_by_id(self) -> dict[str, WorkUnit]:
+        return {unit.unit_id: unit for unit in self.units}
+
+    def unit(self, unit_id: str) -> WorkUnit:
+        if unit_id not in self.units_by_id:
+            raise KeyError(f"plan {self.folder} has no unit {unit_id!r}")
+        return self.units_by_id[unit_id]
+
+    def checkpoint_path(self, unit_id: str) -> Path:
+        return self.checkpoints_dir / f"{unit_id}.pt"
+
+
+def default_plan_folder(family: str, n: int, seed: int, recipe: Recipe) -> Path:
+    return cgbench_home() / "labeling" / f"{family}-{recipe.name}-{recipe.hash[:8]}-n{n}-s{seed}"
+
+
+def family_arch_ids(family: str, progress: bool = True) -> list[str]:
+    """The arch_ids of the family's rows (built first if need be), read without loading its graphs."""
+    from cgbench.dataset import build_family
+    from cgbench.storage import DATA_FILE, read_manifest, verify_family
+
+    folder = build_family(family, progress=progress)
+    verify_family(folder, read_manifest(folder), f"Rebuild it with `cgbench build {family} --force`.")
+    return pq.read_table(folder / DATA_FILE, columns=["arch_id"]).column("arch_id").to_pylist()
+
+
+def sample_arch_ids(family: str, n: int, seed: int, progress: bool = True) -> list[str]:
+    """``n`` distinct arch_ids of the built family, in draw order."""
+    arch_ids = family_arch_ids(family, progress)
+    if not 1 <= n <= len(arch_ids):
+        raise ValueError(f"n must be between 1 and the family's {len(arch_ids)} architectures, got {n}")
+    picks = np.random.default_rng(seed).choice(len(arch_ids), size=n, replace=False)
+    return [arch_ids[i] for i in picks]
+
+
+def make_plan(family: str, n: int, seed: int, recipe: Recipe, folder: Path | None = None,
+              train_seeds: Sequence[int] = (0,), progress: bool = True) -> Plan:
+    """Write the plan of ``n`` architectures x ``train_seeds`` into ``folder`` (a no-op if it is there already)."""
+    spec = family_spec(family)
+    if spec.space is None:
+        raise ValueError(f"{family} has no search space to build networks from; families with a space can be "
+                         "labelled (hiaml, inception, two_path, ...)")
+    train_seeds = _check_seeds(train_seeds)
+    folder = Path(folder) if folder is not None else default_plan_folder(family, n, seed, recipe)
+    arch_ids = sample_arch_ids(family, n, seed, progress)
+    units = [WorkUnit(unit_id(family, a, recipe.hash, s), family, a, s) for a in arch_ids for s in train_seeds]
+    content = _plan_bytes(units, {
+        "family": family, "family_version": spec.version, "recipe": json.dumps(recipe.as_dict(), sort_keys=True),
+        "recipe_hash": recipe.hash, "sample_seed": str(seed), "n": str(n),
+        "train_seeds": ",".join(map(str, train_seeds)), "cgbench_version": cgbench_version,
+    })
+    file = folder / PLAN_FILE
+    if file.exists():
+        if file.read_bytes() != content:
+            raise FileExistsError(
+                f"{folder} already holds a different plan; choose another --out folder or delete it "
+                "(its results belong to that plan)")
+        return Plan.load(folder)
+    atomic_write(file, lambda tmp: tmp.write_bytes(content))
+    atomic_write_text(folder / PLAN_SUMMARY, json.dumps({
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "family": family, "n": n,
+        "sample_seed": seed, "train_seeds": list(train_seeds), "recipe": recipe.as_dict(),
+        "recipe_hash": recipe.hash, "n_units": len(units),
+    }, indent=2))
+    return Plan.load(folder)
+
+
+def _check_seeds(train_seeds: Sequence[int]) -> tuple[int, ...]:
+    seeds = tuple(train_seeds)
+    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"train_seeds must be distinct non-negative integers, got {list(seeds)}")
+    return seeds
+
+
+def _plan_bytes(units: Sequence[WorkUnit], metadata: dict[str, str]) -> bytes:
+    table = pa.table({
+        "unit_id": pa.array([u.unit_id for u in units], pa.string()),
+        "family": pa.array([u.family for u in units], pa.string()),
+        "arch_id": pa.array([u.arch_id for u in units], pa.string()),
+        "seed": pa.array([u.seed for u in units], pa.int64()),
+    }).replace_schema_metadata({_META_PREFIX + k.encode(): v.encode() for k, v in metadata.items()})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def _read_metadata(schema: pa.Schema, file: Path) -> dict[str, str]:
+    meta = {k[len(_META_PREFIX):].decode(): v.decode() for k, v in (schema.metadata or {}).items()
+            if k.startswith(_META_PREFIX)}
+    missing = {"family", "recipe", "recipe_hash", "sample_seed"} - set(meta)
+    if missing:
+        raise ValueError(f"{file} is not a cgbench labelling plan: its metadata lacks {sorted(missing)}")
+    return meta
