@@ -32,3 +32,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    """A tiny CIFAR-10 (64 + 64 learnable synthetic images) in the official python-pickle batch format."""
+    from labeling.cifar10 import synthetic_cifar10, write_cifar10_batches
+
+    root = tmp_path_factory.mktemp("cifar")
+    train, test = synthetic_cifar10(64, 64, seed=0)
+    write_cifar10_batches(root, train, test, n_train_batches=2)
+    return root

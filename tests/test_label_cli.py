@@ -19,7 +19,6 @@ import pytest
 
 from cgbench.cli import main
 from labeling.backends.local import worker_slots
-from labeling.cifar10 import synthetic_cifar10, write_cifar10_batches
 from labeling.plan import Plan
 from labeling.recipe import Recipe
 from labeling.store import ResultStore
@@ -30,14 +29,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 RECIPE = Recipe(name="tiny_kill", epochs=4, batch_size=32, lr=0.05, precision="fp32", n_train=64)
 CGBENCH = str(Path(sys.executable).parent / "cgbench")
 CHECKPOINT_WAIT_SECONDS = 240
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cifar")
-    train, test = synthetic_cifar10(64, 64, seed=1)
-    write_cifar10_batches(root, train, test, n_train_batches=2)
-    return root
 
 
 @pytest.fixture(scope="module")

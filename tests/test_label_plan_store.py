@@ -16,7 +16,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from labeling.cifar10 import synthetic_cifar10, write_cifar10_batches
 from labeling.plan import PLAN_FILE, Plan, make_plan, unit_id
 from labeling.recipe import Recipe
 from labeling.store import STALE_TMP_SECONDS, ResultExistsError, ResultStore, plan_status
@@ -32,14 +31,6 @@ def hiaml_built(cgbench_home):
     from cgbench.dataset import build_family
 
     build_family("hiaml", progress=False)
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cifar")
-    train, test = synthetic_cifar10(64, 64, seed=0)
-    write_cifar10_batches(root, train, test, n_train_batches=1)
-    return root
 
 
 def test_unit_id_is_the_documented_hash():

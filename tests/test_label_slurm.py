@@ -27,7 +27,6 @@ import pytest
 import submitit
 
 from labeling.backends import slurm
-from labeling.cifar10 import synthetic_cifar10, write_cifar10_batches
 from labeling.plan import make_plan
 from labeling.recipe import get_recipe
 from labeling.store import ResultStore
@@ -38,14 +37,6 @@ N_UNITS = 4
 EPOCHS = 12
 N_TASKS = 2
 DEADLINE_S = 240.0
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    train, test = synthetic_cifar10(64, 64, seed=0)
-    root = tmp_path_factory.mktemp("cifar")
-    write_cifar10_batches(root, train, test)
-    return root
 
 
 @pytest.fixture(scope="module")
