@@ -27,3 +27,5 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PYTHON) benchmarks/bench_nb201.py
 	$(PYTHON) benchmarks/bench_families.py
+	$(PYTHON) benchmarks/bench_graph_batches.py
+	$(PYTHON) benchmarks/bench_label_throughput.py
