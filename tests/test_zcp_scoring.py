@@ -165,6 +165,19 @@ def test_data_independent_proxies_agree_with_nas_bench_suite_zero(nb201):
     assert table["params"].spearman > 0.99
     assert table["flops"].spearman > 0.99
     assert table["synflow"].spearman > 0.9
+    # Against accuracy, ours and the reference's synflow rank the same 40 cells alike.
+    assert abs(table["synflow"].ours_vs_accuracy - table["synflow"].reference_vs_accuracy) < 0.1
+
+
+def test_reference_carries_the_cells_accuracy_and_unscored_proxies_get_only_accuracy(nb201):
+    reference = reference_scores("nb201", progress=False)
+    row = {arch_id: i for i, arch_id in enumerate(nb201.arch_ids)}
+    # val_accuracy in NASLib's file is NB-201's 200-epoch CIFAR-10 validation accuracy, the family's target.
+    ours = nb201.labels("c10_valid_acc_200ep")[[row[a] for a in reference.arch_ids]]
+    assert np.corrcoef(ours, reference.accuracy)[0, 1] > 0.99
+    assert not reference.has("zen")
+    (zen,) = agreement_table("nb201", ["zen"], n=5, progress=False)
+    assert np.isnan(zen.spearman) and np.isnan(zen.reference_vs_accuracy) and np.isfinite(zen.ours_vs_accuracy)
 
 
 def test_cli_score_and_list(nb201, capsys):

@@ -5,7 +5,10 @@ dataset, each ``{"score", "time"}``; cells keyed by NASLib's op-code tuple, see
 ``cgbench.families.nb201.from_naslib_tuple``) and for the 500 NB-101 cells of the nb101 family
 (``zc_nasbench101.json``, plain numbers; keys are NASLib's 7x7 matrix + op ids, mapped to our
 arch_id exactly as the family does). :func:`agreement_table` scores the same cells with our
-proxies and reports the Spearman rank correlation with the reference, per proxy.
+proxies and reports, per proxy, the Spearman rank correlation with the reference and, for both
+our scores and the reference's, with the cells' CIFAR-10 validation accuracy stored in the same
+file (how well the proxy predicts; the published single-proxy numbers are of this kind). Proxies
+the reference never scored (zen, zico, meco, swap) get only the accuracy column.
 
 The reference scored real CIFAR-10 batches; ours are seeded random batches unless a recipe says
 ``data="real"`` and CIFAR-10 is on disk. Data-independent proxies (params, flops, l2_norm,
@@ -48,6 +51,10 @@ class ReferenceScores:
 
     arch_ids: list[str]
     scores: dict[str, np.ndarray]
+    accuracy: np.ndarray  # the file's val_accuracy (%), per entry
+
+    def has(self, proxy: str) -> bool:
+        return REFERENCE_KEYS.get(proxy, proxy) in self.scores
 
     def of(self, proxy: str) -> np.ndarray:
         key = REFERENCE_KEYS.get(proxy, proxy)
@@ -68,14 +75,19 @@ def nb201_reference(path: Path, dataset: str = "cifar10") -> ReferenceScores:
         raise KeyError(f"{path.name} has datasets {sorted(data)}, not {dataset!r}")
     records = data[dataset]
     arch_ids = [nb201_module.arch_string(nb201_module.from_naslib_tuple(ast.literal_eval(key))) for key in records]
-    return ReferenceScores(arch_ids, _score_columns(list(records.values()), lambda entry: entry["score"]))
+    return ReferenceScores(arch_ids, _score_columns(list(records.values()), lambda entry: entry["score"]),
+                           _accuracy(records.values()))
 
 
 def nb101_reference(path: Path) -> ReferenceScores:
     records = nb101_module.read_naslib_zc(path)
     space = nb101_module.SPACE
     arch_ids = [space.arch_id(nb101_module.make_cell(*nb101_module.from_naslib_key(key))) for key in records]
-    return ReferenceScores(arch_ids, _score_columns(list(records.values()), float))
+    return ReferenceScores(arch_ids, _score_columns(list(records.values()), float), _accuracy(records.values()))
+
+
+def _accuracy(records) -> np.ndarray:
+    return np.array([float(r.get("val_accuracy", math.nan)) for r in records], dtype=np.float64)
 
 
 def reference_scores(family_name: str, progress: bool = True) -> ReferenceScores:
@@ -92,8 +104,10 @@ def reference_scores(family_name: str, progress: bool = True) -> ReferenceScores
 class Agreement:
     proxy: str
     n_cells: int
-    spearman: float
+    spearman: float  # ours vs the reference's scores (NaN where the reference has none)
     seconds_per_arch: float
+    ours_vs_accuracy: float
+    reference_vs_accuracy: float
 
 
 def agreement_table(family_name: str, proxies: list[str] | None = None, n: int | None = None, seed: int = 0,
@@ -119,15 +133,21 @@ def agreement_table(family_name: str, proxies: list[str] | None = None, n: int |
     if n is not None:
         entries = np.sort(np.random.default_rng(seed).permutation(entries)[:n])
     rows = np.array([row_of[reference.arch_ids[e]] for e in entries])
+    accuracy = reference.accuracy[entries]
     table = []
     for proxy in proxies:
-        theirs = reference.of(proxy)[entries]
+        theirs = reference.of(proxy)[entries] if reference.has(proxy) else np.full(len(entries), math.nan)
         paths = score_family(family, [proxy], indices=rows, device=device, progress=progress)
         ours = load_scores(family, proxy)[rows]
-        both = ~np.isnan(ours) & ~np.isnan(theirs)
-        rho = spearmanr(ours[both], theirs[both]).statistic
-        table.append(Agreement(proxy, int(both.sum()), float(rho), _mean_seconds(paths[proxy])))
+        table.append(Agreement(proxy, int((~np.isnan(ours)).sum()), _spearman(ours, theirs), _mean_seconds(paths[proxy]),
+                               _spearman(ours, accuracy), _spearman(theirs, accuracy)))
     return table
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman over the pairs where neither value is missing (NaN when fewer than 3 remain)."""
+    both = ~np.isnan(a) & ~np.isnan(b)
+    return float(spearmanr(a[both], b[both]).statistic) if both.sum() >= 3 else math.nan
 
 
 def _mean_seconds(path: Path) -> float:
@@ -135,7 +155,9 @@ def _mean_seconds(path: Path) -> float:
 
 
 def format_agreement(family_name: str, table: list[Agreement]) -> str:
-    lines = [f"agreement with NAS-Bench-Suite-Zero on {family_name} (CIFAR-10 reference, Spearman)",
-             f"{'proxy':12s} {'cells':>5s} {'spearman':>9s} {'s/arch':>8s}"]
-    lines += [f"{a.proxy:12s} {a.n_cells:5d} {a.spearman:9.3f} {a.seconds_per_arch:8.3f}" for a in table]
+    lines = [f"agreement with NAS-Bench-Suite-Zero on {family_name} (CIFAR-10 reference, Spearman); "
+             "the last two columns: ours and the reference's scores vs the cells' validation accuracy",
+             f"{'proxy':12s} {'cells':>5s} {'vs ref':>7s} {'s/arch':>8s} {'ours~acc':>8s} {'ref~acc':>8s}"]
+    lines += [f"{a.proxy:12s} {a.n_cells:5d} {a.spearman:7.3f} {a.seconds_per_arch:8.3f} {a.ours_vs_accuracy:8.3f} "
+              f"{a.reference_vs_accuracy:8.3f}" for a in table]
     return "\n".join(lines)
