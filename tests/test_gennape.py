@@ -10,6 +10,8 @@ from baselines.gennape.pretrain import HW_COLUMNS, nt_xent, pretrain_contrastive
 from baselines.predictor import TrainingSet, list_predictors, make_predictor
 from cgbench.metrics import spearman
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 BLOB_CENTERS = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
 
 
@@ -67,15 +69,6 @@ def test_flops_target_transform_round_trips_and_is_scale_free():
     np.testing.assert_allclose(FlopsTargetTransform.flops_factor(np.array([9e9, 0.0])), [2.0, 1.0])
     with pytest.raises(ValueError, match="all equal"):
         FlopsTargetTransform.fit(np.ones(5), np.zeros(5))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The test machine's cores are shared; more threads than free cores slow training tenfold."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

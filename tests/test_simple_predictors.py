@@ -1,19 +1,11 @@
 import numpy as np
 import pytest
-import torch
 
 import baselines.simple  # noqa: F401  (registers flops, params and gin)
 from baselines.predictor import TrainingSet, list_predictors, make_predictor
 from cgbench.metrics import spearman
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The test machine's cores are shared; more threads than free cores slow training tenfold."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("name", ["flops", "params"])
