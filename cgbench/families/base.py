@@ -68,6 +68,24 @@ class FamilySpec(ABC):
         }
 
 
+class UnlabelledFamily(FamilySpec, ABC):
+    """Networks of a search space that have no labels yet (``cgbench label`` trains them): no raw files."""
+
+    raw_files = ()
+    labels = ()
+    default_target = None
+
+
+class SampledFamily(UnlabelledFamily, ABC):
+    """``sample_size`` distinct networks of ``space``, drawn with ``sample_seed`` (for spaces too large to enumerate)."""
+
+    sample_size: ClassVar[int]
+    sample_seed: ClassVar[int]
+
+    def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
+        return space_table(self.space, self.space.sample_unique(self.sample_size, self.sample_seed), progress)
+
+
 def assemble_table(arch_ids: list[str], configs: list[str], graphs: GraphTable, flops: np.ndarray,
                    params: np.ndarray, labels: dict[str, np.ndarray],
                    extra: dict[str, pa.Array] | None = None) -> pa.Table:

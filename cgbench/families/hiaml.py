@@ -44,7 +44,7 @@ import torch
 import torch.nn as nn
 
 from . import register_family
-from .base import FamilySpec, space_table
+from .base import UnlabelledFamily, space_table
 from .fragments import Composer, Composition
 from .space import SearchSpace
 
@@ -354,14 +354,11 @@ SPACE = HiAMLSpace()
 
 
 @register_family
-class HiAML(FamilySpec):
+class HiAML(UnlabelledFamily):
     name = "hiaml"
     version = "1.0"
     description = ("HiAML (GENNAPE): all 14^4 = 38,416 networks of 4 stages x 2 blocks drawn from 14 residual "
                    "blocks, CIFAR-10 input (32x32); unlabelled, waiting for cgbench's own training.")
-    raw_files = ()
-    labels = ()
-    default_target = None
     input_shape = (1, 3, 32, 32)
     space = SPACE
 

@@ -66,15 +66,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import torch
 import torch.nn as nn
 
 from . import register_family
-from .base import FamilySpec, space_table
+from .base import SampledFamily
 from .fragments import Composer, Composition, Value
 from .space import SearchSpace
 
@@ -464,17 +462,14 @@ SPACE = InceptionSpace()
 
 
 @register_family
-class Inception(FamilySpec):
+class Inception(SampledFamily):
     name = "inception"
     version = "1.0"
     description = (f"Inception (GENNAPE): {FAMILY_SIZE:,} distinct networks drawn with GENNAPE's sampler (seed "
                    f"{FAMILY_SEED}), 4 stages of 2-6 repeated multi-path blocks, CIFAR-10 input (32x32); "
                    "unlabelled, waiting for cgbench's own training.")
-    raw_files = ()
-    labels = ()
-    default_target = None
+    sample_size = FAMILY_SIZE
+    sample_seed = FAMILY_SEED
     input_shape = (1, 3, 32, 32)
     space = SPACE
 
-    def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        return space_table(SPACE, SPACE.sample_unique(FAMILY_SIZE, FAMILY_SEED), progress)

@@ -26,7 +26,7 @@ import pyarrow as pa
 import torch.nn as nn
 
 from . import register_family
-from .base import FamilySpec
+from .base import UnlabelledFamily
 from .ofa_blocks import (PREDICTOR_RESOLUTIONS, ElasticMBConvSpace, MBConv, MBConvSpec, StageSpec, conv_bn_act,
                          sampled_table)
 
@@ -60,14 +60,11 @@ MULTI_RESOLUTION_SPACE = OFAProxylessSpace(PREDICTOR_RESOLUTIONS)
 
 
 @register_family
-class OFAProxyless(FamilySpec):
+class OFAProxyless(UnlabelledFamily):
     name = "ofa_pn"
     version = "1.0"
     description = ("Once-for-All ProxylessNAS (w1.3) sub-networks: 10,000 uniform samples (seed 0) with "
                    "input resolutions 128, 160, 192, 224, unlabelled; FLOPs and parameters only.")
-    raw_files = ()
-    labels = ()
-    default_target = None
     input_shape = SPACE.input_shape
     space = SPACE
 

@@ -37,7 +37,7 @@ import pyarrow as pa
 import torch.nn as nn
 
 from . import register_family
-from .base import FamilySpec
+from .base import UnlabelledFamily
 from .fragments import Composer, Composition
 from .ofa_blocks import (DEFAULT_RESOLUTION, PREDICTOR_RESOLUTIONS, RESOLUTIONS, Bottleneck, ResidualConv,
                          conv_bn_act, make_divisible, sampled_table)
@@ -195,14 +195,11 @@ MULTI_RESOLUTION_SPACE = OFAResNet50Space(PREDICTOR_RESOLUTIONS)
 
 
 @register_family
-class OFAResNet50(FamilySpec):
+class OFAResNet50(UnlabelledFamily):
     name = "ofa_resnet50"
     version = "1.0"
     description = ("Once-for-All ResNet-50 sub-networks: 10,000 uniform samples (seed 0) with input resolutions "
                    "128, 160, 192, 224, unlabelled; FLOPs and parameters only.")
-    raw_files = ()
-    labels = ()
-    default_target = None
     input_shape = SPACE.input_shape
     space = SPACE
 

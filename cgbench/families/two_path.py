@@ -46,15 +46,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import torch
 import torch.nn as nn
 
 from . import register_family
-from .base import FamilySpec, space_table
+from .base import SampledFamily
 from .fragments import Composer, Composition, Value
 from .hiaml import BN_EPS, BN_MOMENTUM, conv_bn, inception_s
 from .space import SearchSpace
@@ -313,17 +311,14 @@ SPACE = TwoPathSpace()
 
 
 @register_family
-class TwoPath(FamilySpec):
+class TwoPath(SampledFamily):
     name = "two_path"
     version = "1.0"
     description = (f"Two-Path (GENNAPE): {FAMILY_SIZE:,} distinct networks drawn with GENNAPE's sampler (seed "
                    f"{FAMILY_SEED}), two chains of 2-4 single-path blocks, CIFAR-10 input (32x32); unlabelled, "
                    "waiting for cgbench's own training.")
-    raw_files = ()
-    labels = ()
-    default_target = None
+    sample_size = FAMILY_SIZE
+    sample_seed = FAMILY_SEED
     input_shape = (1, 3, 32, 32)
     space = SPACE
 
-    def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        return space_table(SPACE, SPACE.sample_unique(FAMILY_SIZE, FAMILY_SEED), progress)
