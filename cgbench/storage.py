@@ -39,15 +39,30 @@ class FamilyIntegrityError(RuntimeError):
 # Atomic writes
 
 
+def fsync_folder(folder: Path) -> None:
+    """Make a rename or link inside ``folder`` durable (it is an entry of the folder, not of the file)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it into place."""
+    """Call ``write(tmp)`` on a temporary file ``.<name>.*.tmp`` next to ``path``, then rename it into place.
+
+    The file and the rename are flushed to disk, so a crash leaves either the old file or the new one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
         os.replace(tmp, path)
+        fsync_folder(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from cgbench import __version__ as cgbench_version
-from cgbench.storage import atomic_write_text
+from cgbench.storage import atomic_write_text, fsync_folder
 
 from .plan import Plan, WorkUnit
 
@@ -71,14 +71,6 @@ def run_context() -> dict:
     """Where a result was produced: code revision, host, and the SLURM ids when under SLURM."""
     slurm = {key: os.environ[var] for key, var in SLURM_VARIABLES.items() if var in os.environ}
     return {"git_revision": code_revision(), "hostname": socket.gethostname(), "slurm": slurm or None}
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ResultStore:
@@ -144,7 +136,7 @@ class ResultStore:
                     f"unit {unit_id} got a result from another worker while this one was writing ({path})") from None
         finally:
             Path(tmp).unlink(missing_ok=True)
-        _fsync_folder(self.results_dir)
+        fsync_folder(self.results_dir)
         self.failure_path(unit_id).unlink(missing_ok=True)
         return path
 

@@ -14,7 +14,7 @@ Choices and why:
   loss scaling). On CUDA the network and batches are ``channels_last`` (tensor-core convolutions).
   ``compile=True`` wraps the network in ``torch.compile``.
 - Every epoch ends with an evaluation of the full test set (eval mode, no augmentation, accuracy in
-  %) and, if ``checkpoint_path`` is given, an atomic checkpoint (tmp file in the same folder, fsync,
+  %) and, if ``checkpoint_path`` is given, an atomic checkpoint (``cgbench.storage.atomic_write``: tmp file, fsync,
   ``os.replace``, fsync of the folder): network, optimiser, step, RNG states, epoch records, time so
   far. If the checkpoint exists when training starts, training resumes after its last epoch; because
   batches, learning rate and RNG depend only on the saved state, the result equals an uninterrupted
@@ -27,7 +27,6 @@ Choices and why:
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import time
 from collections.abc import Callable
@@ -38,6 +37,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
+
+from cgbench.storage import atomic_write
 
 from .cifar10 import Cifar10, ImageSet
 from .gpu_loader import GpuBatches
@@ -260,23 +261,12 @@ def _save_checkpoint(path: Path, model, optimizer, recipe: Recipe, seed: int, st
         "train_seconds": state.train_seconds, "train_images": state.train_images,
         "wall_seconds": state.wall_seconds,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def _remove_partial_checkpoints(path: Path) -> None:
     """Delete tmp files a killed run left while writing ``path`` (the checkpoint itself is never partial)."""
-    for partial in path.parent.glob(f"{path.name}.*.tmp"):
+    for partial in path.parent.glob(f".{path.name}.*.tmp"):
         partial.unlink(missing_ok=True)
 
 
