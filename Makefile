@@ -1,5 +1,6 @@
 # The two entry points of the README: `make run` (the main job) and `make test`.
-# Both create .venv and install the project on first use.
+# Both install the Debian packages they need when missing (as root; otherwise they say which),
+# then create .venv and install the project on first use.
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
@@ -11,9 +12,15 @@ export CGBENCH_MIRROR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: run test bench
+.PHONY: run test bench system-deps-run system-deps-test
 
-$(STAMP): pyproject.toml
+system-deps-run:
+	@tools/system-deps.sh run
+
+system-deps-test:
+	@tools/system-deps.sh test
+
+$(STAMP): pyproject.toml | system-deps-run
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
@@ -21,7 +28,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/cgbench benchmark
 
-test: $(STAMP)
+test: system-deps-test $(STAMP)
 	$(PYTHON) -m pytest -q
 
 bench: $(STAMP)
