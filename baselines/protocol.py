@@ -51,7 +51,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from baselines.predictor import Predictor, TrainingSet, make_predictor
-from cgbench.dataset import Family, family_folder, load_family
+from cgbench.dataset import Family, family_folder
+from cgbench.dataset import load_families as cgbench_load_families
 from cgbench.evaluation import Evaluator
 
 TRACKS = ("in_family", "zero_shot", "few_shot")
@@ -349,13 +350,11 @@ def load_families(protocol: Protocol, progress: bool = True) -> dict[str, Family
     names = list(protocol.families)
     if {"zero_shot", "few_shot"} & set(protocol.tracks) and protocol.source not in names:
         names.append(protocol.source)
-    families = {}
-    for name in names:
-        family = load_family(name, progress=progress)
+    families = cgbench_load_families(names, progress=progress)
+    for name, family in families.items():
         if family.default_target is None:
             raise ValueError(f"{name} is unlabelled; the benchmark needs labelled families "
                              f"(labelled ones: {', '.join(labelled_families())})")
-        families[name] = family
     return families
 
 

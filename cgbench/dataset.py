@@ -7,6 +7,7 @@ cgbench's own training (``cgbench.collected``) are merged into the table as extr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -18,13 +19,14 @@ from .collected import MANIFEST_KEY, is_stale, merge_collected
 from .families import FamilySpec, family_spec, list_families
 from .graph.model import ComputationGraph
 from .graph.vocab import CG_FORMAT_VERSION
+from .progress import phase, reporting
 from .sources import cgbench_home, fetch
 from .splits import PARTS, splits_from_table, splits_to_table, standard_splits
 from .storage import (DATA_FILE, SPLITS_FILE, FamilyIntegrityError, GraphTable, read_manifest,
                       read_parquet, verify_family, write_family)
 
-__all__ = ["Family", "FamilyNotBuiltError", "build_family", "family_folder", "list_families", "load_family",
-           "store_family"]
+__all__ = ["Family", "FamilyNotBuiltError", "build_family", "family_folder", "list_families", "load_families",
+           "load_family", "store_family"]
 
 
 def family_folder(spec: FamilySpec) -> Path:
@@ -39,8 +41,13 @@ class FamilyNotBuiltError(FileNotFoundError):
     """A family built from files a user brings has not been imported yet."""
 
 
-def build_family(name: str, force: bool = False, progress: bool = True) -> Path:
-    """Fetch the raw files of family ``name``, build its table and splits, write them atomically."""
+def build_family(name: str, force: bool = False, progress: bool = True, note: str = "") -> Path:
+    """Fetch the raw files of family ``name``, build its table and splits, write them atomically.
+
+    Returns the family's folder; a verified build there is kept unless ``force``. Every phase is
+    announced on stderr (``progress=False`` keeps it quiet); ``note`` is added to the first line
+    (``load_families`` says "(k of n)").
+    """
     spec = family_spec(name)
     folder = family_folder(spec)
     if not force and (folder / "manifest.json").exists():
@@ -48,8 +55,12 @@ def build_family(name: str, force: bool = False, progress: bool = True) -> Path:
     if spec.import_command is not None:
         raise FamilyNotBuiltError(
             f"{name} is built from files you bring (they are not public downloads); run `{spec.import_command}`")
-    raw_paths = {raw.key: fetch(raw, progress) for raw in spec.raw_files}
-    return store_family(spec, *merge_collected(spec, spec.build_table(raw_paths, progress)))
+    with reporting(progress), phase(f"building {name}{note} (first use; later loads read {folder})"):
+        with phase(f"{name}: fetching {len(spec.raw_files)} raw file(s)"):
+            raw_paths = {raw.key: fetch(raw, progress) for raw in spec.raw_files}
+        with phase(f"{name}: reading the raw files and composing the CGs"):
+            table = spec.build_table(raw_paths, progress)
+        return store_family(spec, *merge_collected(spec, table))
 
 
 def refresh_collected_labels(name: str) -> Path:
@@ -74,21 +85,43 @@ def store_family(spec: FamilySpec, table: pa.Table, extra_manifest: dict | None 
     target = None
     if spec.default_target is not None:
         target = np.asarray(table.column(spec.default_target).to_numpy(zero_copy_only=False), float)
-    splits = standard_splits(target, hashes)
+    with phase(f"{spec.name}: computing the standard splits"):
+        splits = standard_splits(target, hashes)
     manifest = {
         **spec.manifest(), **(extra_manifest or {}), "cgbench_version": __version__, "cg_format": CG_FORMAT_VERSION,
         "n_archs": table.num_rows,
         "splits": {n: {p: int(len(i)) for p, i in parts.items()} for n, parts in splits.items()},
     }
-    write_family(folder, table, splits_to_table(splits), manifest)
+    with phase(f"{spec.name}: writing Parquet files and manifest to {folder}"):
+        write_family(folder, table, splits_to_table(splits), manifest)
     return folder
 
 
 def load_family(name: str, progress: bool = True) -> Family:
+    """The family ``name`` (see ``cgbench families``): built on first use, then read from the cache.
+
+    The first call fetches the raw files (from ``CGBENCH_MIRROR`` when set), builds the table of
+    CGs and labels and the standard splits, and writes them under ``$CGBENCH_HOME/families/``
+    (default ``~/.cache/cgbench``), announcing each phase on stderr unless ``progress=False``.
+    Later calls check the files' sha256 against the manifest and memory-map them.
+
+    >>> nb201 = load_family("nb201")
+    >>> nb201
+    Family('nb201', version='1.0', n_archs=15625, default_target='c10_valid_acc_200ep', ...)
+    """
+    return _load(name, progress, note="")
+
+
+def load_families(names: Sequence[str], progress: bool = True) -> dict[str, Family]:
+    """:func:`load_family` of each name; a family built on the way says "building X (k of n)"."""
+    return {name: _load(name, progress, note=f" ({k} of {len(names)})") for k, name in enumerate(names, 1)}
+
+
+def _load(name: str, progress: bool, note: str) -> Family:
     spec = family_spec(name)
     folder = family_folder(spec)
     if not (folder / "manifest.json").exists():
-        build_family(name, progress=progress)
+        build_family(name, progress=progress, note=note)
     elif is_stale(name, read_manifest(folder)):
         refresh_collected_labels(name)
     return Family.from_folder(spec, folder)

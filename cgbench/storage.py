@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .graph.model import ComputationGraph
+from .graph.model import ComputationGraph, check_graphs
 from .sources import sha256_of
 
 DATA_FILE, SPLITS_FILE, MANIFEST_FILE = "data.parquet", "splits.parquet", "manifest.json"
@@ -95,19 +95,32 @@ class GraphTable:
         c, d = self.edge_ptr[i], self.edge_ptr[i + 1]
         return ComputationGraph(self.op[a:b], self.shape[a:b], self.attr[a:b], self.edges[c:d])
 
+    def validate(self) -> GraphTable:
+        """This table, or ``InvalidGraphError`` naming the first graph that breaks a CG invariant."""
+        check_graphs(self.node_ptr, self.edge_ptr, self.op, self.edges)
+        return self
+
     @classmethod
     def from_graphs(cls, graphs: Sequence[ComputationGraph]) -> GraphTable:
-        def ptr(sizes: list[int]) -> np.ndarray:
-            return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+        return cls._joined([np.array([g.n_nodes for g in graphs], np.int64)], [np.array([g.n_edges for g in graphs], np.int64)],
+                           graphs)
 
-        return cls(
-            node_ptr=ptr([g.n_nodes for g in graphs]),
-            edge_ptr=ptr([g.n_edges for g in graphs]),
-            op=np.concatenate([g.op for g in graphs]),
-            shape=np.concatenate([g.shape for g in graphs]),
-            attr=np.concatenate([g.attr for g in graphs]),
-            edges=np.concatenate([g.edges for g in graphs]),
-        )
+    @classmethod
+    def concat(cls, tables: Sequence[GraphTable]) -> GraphTable:
+        """The graphs of ``tables``, one after the other."""
+        return cls._joined([np.diff(t.node_ptr) for t in tables], [np.diff(t.edge_ptr) for t in tables], tables)
+
+    @classmethod
+    def _joined(cls, node_counts: list[np.ndarray], edge_counts: list[np.ndarray], parts: Sequence) -> GraphTable:
+        def ptr(counts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate([[0], np.cumsum(np.concatenate([np.zeros(0, np.int64), *counts]))]).astype(np.int64)
+
+        def joined(name: str, empty: np.ndarray) -> np.ndarray:
+            return np.concatenate([empty, *(getattr(p, name) for p in parts)])
+
+        return cls(node_ptr=ptr(node_counts), edge_ptr=ptr(edge_counts),
+                   op=joined("op", np.zeros(0, np.int16)), shape=joined("shape", np.zeros((0, 6), np.int32)),
+                   attr=joined("attr", np.zeros((0, 6), np.int32)), edges=joined("edges", np.zeros((0, 2), np.int32)))
 
     def to_arrow_columns(self) -> dict[str, pa.Array]:
         node_offsets = pa.array(self.node_ptr.astype(np.int32))

@@ -70,7 +70,7 @@ def _summarise(results: list[RunMetrics]) -> SeedSummary:
 def cached_loader(load: FamilyLoader | None = None) -> FamilyLoader:
     """A family loader that loads (and verifies) each family once; share it across many submissions."""
     loaded: dict[str, Family] = {}
-    load = load or (lambda name: load_family(name, progress=False))
+    load = load or load_family  # a family built on first use announces its build phases
 
     def get(name: str) -> Family:
         if name not in loaded:

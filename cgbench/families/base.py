@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..graph.hashing import canonical_hashes
+from ..progress import phase
 from ..sources import RawFile
 from ..storage import GraphTable
 from .fragments import compose_family
@@ -90,7 +91,8 @@ def assemble_table(arch_ids: list[str], configs: list[str], graphs: GraphTable, 
                    params: np.ndarray, labels: dict[str, np.ndarray],
                    extra: dict[str, pa.Array] | None = None) -> pa.Table:
     """The canonical column layout every family's table follows."""
-    hashes = canonical_hashes(graphs.node_ptr, graphs.edge_ptr, graphs.op, graphs.shape, graphs.attr, graphs.edges)
+    with phase(f"hashing {len(graphs):,} CGs (canonical hash)"):
+        hashes = canonical_hashes(graphs.node_ptr, graphs.edge_ptr, graphs.op, graphs.shape, graphs.attr, graphs.edges)
     columns: dict[str, pa.Array] = {
         "arch_id": pa.array(arch_ids, pa.string()),
         "config": pa.array(configs, pa.string()),

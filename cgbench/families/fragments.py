@@ -7,6 +7,11 @@ values, ``finish`` at the logits. Each distinct (key, input shape) is captured o
 fragment. The graph goes through the same :class:`GraphBuilder` and ``simplify`` as capture, and
 merge nodes get the shape rule capture uses (the first operand is "in"), so a composed CG equals
 the captured CG of the whole network; the generic search-space tests check exactly that.
+
+Blocks (sub-compositions such as a cell) are cached raw, and ``simplify`` runs once on the whole
+network: it folds the same zeros, merges the same add chains and drops the same dead code whether
+a block was cleaned up first or not. :func:`compose_family` goes one step further and leaves every
+network raw, then cleans up thousands at once with ``simplify_many`` (vectorised over the batch).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from ..graph import ComputationGraph, GraphBuilder, count_flops, count_params, from_module
+from ..graph.compose import RawGraphs, SplicePlan, simplify_many
 from ..graph.vocab import OP_ID
 from ..storage import GraphTable
 
@@ -36,14 +42,15 @@ class Value:
 
 @dataclass(frozen=True)
 class Piece:
-    graph: ComputationGraph
+    plan: SplicePlan
+    output: tuple[int, int, int]  # (C, H, W) of the piece's output
     flops: int
     params: int
 
 
 @dataclass(frozen=True)
 class Composition:
-    graph: ComputationGraph
+    graph: ComputationGraph | None  # None from a deferred Composer
     flops: int
     params: int
 
@@ -65,28 +72,37 @@ class FragmentCache:
             shape = (1, channels, height, width)
             with torch.device("meta"):
                 module = make()
-            found = Piece(from_module(module, shape), count_flops(module, shape), count_params(module))
+            graph = from_module(module, shape)
+            _, h, _, w, _, c = (int(v) for v in graph.shape[-1])
+            found = Piece(SplicePlan.of(graph), (c, h, w), count_flops(module, shape), count_params(module))
             self._pieces[slot] = found
         return found
 
     def block(self, key: Hashable, compose: Callable[[Composer, Value], Value],
               channels: int, height: int, width: int) -> Piece:
-        """A piece that is itself a composition of pieces (a cell, a block), composed once."""
+        """A piece that is itself a composition of pieces (a cell, a block), composed once and kept raw."""
         slot = (key, channels, height, width)
         found = self._pieces.get(slot)
         if found is None:
-            inner = Composer(self)
-            result = inner.finish(compose(inner, inner.input(channels, height, width)))
-            found = Piece(result.graph, result.flops, result.params)
+            inner = Composer(self, deferred=True)
+            y = compose(inner, inner.input(channels, height, width))
+            inner.finish(y)
+            found = Piece(SplicePlan.of_builder(inner.builder), (y.channels, y.height, y.width), inner.flops, inner.params)
             self._pieces[slot] = found
         return found
 
 
 class Composer:
-    """Builds one network's CG from pieces; FLOPs and parameters add up over the pieces used."""
+    """Builds one network's CG from pieces; FLOPs and parameters add up over the pieces used.
 
-    def __init__(self, cache: FragmentCache) -> None:
+    :meth:`finish` returns the simplified CG, or no graph (``None``) when ``deferred``: the graph
+    stays in :attr:`builder`, for a block's plan or for ``compose_family``, which joins the
+    builders of many networks and simplifies them at once.
+    """
+
+    def __init__(self, cache: FragmentCache, deferred: bool = False) -> None:
         self.cache = cache
+        self.deferred = deferred
         self.builder = GraphBuilder(track_names=False)
         self.flops = 0
         self.params = 0
@@ -106,9 +122,7 @@ class Composer:
     def _splice(self, piece: Piece, x: Value) -> Value:
         self.flops += piece.flops
         self.params += piece.params
-        feeders = self.builder.splice(piece.graph, list(x.nodes))
-        _, h, _, w, _, c = (int(v) for v in piece.graph.shape[-1])
-        return Value(tuple(feeders), c, h, w)
+        return Value(tuple(self.builder.splice(piece.plan, x.nodes)), *piece.output)
 
     def _merge(self, op: str, values: Sequence[Value], channels: int) -> Value:
         first = values[0]
@@ -133,7 +147,8 @@ class Composer:
     def finish(self, y: Value) -> Composition:
         shape = (y.height, y.height, y.width, y.width, y.channels, y.channels)
         self.builder.add_node(OP_ID["output"], shape, inputs=list(y.nodes))
-        return Composition(self.builder.finish().validate(), self.flops, self.params)
+        graph = None if self.deferred else self.builder.finish().validate()
+        return Composition(graph, self.flops, self.params)
 
 
 def sum_tensors(terms: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -145,11 +160,33 @@ def sum_tensors(terms: Sequence[torch.Tensor]) -> torch.Tensor:
     return total
 
 
-def compose_family(space, configs: Sequence, progress: bool = True) -> tuple[GraphTable, np.ndarray, np.ndarray]:
-    """CGs (as a GraphTable), FLOPs and parameter counts of ``configs`` of ``space``."""
-    graphs, flops, params = [], np.zeros(len(configs), np.int64), np.zeros(len(configs), np.int64)
-    for i, config in enumerate(tqdm(configs, desc=f"{space.name} CGs", disable=not progress)):
-        result = space.composed(config)
-        graphs.append(result.graph)
-        flops[i], params[i] = result.flops, result.params
-    return GraphTable.from_graphs(graphs), flops, params
+def compose_family(space, configs: Sequence, progress: bool = True, fresh_cache_every: int | None = None,
+                   chunk: int = 4096) -> tuple[GraphTable, np.ndarray, np.ndarray]:
+    """CGs (as a GraphTable), FLOPs and parameter counts of ``configs`` of ``space``.
+
+    Each network is composed without building its graph, and every ``chunk`` of them is joined
+    (``RawGraphs``) and cleaned up at once (``simplify_many``): the same CGs as ``space.composed``
+    gives one by one, several times faster. The space's own piece cache is used, or a fresh one
+    every ``fresh_cache_every`` configs (bounded memory for spaces whose pieces are rarely shared).
+    """
+    tables, flops, params = [], np.zeros(len(configs), np.int64), np.zeros(len(configs), np.int64)
+    cache = space.fragments
+    builders: list[GraphBuilder] = []
+    with tqdm(total=len(configs), desc=f"{space.name}: composing CGs", unit="CG", disable=not progress) as bar:
+        for i, config in enumerate(configs):
+            if fresh_cache_every and i % fresh_cache_every == 0:
+                cache = FragmentCache()
+            composer = Composer(cache, deferred=True)
+            result = space.compose(config, composer)
+            builders.append(composer.builder)
+            flops[i], params[i] = result.flops, result.params
+            if len(builders) == chunk or i == len(configs) - 1:
+                tables.append(_simplified(RawGraphs.of(builders)))
+                bar.update(len(builders))
+                builders = []
+    return GraphTable.concat(tables), flops, params
+
+
+def _simplified(raw: RawGraphs) -> GraphTable:
+    kept, node_ptr, edge_ptr, edges = simplify_many(raw.node_ptr, raw.op, raw.src, raw.dst)
+    return GraphTable(node_ptr, edge_ptr, raw.op[kept], raw.shape[kept], raw.attr[kept], edges).validate()

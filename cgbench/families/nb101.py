@@ -49,7 +49,7 @@ from ..sources import github_file
 from ..storage import GraphTable
 from . import register_family, register_importer
 from .base import FamilySpec, LabelColumn, assemble_table, space_table
-from .fragments import Composer, Composition, FragmentCache, Value, sum_tensors
+from .fragments import Composer, Composition, Value, compose_family, sum_tensors
 from .space import SearchSpace
 
 INPUT, OUTPUT = "input", "output"
@@ -534,15 +534,7 @@ def _final_run(metrics: ModelMetrics, offset: int) -> Run:
 
 def compose_cells(cells: list[Cell], progress: bool, chunk: int = 5000) -> tuple[GraphTable, np.ndarray, np.ndarray]:
     """``compose_family`` over many cells with a fresh piece cache per chunk, so memory stays bounded."""
-    graphs, flops, params = [], np.zeros(len(cells), np.int64), np.zeros(len(cells), np.int64)
-    cache = FragmentCache()
-    for i, cell in enumerate(tqdm(cells, desc="nb101 CGs", disable=not progress)):
-        if i % chunk == 0:
-            cache = FragmentCache()
-        result = SPACE.compose(cell, Composer(cache))
-        graphs.append(result.graph)
-        flops[i], params[i] = result.flops, result.params
-    return GraphTable.from_graphs(graphs), flops, params
+    return compose_family(SPACE, cells, progress, fresh_cache_every=chunk)
 
 
 _OFFICIAL = "nasbench-101-tfrecord"

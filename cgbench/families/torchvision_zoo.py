@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from importlib.metadata import version as installed_version
+
 import pyarrow as pa
 import torch.nn as nn
-import torchvision
 
 from . import register_family
 from .base import FamilySpec
@@ -45,6 +46,8 @@ class TorchvisionWeight:
 
 def classification_weights() -> list[TorchvisionWeight]:
     """Every ImageNet-1k classification weight that torchvision's metadata describes."""
+    import torchvision  # here, not at the top: importing torchvision takes seconds (torch._dynamo)
+
     weights = []
     for builder in torchvision.models.list_models(module=torchvision.models):
         for weight in torchvision.models.get_model_weights(builder):
@@ -58,6 +61,8 @@ def classification_weights() -> list[TorchvisionWeight]:
 
 def build_torchvision(builder: str, crop_size: int) -> nn.Module:
     """The architecture without weights; ViTs take their input size, as torchvision sets it from the weight."""
+    import torchvision
+
     function = torchvision.models.get_model_builder(builder)
     kwargs = dict(_BUILD_KWARGS.get(builder, {}))
     if "image_size" in _builder_kwargs(function):
@@ -71,6 +76,8 @@ _BUILD_KWARGS = {"googlenet": {"aux_logits": False}}
 
 def _builder_kwargs(function) -> set[str]:
     """Keyword arguments the builder forwards to its model class (ViT's image_size)."""
+    import torchvision
+
     model_class = {"vit": torchvision.models.VisionTransformer}.get(function.__name__.split("_")[0])
     return set(inspect.signature(model_class).parameters) if model_class is not None else set()
 
@@ -86,7 +93,7 @@ class TorchvisionZoo(FamilySpec):
     name = "torchvision_zoo"
     version = "1.0"
     description = ("torchvision model zoo: every ImageNet-1k classification weight of torchvision "
-                   f"{torchvision.__version__.split('+')[0]}, CG at the weight's evaluation crop size, batch 1.")
+                   f"{installed_version('torchvision').split('+')[0]}, CG at the weight's evaluation crop size, batch 1.")
     raw_files = ()
     labels = zoo_labels("imagenet", "torchvision-weights-metadata", "BSD-3-Clause",
                         "torchvision's published (weight metadata)")

@@ -3,14 +3,23 @@
 Both graph capture (``from_module``) and the fast family builders that compose a network's CG
 from cached fragments go through this builder and through the same ``simplify``, so the two
 paths give the same graph by construction.
+
+``simplify`` works on many graphs at once (:func:`simplify_many`, concatenated CSR arrays as in
+``cgbench.storage.GraphTable``) with a fixed number of numpy passes plus one breadth-first search
+in scipy, so a family build cleans up its 15k raw CGs in about a second instead of one Python
+loop over the nodes of every graph; a single graph is a batch of one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import breadth_first_order
 
+from .arrays import sorted_unique
 from .model import ComputationGraph
 from .vocab import OP_ID
 
@@ -18,144 +27,297 @@ NO_ATTR = (0, 0, 0, 0, 0, 0)
 _ZERO, _ADD, _MUL, _OUTPUT = OP_ID["zero"], OP_ID["add"], OP_ID["mul"], OP_ID["output"]
 
 
+@dataclass(frozen=True)
+class SplicePlan:
+    """A fragment ready to be spliced many times: a captured CG, or a builder's recorded graph (a block).
+
+    Node ids are the fragment's own: 0 is its input, 1..n_interior its interior nodes (the output
+    node is not kept). Splicing adds an offset to them, so it costs a few list appends per record
+    and never touches the arrays; :class:`RawGraphs` joins them at the end.
+    """
+
+    chunks: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]  # (op, shape, attr) of the interior nodes
+    n_interior: int
+    pairs: tuple[tuple[int, int], ...]  # interior -> interior edges kept as Python ints
+    fed_pairs: tuple[int, ...]  # interior nodes the input feeds, kept as Python ints
+    interior_records: tuple[tuple[np.ndarray, int], ...]  # (edges, offset): interior -> interior
+    fed_records: tuple[tuple[np.ndarray, int, int], ...]  # (feeders, producer, offset); producer 0 = the input
+    output_sources: tuple[int, ...]  # nodes that feed the output; 0 is the input
+    names: tuple[str, ...]  # of the interior nodes ("" where the fragment has none)
+
+    @classmethod
+    def of(cls, fragment: ComputationGraph) -> SplicePlan:
+        src, dst = fragment.edges[:, 0], fragment.edges[:, 1]
+        to_output = dst == fragment.n_nodes - 1
+        from_input = src == 0
+        interior = ~to_output & ~from_input
+        n_interior = fragment.n_nodes - 2
+        chunks = ((fragment.op[1:-1], fragment.shape[1:-1], fragment.attr[1:-1]),) if n_interior else ()
+        feeders = dst[from_input & ~to_output].astype(np.int64)
+        return cls(chunks, n_interior, (), (),
+                   ((fragment.edges[interior].astype(np.int64), 0),) if interior.any() else (),
+                   ((feeders, 0, 0),) if len(feeders) else (), tuple(src[to_output].tolist()),
+                   (fragment.node_names or ("",) * fragment.n_nodes)[1:-1])
+
+    @classmethod
+    def of_builder(cls, builder: GraphBuilder) -> SplicePlan:
+        """The plan of a finished builder (its last node is the output): its graph as built, joined
+        into one array per field, so that splicing it costs a few appends however it was built."""
+        raw = RawGraphs.of([builder])
+        n = builder.n_nodes
+        to_output, from_input = raw.dst == n - 1, raw.src == 0
+        interior = ~to_output & ~from_input
+        feeders = raw.dst[from_input & ~to_output]
+        names = tuple(builder._names[1:-1]) if builder._names is not None else ("",) * (n - 2)
+        return cls(((raw.op[1:-1], raw.shape[1:-1], raw.attr[1:-1]),) if n > 2 else (), n - 2, (), (),
+                   ((np.stack([raw.src[interior], raw.dst[interior]], axis=1), 0),) if interior.any() else (),
+                   ((feeders, 0, 0),) if len(feeders) else (), tuple(raw.src[to_output].tolist()), names)
+
+
 class GraphBuilder:
-    """Collects nodes in topological order: a node's inputs must already be in the builder."""
+    """Collects nodes in topological order: a node's inputs must already be in the builder.
+
+    Nodes and edges are kept as Python values and references to fragment arrays until
+    :meth:`raw`, which joins them with a few numpy calls: a splice costs a few list appends.
+    """
 
     def __init__(self, track_names: bool = True) -> None:
-        self._op: list[np.ndarray] = []
-        self._shape: list[np.ndarray] = []
-        self._attr: list[np.ndarray] = []
-        self._edges: list[np.ndarray] = []
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (op, shape, attr) of spliced nodes
+        self._added: list[tuple[int, Sequence[int], Sequence[int]]] = []  # nodes added since the last chunk
+        self._edges: list[tuple[int, int]] = []
+        self._interior: list[tuple[np.ndarray, int]] = []  # (fragment-local edges, offset)
+        self._fed: list[tuple[np.ndarray, int, int]] = []  # (fragment-local feeders, input node, offset)
         self._names: list[str] | None = [] if track_names else None
         self.n_nodes = 0
 
     def add_node(self, op: int, shape: Sequence[int], attr: Sequence[int] = NO_ATTR,
                  inputs: Sequence[int] = (), name: str = "") -> int:
         node = self.n_nodes
-        self._op.append(np.array([op], np.int16))
-        self._shape.append(np.array([shape], np.int32))
-        self._attr.append(np.array([attr], np.int32))
-        if inputs:
-            self._edges.append(np.array([(i, node) for i in inputs], np.int32))
+        self._added.append((op, shape, attr))
+        self._edges.extend((i, node) for i in inputs)
         if self._names is not None:
             self._names.append(name)
         self.n_nodes += 1
         return node
 
-    def splice(self, fragment: ComputationGraph, inputs: Sequence[int], prefix: str = "") -> list[int]:
+    def _close_added(self) -> None:
+        if self._added:
+            ops, shapes, attrs = zip(*self._added)
+            self._chunks.append((np.array(ops, np.int16), np.array(shapes, np.int32).reshape(-1, 6),
+                                 np.array(attrs, np.int32).reshape(-1, 6)))
+            self._added = []
+
+    def splice(self, fragment: ComputationGraph | SplicePlan, inputs: Sequence[int], prefix: str = "") -> list[int]:
         """Insert a single-input fragment's interior nodes, feeding its input from ``inputs``.
 
         Returns the nodes that fed the fragment's output node (``inputs`` themselves for an
-        identity fragment).
+        identity fragment). Pass the fragment's :class:`SplicePlan` when it is spliced many times.
         """
-        n = fragment.n_nodes
+        plan = fragment if isinstance(fragment, SplicePlan) else SplicePlan.of(fragment)
         offset = self.n_nodes - 1  # fragment node i (interior) becomes offset + i
-        if n > 2:
-            self._op.append(fragment.op[1:-1])
-            self._shape.append(fragment.shape[1:-1])
-            self._attr.append(fragment.attr[1:-1])
+        if plan.n_interior:
+            self._close_added()
+            self._chunks.extend(plan.chunks)
             if self._names is not None:
-                names = fragment.node_names or ("",) * n
-                self._names.extend(f"{prefix}{name}" for name in names[1:-1])
-        src, dst = fragment.edges[:, 0], fragment.edges[:, 1]
-        to_output = dst == n - 1
-        from_input = src == 0
-        interior = ~to_output & ~from_input
-        self._edges.append(np.stack([src[interior] + offset, dst[interior] + offset], axis=1))
-        feeders = dst[from_input & ~to_output] + offset
+                self._names.extend(f"{prefix}{name}" for name in plan.names)
+        self._edges.extend((u + offset, v + offset) for u, v in plan.pairs)
         for node in inputs:
-            self._edges.append(np.stack([np.full_like(feeders, node), feeders], axis=1))
+            self._edges.extend((node, v + offset) for v in plan.fed_pairs)
+        self._interior.extend((edges, shift + offset) for edges, shift in plan.interior_records)
+        for feeders, producer, shift in plan.fed_records:
+            if producer:
+                self._fed.append((feeders, producer + offset, shift + offset))
+            else:
+                self._fed.extend((feeders, node, shift + offset) for node in inputs)
         outputs: list[int] = []
-        for s in src[to_output]:
-            outputs.extend(inputs if s == 0 else [int(s) + offset])
-        self.n_nodes += n - 2
+        for s in plan.output_sources:
+            outputs.extend(inputs if s == 0 else (s + offset,))
+        self.n_nodes += plan.n_interior
         return outputs
+
+    def raw(self) -> ComputationGraph:
+        """The graph as built, before ``simplify`` (node names are not kept; edges are in no particular order)."""
+        raw = RawGraphs.of([self])
+        return ComputationGraph(raw.op, raw.shape, raw.attr, np.stack([raw.src, raw.dst], axis=1))
 
     def finish(self) -> ComputationGraph:
         """The raw graph, then ``simplify``: what every CG producer returns."""
-        edges = np.concatenate(self._edges) if self._edges else np.zeros((0, 2), np.int32)
-        return simplify(
-            np.concatenate(self._op), np.concatenate(self._shape), np.concatenate(self._attr),
-            edges, tuple(self._names) if self._names is not None else None,
-        )
+        raw = RawGraphs.of([self])
+        kept, _, _, edges = simplify_many(raw.node_ptr, raw.op, raw.src, raw.dst)
+        names = tuple(self._names[i] for i in kept) if self._names is not None else None
+        return ComputationGraph(raw.op[kept], raw.shape[kept], raw.attr[kept], edges, node_names=names)
+
+
+@dataclass(frozen=True)
+class RawGraphs:
+    """Many builders' graphs as built, concatenated: nodes in CSR order, edges (src, dst) with global
+    node indices in no particular order. What :func:`simplify_many` takes."""
+
+    node_ptr: np.ndarray
+    op: np.ndarray
+    shape: np.ndarray
+    attr: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+
+    @classmethod
+    def of(cls, builders: Sequence[GraphBuilder]) -> RawGraphs:
+        """Join the builders' recorded nodes and edges with a few numpy calls for all of them at once."""
+        for builder in builders:
+            builder._close_added()
+        node_ptr = np.concatenate([[0], np.cumsum([b.n_nodes for b in builders])]).astype(np.int64)
+        op, shape, attr = (np.concatenate(part) for part in zip(*(c for b in builders for c in b._chunks)))
+        base = node_ptr[:-1].tolist()
+        pairs = np.array([e for b in builders for e in b._edges], np.int64).reshape(-1, 2)
+        pairs += np.repeat(node_ptr[:-1], [len(b._edges) for b in builders])[:, None]
+        src, dst = [pairs[:, 0]], [pairs[:, 1]]
+        interior = [(edges, offset + start) for b, start in zip(builders, base) for edges, offset in b._interior]
+        if interior:
+            local, offsets = zip(*interior)
+            joined = np.concatenate(local) + np.repeat(offsets, [len(e) for e in local])[:, None]
+            src.append(joined[:, 0])
+            dst.append(joined[:, 1])
+        fed = [(feeders, node + start, offset + start) for b, start in zip(builders, base)
+               for feeders, node, offset in b._fed]
+        if fed:
+            feeders, nodes, offsets = zip(*fed)
+            sizes = [len(f) for f in feeders]
+            src.append(np.repeat(nodes, sizes))
+            dst.append(np.concatenate(feeders) + np.repeat(offsets, sizes))
+        return cls(node_ptr, op, shape, attr, np.concatenate(src), np.concatenate(dst))
 
 
 def simplify(op: np.ndarray, shape: np.ndarray, attr: np.ndarray, edges: np.ndarray,
              names: tuple[str, ...] | None) -> ComputationGraph:
+    """:func:`simplify_many` of one graph (``edges`` local, in any order)."""
+    kept, _, _, new_edges = simplify_many(np.array([0, len(op)]), op, edges[:, 0], edges[:, 1])
+    return ComputationGraph(op=op[kept], shape=shape[kept], attr=attr[kept], edges=new_edges,
+                            node_names=tuple(names[i] for i in kept) if names is not None else None)
+
+
+def simplify_many(node_ptr: np.ndarray, op: np.ndarray, src: np.ndarray,
+                  dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fold zeros, drop adds/muls left with one operand, merge add chains, remove dead code, renumber.
 
-    A node whose every operand is identically zero computes nothing that depends on the input,
-    so it merges into the zero node it came from; an add drops its zero operands; a mul with
-    a zero operand is zero. Nodes that cannot reach the output are removed.
+    The graphs come concatenated: graph g owns nodes ``node_ptr[g]:node_ptr[g+1]`` (in topological
+    order, input first, output last); the edges ``src -> dst`` use these global node indices, in
+    any order. Returns ``(kept, node_ptr, edge_ptr, edges)``: the kept nodes' positions in the input
+    (their order unchanged) and the simplified graphs' pointers and graph-local edges, each graph's
+    edges sorted by (producer, consumer).
+
+    A node whose every operand is identically zero computes nothing that depends on the input, so
+    it merges into its first zero operand; an add drops its zero operands; a mul with a zero operand
+    is zero. An add or mul left with one operand is that operand. An add whose only consumer is an
+    add merges into it (:func:`_merge_add_chains`). Nodes that cannot reach the output are removed.
+    """
+    op = np.asarray(op)
+    n, n_graphs = len(op), len(node_ptr) - 1
+    src, dst = np.asarray(src, np.int64), np.asarray(dst, np.int64)
+    order = np.lexsort((src, dst))  # operands of a node in producer order
+    src, dst = src[order], dst[order]
+    is_add, is_mul = op == _ADD, op == _MUL
+    n_operands = np.bincount(dst, minlength=n)
+    zero, n_zero = _zero_nodes(op, src, dst, n_operands)
+    # Representatives: a zero node merges into its first zero operand (a zero op with some live
+    # operand stays: it is where the zeros start), a one-operand add or mul into its operand.
+    rep = np.arange(n)
+    collapses = zero & (n_operands > 0) & ~((op == _ZERO) & (n_zero < n_operands))
+    from_zero = zero[src]
+    rep[collapses] = _first_operand(src[from_zero], dst[from_zero], n)[collapses]
+    single = ~zero & ((is_add & (n_operands - n_zero == 1)) | (is_mul & (n_operands == 1)))
+    rep[single] = _first_operand(src[~from_zero], dst[~from_zero], n)[single]
+    rep = _follow(rep)
+    root = rep == np.arange(n)
+    keep = root[dst] & ~(is_add[dst] & from_zero)
+    src, dst = rep[src[keep]], dst[keep]
+    src, dst, absorbed = _merge_add_chains(is_add, src, dst, n)
+    live = _reaches_output(node_ptr, src, dst, n) & root & ~absorbed
+    live[node_ptr[:-1]] = True
+    kept = np.flatnonzero(live)
+    node_graph = np.repeat(np.arange(n_graphs), np.diff(node_ptr))
+    new_ptr = np.concatenate([[0], np.cumsum(np.bincount(node_graph[kept], minlength=n_graphs))]).astype(np.int64)
+    new_index = np.cumsum(live) - 1
+    on_live = live[dst]
+    src, dst = src[on_live], dst[on_live]
+    graph = node_graph[dst]
+    local_src, local_dst = new_index[src] - new_ptr[graph], new_index[dst] - new_ptr[graph]
+    order = np.lexsort((local_dst, local_src, graph))
+    new_edges = np.stack([local_src[order], local_dst[order]], axis=1).astype(np.int32)
+    new_edge_ptr = np.concatenate([[0], np.cumsum(np.bincount(graph, minlength=n_graphs))]).astype(np.int64)
+    return kept, new_ptr, new_edge_ptr, new_edges
+
+
+def _zero_nodes(op: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                n_operands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which nodes are identically zero, and how many zero operands each node has.
+
+    Zeros start at zero ops and spread forward to every node (but the output) whose operands are
+    all zero, and to every mul with a zero operand; the spread visits only the consumers of the
+    nodes found in the previous step, so graphs without zeros cost nothing.
     """
     n = len(op)
-    preds: list[list[int]] = [[] for _ in range(n)]
-    order = np.lexsort((edges[:, 0], edges[:, 1])) if len(edges) else []
-    for s, d in edges[order].tolist() if len(edges) else []:
-        preds[d].append(s)
-    rep = list(range(n))
-    zero = [False] * n
-    ops = op.tolist()
-    for v in range(n):
-        operands = [rep[u] for u in preds[v]]
-        preds[v] = operands
-        if ops[v] == _OUTPUT or not operands:
-            zero[v] = ops[v] == _ZERO
-            continue
-        zeros = [u for u in operands if zero[u]]
-        if ops[v] == _ZERO and len(zeros) < len(operands):
-            zero[v] = True
-        elif len(zeros) == len(operands) or (zeros and ops[v] == _MUL):
-            rep[v] = zeros[0]
-            continue
-        if ops[v] == _ADD:
-            operands = [u for u in operands if not zero[u]]
-            preds[v] = operands
-        if ops[v] in (_ADD, _MUL) and len(operands) == 1:
-            rep[v] = operands[0]
-    _merge_add_chains(ops, preds, rep)
-    live = np.zeros(n, bool)
-    stack = [n - 1]
-    while stack:
-        v = stack.pop()
-        if not live[v]:
-            live[v] = True
-            stack.extend(preds[v])
-    for v in range(n):
-        if rep[v] != v:
-            live[v] = False
-    live[0] = True
-    new_index = np.cumsum(live) - 1
-    kept = np.flatnonzero(live)
-    new_edges = [(new_index[u], new_index[v]) for v in kept.tolist() for u in preds[v]]
-    new_edges.sort()
-    return ComputationGraph(
-        op=op[kept], shape=shape[kept], attr=attr[kept],
-        edges=np.array(new_edges, np.int32).reshape(-1, 2),
-        node_names=tuple(names[i] for i in kept) if names is not None else None,
-    )
+    by_src = np.argsort(src, kind="stable")
+    out_dst = dst[by_src]
+    out_ptr = np.searchsorted(src[by_src], np.arange(n + 1))
+    zero = op == _ZERO
+    n_zero = np.zeros(n, np.int64)
+    found = np.flatnonzero(zero)
+    spreads = (op != _OUTPUT)
+    while len(found):
+        starts, stops = out_ptr[found], out_ptr[found + 1]
+        counts = stops - starts
+        consumers = out_dst[np.repeat(stops - counts.cumsum(), counts) + np.arange(counts.sum())]
+        np.add.at(n_zero, consumers, 1)
+        candidates = sorted_unique(consumers)
+        all_zero = (n_zero[candidates] == n_operands[candidates]) | ((op[candidates] == _MUL) & (n_zero[candidates] > 0))
+        found = candidates[~zero[candidates] & spreads[candidates] & all_zero]
+        zero[found] = True
+    return zero, n_zero
 
 
-def _merge_add_chains(ops: list[int], preds: list[list[int]], rep: list[int]) -> None:
+def _first_operand(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
+    """Per node, the first of the given operand edges (sorted by consumer, then producer); -1 if none."""
+    first = np.full(n, -1, np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], dst[1:] != dst[:-1]])) if len(dst) else np.zeros(0, np.int64)
+    first[dst[starts]] = src[starts]
+    return first
+
+
+def _follow(pointer: np.ndarray) -> np.ndarray:
+    """Each node's end of its pointer chain (pointer jumping; a chain ends where pointer[v] == v)."""
+    while True:
+        jumped = pointer[pointer]
+        if np.array_equal(jumped, pointer):
+            return pointer
+        pointer = jumped
+
+
+def _merge_add_chains(is_add: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                      n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Write ((a + b) + c) as one add of a, b, c (GENNAPE's AddN).
 
     Python sums terms pairwise, so the binary tree would depend on the order of the terms; one
-    n-ary add makes a sum's CG independent of it. Only adds consumed by nothing but another add
-    are merged: a sum that is also used elsewhere is a real intermediate value.
+    n-ary add makes a sum's CG independent of it. Only adds consumed by nothing but one other add
+    are merged (into the add at the end of their chain): a sum that is also used elsewhere is a
+    real intermediate value. Returns the new operand edges and which adds were merged away.
     """
-    consumers = [0] * len(ops)
-    for v, operands in enumerate(preds):
-        if rep[v] == v:
-            for u in operands:
-                consumers[u] += 1
-    for v, operands in enumerate(preds):
-        if ops[v] != _ADD or rep[v] != v:
-            continue
-        merged: list[int] = []
-        for u in operands:
-            if ops[u] == _ADD and rep[u] == u and consumers[u] == 1:
-                merged.extend(preds[u])
-                rep[u] = v
-            else:
-                merged.append(u)
-        preds[v] = merged
+    n_consumers = np.bincount(src, minlength=n)
+    consumer = np.arange(n)
+    consumer[src] = dst  # exact for nodes with one consumer, the only ones read below
+    absorbed = is_add & (n_consumers == 1) & is_add[consumer]
+    target = np.where(absorbed, consumer, np.arange(n))
+    target = _follow(target)
+    keep = ~absorbed[src]
+    return src[keep], target[dst[keep]], absorbed
+
+
+def _reaches_output(node_ptr: np.ndarray, src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
+    """Which nodes have a path to their graph's output node (one breadth-first search over all graphs)."""
+    outputs = node_ptr[1:] - 1
+    hub = n  # one extra node that points at every output: a single search reaches all graphs
+    rows = np.concatenate([dst, np.full(len(outputs), hub)])
+    cols = np.concatenate([src, outputs])
+    graph = csr_matrix((np.ones(len(rows), np.int32), (rows, cols)), shape=(n + 1, n + 1))
+    reached = np.zeros(n + 1, bool)
+    reached[breadth_first_order(graph, hub, directed=True, return_predecessors=False)] = True
+    return reached[:n]

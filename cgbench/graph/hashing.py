@@ -17,6 +17,7 @@ import hashlib
 
 import numpy as np
 
+from .arrays import sorted_unique
 from .model import ComputationGraph
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -25,12 +26,15 @@ _SALT = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD6E8FEB86659FD93), np.uint64
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: a bijective, well-spread 64-bit mix."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
+    """splitmix64's finaliser: a bijective, well-spread 64-bit mix (in place on one new array:
+    hashing a family mixes millions of colours dozens of times)."""
+    y = x >> np.uint64(30)
+    y ^= x
+    y *= _M1
+    y ^= y >> np.uint64(27)
+    y *= _M2
+    y ^= y >> np.uint64(31)
+    return y
 
 
 def _initial_colours(op: np.ndarray, shape: np.ndarray, attr: np.ndarray) -> np.ndarray:
@@ -59,8 +63,8 @@ def _propagate(initial: np.ndarray, src: np.ndarray, dst: np.ndarray, salt: np.u
         targets = dst[edge_ids]
         np.add.at(acc, targets, _mix(colour[src[edge_ids]] ^ salt))
         np.subtract.at(pending, targets, 1)
-        candidates = np.unique(targets)
-        frontier = candidates[pending[candidates] == 0]
+        # Nodes whose last producer was just coloured; a node fed twice in this step appears twice.
+        frontier = sorted_unique(targets[pending[targets] == 0])
     return colour
 
 

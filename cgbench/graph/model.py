@@ -61,25 +61,10 @@ class ComputationGraph:
         return {OPS[i]: int(c) for i, c in zip(ids, counts)}
 
     def validate(self) -> ComputationGraph:
-        n = self.n_nodes
-        if n < 2:
-            raise InvalidGraphError(f"a CG needs at least an input and an output node, got {n} nodes")
-        if len(self.shape) != n or len(self.attr) != n:
+        """This graph, or :class:`InvalidGraphError` naming the invariant it breaks."""
+        if len(self.shape) != self.n_nodes or len(self.attr) != self.n_nodes:
             raise InvalidGraphError("op, shape and attr arrays disagree on the number of nodes")
-        if self.op[0] != INPUT or self.op[-1] != OUTPUT:
-            raise InvalidGraphError("node 0 must be the input and the last node the output")
-        if (self.op[1:-1] == INPUT).any() or (self.op[1:-1] == OUTPUT).any():
-            raise InvalidGraphError("interior nodes cannot be input or output nodes")
-        if self.op.min() < 0 or self.op.max() >= len(OPS):
-            raise InvalidGraphError("op id outside the vocabulary")
-        src, dst = self.edges[:, 0], self.edges[:, 1]
-        if self.n_edges and ((src < 0).any() or (dst >= n).any() or (src >= dst).any()):
-            raise InvalidGraphError("edges must run from a lower to a higher node index")
-        has_input = np.zeros(n, bool)
-        has_input[dst] = True
-        if not has_input[1:].all():
-            orphan = int(np.flatnonzero(~has_input[1:])[0]) + 1
-            raise InvalidGraphError(f"node {orphan} ({OPS[self.op[orphan]]}) has no input: a CG has one source")
+        check_graphs(np.array([0, self.n_nodes]), np.array([0, self.n_edges]), self.op, self.edges)
         return self
 
     def __eq__(self, other: object) -> bool:
@@ -94,3 +79,43 @@ class ComputationGraph:
 
     def __repr__(self) -> str:
         return f"ComputationGraph(n_nodes={self.n_nodes}, n_edges={self.n_edges}, ops={self.op_counts()})"
+
+
+def check_graphs(node_ptr: np.ndarray, edge_ptr: np.ndarray, op: np.ndarray, edges: np.ndarray) -> None:
+    """Check the CG invariants of many concatenated graphs at once (CSR layout, graph-local edges).
+
+    Node 0 of each graph is its input and its last node the output, with no input or output node
+    between; op ids are in the vocabulary; edges run from a lower to a higher index; every node but
+    the input has an input. :class:`InvalidGraphError` names the first graph that breaks one.
+    """
+    n_graphs = len(node_ptr) - 1
+    sizes = np.diff(node_ptr)
+
+    def fail(bad: np.ndarray, message: str) -> None:
+        if bad.any():
+            where = f"graph {int(np.flatnonzero(bad)[0])}: " if n_graphs > 1 else ""
+            raise InvalidGraphError(where + message)
+
+    fail(sizes < 2, "a CG needs at least an input and an output node")
+    if len(op) and (op.min() < 0 or op.max() >= len(OPS)):
+        raise InvalidGraphError("op id outside the vocabulary")
+    first, last = node_ptr[:-1], node_ptr[1:] - 1
+    fail((op[first] != INPUT) | (op[last] != OUTPUT), "node 0 must be the input and the last node the output")
+    endpoint = np.zeros(len(op), bool)
+    endpoint[first] = endpoint[last] = True
+    inner_io = ~endpoint & ((op == INPUT) | (op == OUTPUT))
+    node_graph = np.repeat(np.arange(n_graphs), sizes)
+    fail(np.bincount(node_graph[inner_io], minlength=n_graphs) > 0, "interior nodes cannot be input or output nodes")
+    edge_graph = np.repeat(np.arange(n_graphs), np.diff(edge_ptr))
+    src, dst = edges[:, 0], edges[:, 1]
+    bad_edge = (src < 0) | (dst >= sizes[edge_graph]) | (src >= dst)
+    fail(np.bincount(edge_graph[bad_edge], minlength=n_graphs) > 0, "edges must run from a lower to a higher node index")
+    has_input = np.zeros(len(op), bool)
+    has_input[dst.astype(np.int64) + node_ptr[:-1][edge_graph]] = True
+    orphan = ~has_input & ~np.isin(np.arange(len(op)), first)
+    if orphan.any():
+        node = int(np.flatnonzero(orphan)[0])
+        graph = int(node_graph[node])
+        where = f"graph {graph}: " if n_graphs > 1 else ""
+        raise InvalidGraphError(f"{where}node {node - int(node_ptr[graph])} ({OPS[op[node]]}) has no input: "
+                                "a CG has one source")
