@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the main job: build the families (all but the slow and user-supplied ones) and print their summaries")
     p.add_argument("families", nargs="*", help="families to build (default: all registered)")
     p.set_defaults(func=_cmd_run)
+    from .cli_capture import register as register_capture
+
+    register_capture(sub)
     for entry in entry_points(group="cgbench.commands"):
         entry.load()(sub)
     return parser

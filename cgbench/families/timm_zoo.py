@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from ..graph import count_flops, count_params, from_module
+from ..graph import capture_report, count_flops, count_params
 from ..graph.model import ComputationGraph
 from ..sources import cgbench_home, github_file
 from ..storage import GraphTable, atomic_write, atomic_write_text
@@ -84,12 +84,8 @@ def _on_meta(build: Callable[[], nn.Module]) -> nn.Module:
 
 
 def _capture_method(model: nn.Module, input_shape: Sequence[int]) -> tuple[ComputationGraph, str]:
-    from ..graph.capture import FX_TRACE_ERRORS
-
-    try:
-        return from_module(model, input_shape, method="fx"), "fx"
-    except FX_TRACE_ERRORS:
-        return from_module(model, input_shape, method="export"), "export"
+    report = capture_report(model, input_shape, method="auto")
+    return report.graph, report.method
 
 
 def _reason(err: BaseException) -> str:

@@ -1,6 +1,7 @@
 """Computation graphs: the data model, capture from PyTorch, hashing, features, drawing."""
 
-from .capture import UnknownOpError, ZeroOp, from_module
+from .capture import (CaptureError, CaptureReport, ControlFlowError, FxTraceError, ModelRunError, UnknownOpError,
+                      ZeroOp, capture_report, from_module, register_op)
 from .compose import GraphBuilder
 from .counting import count_flops, count_params
 from .hashing import canonical_hash
@@ -8,7 +9,8 @@ from .model import ATTR_FIELDS, SHAPE_FIELDS, ComputationGraph, InvalidGraphErro
 from .vocab import CG_FORMAT_VERSION, OP_ID, OPS
 
 __all__ = [
-    "ATTR_FIELDS", "CG_FORMAT_VERSION", "ComputationGraph", "GraphBuilder", "InvalidGraphError",
-    "OPS", "OP_ID", "SHAPE_FIELDS", "UnknownOpError", "ZeroOp", "canonical_hash", "count_flops",
-    "count_params", "from_module",
+    "ATTR_FIELDS", "CG_FORMAT_VERSION", "CaptureError", "CaptureReport", "ComputationGraph", "ControlFlowError",
+    "FxTraceError", "GraphBuilder", "InvalidGraphError", "ModelRunError", "OPS", "OP_ID", "SHAPE_FIELDS",
+    "UnknownOpError", "ZeroOp", "canonical_hash", "capture_report", "count_flops", "count_params", "from_module",
+    "register_op",
 ]

@@ -1,19 +1,32 @@
-"""Any ``torch.nn.Module`` to a CG: torch.fx capture, shape propagation, op mapping.
+"""Any ``torch.nn.Module`` to a CG: torch.fx or torch.export capture, shape propagation, op mapping.
 
 Shapes are propagated on the ``meta`` device when the model lives there (build it under
 ``with torch.device("meta")`` so no weights are allocated) and under a FakeTensorMode otherwise,
-so capture never runs real arithmetic. Each fx node is either mapped to one or more CG ops,
-folded away (reshapes, views, indexing and other no-op glue; an add, mul or concat with at most
-one activation operand, as GENNAPE prunes them), or, if it is unknown, reported with its op and
-module path.
+so capture never runs real arithmetic. Each traced op is either mapped to one or more CG ops,
+folded away by an explicit rule (reshapes, views, indexing, ``roll`` and other layout-only glue;
+an add, mul or concat with at most one activation operand, as GENNAPE prunes them), or, if no
+rule knows it, reported with its op and module path. Nothing is dropped silently:
+:func:`capture` returns a :class:`CaptureReport` that lists every folded op and every op written
+as ``<oov>``, and :func:`register_op` maps an op of your own.
+
+When capture cannot go on it raises a :class:`CaptureError` that says what to do, the right fix
+first: :class:`UnknownOpError` (map the op with :func:`register_op`; ``unknown_ops="oov"`` is the
+lossy last resort), :class:`ControlFlowError` (the forward branches on tensor values),
+:class:`ModelRunError` (the model does not run on the given input shape), :class:`FxTraceError`
+(``method="fx"`` met control flow that ``"auto"``/``"export"`` can follow).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import operator
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.fx as fx
@@ -21,23 +34,48 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
-from torchvision.ops import stochastic_depth
 
 from .compose import NO_ATTR, GraphBuilder
 from .model import ComputationGraph
 from .vocab import OOV, op_id
 
 
-class UnknownOpError(ValueError):
-    """Capture met an op that the CG vocabulary has no mapping for."""
+class CaptureError(ValueError):
+    """``from_module`` cannot capture the model; the message says why and what to do."""
 
-    def __init__(self, op: str, module_path: str) -> None:
+
+class UnknownOpError(CaptureError):
+    """Capture met an op that no rule maps to the CG vocabulary.
+
+    ``op`` names it as traced, ``module_path`` says where it is, ``register`` is the
+    :func:`register_op` call that maps it.
+    """
+
+    def __init__(self, op: str, module_path: str, register: str | None = None) -> None:
+        self.op, self.module_path = op, module_path
+        self.register = register or f"register_op({op!r}, OP)"
+        self.brief = f"no CG mapping for {op!r} at {module_path!r}"
         super().__init__(
-            f"cannot map op {op!r} at module path {module_path!r} to the CG vocabulary; "
-            "pass unknown_ops='oov' to from_module to map it to the <oov> id instead"
+            f"cannot map op {op!r} at module path {module_path!r} to the CG vocabulary. Fixes, best first:\n"
+            f"  1. map it to the CG op(s) it computes: cgbench.graph.{self.register}, with OP one of "
+            "cgbench.graph.OPS (a chain is a list; None folds an op that computes nothing);\n"
+            "  2. if it sits inside a layer of your own, map the whole layer: "
+            "cgbench.graph.register_op(YourLayer, [\"conv\", \"relu\"]);\n"
+            "  3. last resort, lossy: from_module(..., unknown_ops='oov') (cgbench capture --oov) writes it as an "
+            "<oov> node, which predictors cannot tell from any other unknown op"
         )
-        self.op = op
-        self.module_path = module_path
+
+
+class ControlFlowError(CaptureError):
+    """The forward pass branches on the values of a tensor: no single graph describes the model."""
+
+
+class ModelRunError(CaptureError, RuntimeError):
+    """The model fails when run (on meta or fake tensors) on an input of the given shape."""
+
+
+class FxTraceError(CaptureError, fx.proxy.TraceError):
+    """torch.fx cannot trace the model (``method="fx"``); ``"auto"`` and ``"export"`` may."""
 
 
 class ZeroOp(nn.Module):
@@ -120,6 +158,9 @@ _MODULE_OPS: dict[type, str] = {
 
 def _module_steps(m: nn.Module, in_shape: tuple[int, ...]) -> list[_Step] | None:
     """The op chain of a leaf module, [] to fold it, None if it is unknown."""
+    chain = _user_module_chain(m)
+    if chain is not None:
+        return [_Step(name) for name in chain]
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
         return [_Step(_conv_op(m), _window_attr(m.kernel_size, m.stride, m.groups, m.bias is not None))]
     if isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
@@ -200,8 +241,59 @@ _FUNCTION_OPS: dict[object, str] = {
 _NEEDS_TWO_ACTIVATIONS = {"add", "mul", "sub", "div", "maximum", "concat"}
 
 
-# Functions that libraries mark as fx leaves and that are the identity in eval mode.
-_FOLDED_LEAF_FUNCTIONS: set[Callable] = {stochastic_depth}
+# Functions that libraries mark as fx leaves and that are the identity in eval mode, by
+# (module, name): importing torchvision here would cost seconds on every ``import cgbench``.
+_FOLDED_LEAF_FUNCTIONS = {("torchvision.ops.stochastic_depth", "stochastic_depth")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Mappings users register for their own ops (register_op): consulted before the built-in rules.
+
+_USER_MODULES: dict[type, tuple[str, ...]] = {}
+_USER_FUNCTIONS: dict[object, tuple[str, ...]] = {}
+_USER_NAMES: dict[str, tuple[str, ...]] = {}
+
+
+def register_op(target, op: str | Sequence[str] | None) -> None:
+    """Map ``target`` to CG op(s) in every later capture (fx and export).
+
+    ``target`` is one of:
+
+    - an ``nn.Module`` subclass: each instance is captured as one unit, written as ``op``;
+    - a function as the model calls it (``torch.special.erf``, ``my_library.my_op``);
+    - a name: the tensor method of that name (``x.erf()``) and the ATen op of that name that
+      torch.export records (``"special_erf"`` for ``aten.special_erf``).
+
+    ``op`` is a CG op name (one of ``cgbench.graph.OPS``), a list of them (a chain, such as
+    ``["conv", "batchnorm", "relu"]``), or None to fold the op away because it computes nothing a
+    CG records (a layout change of your own). An :class:`UnknownOpError` prints the exact call.
+
+    >>> register_op(torch.special.erf, "gelu")       # erf is the core of GELU
+    >>> register_op("special_erf", "gelu")           # the same op as torch.export records it
+    """
+    chain = () if op is None else ((op,) if isinstance(op, str) else tuple(op))
+    for name in chain:
+        op_id(name)  # a KeyError that names the vocabulary
+    if isinstance(target, type) and issubclass(target, nn.Module):
+        _USER_MODULES[target] = chain
+    elif isinstance(target, str):
+        _USER_NAMES[target] = chain
+    elif callable(target):
+        _USER_FUNCTIONS[target] = chain
+    else:
+        raise TypeError(f"register_op maps an nn.Module subclass, a function or an op name; got {target!r}")
+
+
+def _user_steps(chain: tuple[str, ...]) -> list[_Step] | None:
+    """A registered chain as steps; None (folded) for an empty chain."""
+    return [_Step(name) for name in chain] or None
+
+
+def _user_module_chain(m: nn.Module) -> tuple[str, ...] | None:
+    for module_type in type(m).__mro__:
+        if module_type in _USER_MODULES:
+            return _USER_MODULES[module_type]
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,10 +301,10 @@ _FOLDED_LEAF_FUNCTIONS: set[Callable] = {stochastic_depth}
 
 
 class _CGTracer(fx.Tracer):
-    """Keeps mapped torch.nn modules (and ZeroOp) as leaves, traces through everything else."""
+    """Keeps mapped torch.nn modules (ZeroOp, registered layers) as leaves, traces through everything else."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if isinstance(m, ZeroOp):
+        if isinstance(m, ZeroOp) or _user_module_chain(m) is not None:
             return True
         return super().is_leaf_module(m, qualname)
 
@@ -234,7 +326,7 @@ def _module_path(node: fx.Node) -> str:
     if node.op == "call_module":
         return str(node.target)
     stack = node.meta.get("nn_module_stack") or {}
-    return next(reversed(stack.values()))[0] if stack else "<top level>"
+    return (next(reversed(stack.values()))[0] if stack else "") or "<top level>"
 
 
 def _target_name(node: fx.Node) -> str:
@@ -242,12 +334,65 @@ def _target_name(node: fx.Node) -> str:
     return target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
 
 
+class _ShapeProp(ShapeProp):
+    """ShapeProp that remembers the node it was running when it failed."""
+
+    failed: fx.Node | None = None
+
+    def run_node(self, n: fx.Node):
+        self.failed = n
+        return super().run_node(n)
+
+
 def _propagate_shapes(gm: fx.GraphModule, input_shape: Sequence[int]) -> None:
-    tensors = [*gm.parameters(), *gm.buffers()]
-    if tensors and all(t.is_meta for t in tensors):
-        ShapeProp(gm).propagate(torch.empty(*input_shape, device="meta"))
-    else:
-        ShapeProp(gm, fake_mode=FakeTensorMode(allow_non_fake_inputs=True)).propagate(torch.empty(*input_shape))
+    on_meta = _on_meta(gm)
+    prop = _ShapeProp(gm) if on_meta else _ShapeProp(gm, fake_mode=FakeTensorMode(allow_non_fake_inputs=True))
+    try:
+        prop.propagate(torch.empty(*input_shape, device="meta" if on_meta else "cpu"))
+    except RuntimeError as err:  # ShapeProp wraps every failure in a RuntimeError; the cause is torch's reason
+        where = f" at module path {_module_path(prop.failed)!r}" if prop.failed is not None else ""
+        raise ModelRunError(_run_failure(gm, input_shape, err.__cause__ or err, where)) from err.__cause__
+
+
+def _on_meta(model: nn.Module) -> bool:
+    tensors = [*model.parameters(), *model.buffers()]
+    return bool(tensors) and all(t.is_meta for t in tensors)
+
+
+def _run_failure(model: nn.Module, input_shape: Sequence[int], err: BaseException, where: str) -> str:
+    """Why running the model on ``input_shape`` failed, and what its first layer expects."""
+    reason = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
+    message = f"the model fails when run on an input of shape {tuple(input_shape)}{where}: {reason}. "
+    first = next(((name, m) for name, m in model.named_modules()
+                  if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))), None)
+    if first is not None:
+        name, layer = first
+        width = layer.in_features if isinstance(layer, nn.Linear) else layer.in_channels
+        unit = "features" if isinstance(layer, nn.Linear) else "channels"
+        message += (f"Check the input shape (N, C, H, W) first: the first layer {name!r} "
+                    f"({type(layer).__name__}) takes {width} {unit}. ")
+    if _on_meta(model):
+        message += "If the shape is right, build the model on the CPU instead of torch.device('meta'): some layers need real tensors."
+    return message.strip()
+
+
+def _user_code(err: BaseException) -> str:
+    """' at FILE:LINE (`code`)': the innermost frame of the error outside torch and cgbench, if any."""
+    skipped = (Path(torch.__file__).parent, Path(__file__).parents[1])
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not f.filename.startswith("<") and not any(Path(f.filename).is_relative_to(d) for d in skipped)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" at {frame.filename}:{frame.lineno} (`{(frame.line or '').strip()}`)"
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep torch's own tracebacks, graph dumps and log lines from a failed trace off the screen:
+    the :class:`CaptureError` raised instead says what happened and what to do."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        yield
 
 
 class _Walker:
@@ -259,6 +404,8 @@ class _Walker:
         self.builder = GraphBuilder()
         # fx node -> the CG nodes whose values it carries ([] for constants and non-tensors).
         self.sources: dict[fx.Node, list[int]] = {}
+        self.folded: Counter[str] = Counter()  # ops that leave no node, by name
+        self.unknown_found: list[tuple[str, str]] = []  # (op, module path) written as <oov>
 
     def activation_args(self, node: fx.Node) -> list[fx.Node]:
         found: list[fx.Node] = []
@@ -295,8 +442,15 @@ class _Walker:
             return []  # parameters, non-tensors and values computed from constants alone
         steps = self.steps(node, out_meta)
         if steps is None:
+            self.folded[self.op_name(node)] += 1
             return self.operand_sources(node)
         return self.emit(node, steps, out_meta)
+
+    def op_name(self, node: fx.Node) -> str:
+        """How a report names the op of ``node``."""
+        if node.op == "call_module":
+            return type(self.gm.get_submodule(str(node.target))).__name__
+        return node.target if isinstance(node.target, str) else getattr(node.target, "__name__", _target_name(node))
 
     def steps(self, node: fx.Node, out_meta: TensorMetadata) -> list[_Step] | None:
         """The op chain for a call node; None folds it away."""
@@ -304,25 +458,34 @@ class _Walker:
         first_meta = _tensor_meta(args[0].meta.get("tensor_meta")) if args else None
         in_shape = _resolution(first_meta, out_meta)
         if node.op == "call_module":
-            steps = _module_steps(self.gm.get_submodule(str(node.target)), in_shape)
+            module = self.gm.get_submodule(str(node.target))
+            steps = _module_steps(module, in_shape)
             if steps is None:
-                return self.unknown(type(self.gm.get_submodule(str(node.target))).__name__, node)
+                cls = type(module)
+                return self.unknown(cls.__name__, node, f"register_op({cls.__module__}.{cls.__qualname__}, OP)")
             return steps or None
         target = node.target
-        if target in _GLUE_FUNCTIONS or target in _GLUE_METHODS or target in _FOLDED_LEAF_FUNCTIONS:
+        if isinstance(target, str) and target in _USER_NAMES:
+            return _user_steps(_USER_NAMES[target])
+        if not isinstance(target, str) and target in _USER_FUNCTIONS:
+            return _user_steps(_USER_FUNCTIONS[target])
+        leaf = (getattr(target, "__module__", None), getattr(target, "__name__", None))
+        if target in _GLUE_FUNCTIONS or target in _GLUE_METHODS or leaf in _FOLDED_LEAF_FUNCTIONS:
             return None
         if target is F.scaled_dot_product_attention:
             return _attention_steps(in_shape, in_shape[4], with_projections=False)
         op = _FUNCTION_OPS.get(target)
         if op is None:
-            return self.unknown(_target_name(node), node)
+            register = (f"register_op({target!r}, OP)" if isinstance(target, str) else
+                        f"register_op({getattr(target, '__module__', '')}.{_target_name(node)}, OP)")
+            return self.unknown(_target_name(node), node, register)
         if op in _NEEDS_TWO_ACTIVATIONS and len(args) < 2:
             return None
         if op == "bmm" and len(args) < 2:
             return [_Step("matmul", (0, 0, 0, 0, 1, 0))]
         if op == "conv":
             return [self._functional_conv(node)]
-        if op == "mean" and out_meta.shape[-1] != 1 and len(out_meta.shape) == 4:
+        if op == "mean" and len(out_meta.shape) == 4 and out_meta.shape[-1] != 1:
             return [_Step("avgpool")]
         return [_Step(op)]
 
@@ -337,10 +500,11 @@ class _Walker:
         op = "depthwise" if groups > 1 and groups == in_channels else "conv"
         return _Step(op, _window_attr(kernel, stride, groups, bias is not None))
 
-    def unknown(self, op: str, node: fx.Node) -> list[_Step]:
+    def unknown(self, op: str, node: fx.Node, register: str) -> list[_Step]:
         if self.unknown_ops == "oov":
+            self.unknown_found.append((op, _module_path(node)))
             return [_Step("<oov>")]
-        raise UnknownOpError(op, _module_path(node))
+        raise UnknownOpError(op, _module_path(node), register)
 
     def edge_sources(self, node: fx.Node) -> list[int]:
         # Every operand is an edge, so x + x keeps both (folded glue deduplicates instead).
@@ -360,54 +524,105 @@ class _Walker:
 
 
 CAPTURE_METHODS = ("fx", "export", "auto")
-# When method='auto' falls back to export: torch.fx cannot trace the model (control flow or
-# iteration on a traced value: TraceError; a traced value where Python needs an int: TypeError),
-# or the fx graph holds a torch function with no mapping (export sees it as mappable ATen ops).
-FX_TRACE_ERRORS: tuple[type[Exception], ...] = (fx.proxy.TraceError, TypeError, UnknownOpError)
+# When method='auto' falls back to export: torch.fx cannot trace the model (control flow on a
+# traced value, a traced value where Python needs an int), or the fx graph holds a torch function
+# with no mapping (export sees it as mappable ATen ops).
+FX_TRACE_ERRORS: tuple[type[Exception], ...] = (FxTraceError, UnknownOpError)
 
 
-def from_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str = "error",
-                method: str = "fx") -> ComputationGraph:
-    """Capture ``model`` as a CG for an input of ``input_shape`` (N, C, H, W).
+@dataclass
+class CaptureReport:
+    """What :func:`capture` made of a model: the CG and everything that did not become a node."""
 
-    ``unknown_ops='error'`` (default) raises :class:`UnknownOpError` naming the op and its module
-    path; ``'oov'`` maps unknown ops to the ``<oov>`` id instead. ``method='fx'`` (default)
-    traces with torch.fx; ``'export'`` captures through torch.export (``capture_export``), which
-    also handles models that branch on shapes; ``'auto'`` uses fx and falls back to export
-    when fx cannot trace the model or meets a function it has no mapping for (``FX_TRACE_ERRORS``).
+    graph: ComputationGraph
+    method: str  # "fx" or "export": the capture that produced the graph
+    unknown: list[tuple[str, str]] = field(default_factory=list)  # (op, module path) written as <oov>
+    folded: Counter[str] = field(default_factory=Counter)  # ops folded away (layout glue, constants' ops)
+    fx_failure: str = ""  # why method="auto" went on to torch.export
+
+    def summary_lines(self) -> list[str]:
+        """A short, readable account: size, op counts, <oov> ops, folded ops, the method used."""
+        g = self.graph
+        lines = [f"CG: {g.n_nodes} nodes, {g.n_edges} edges (captured with torch.{self.method})"]
+        if self.fx_failure:
+            lines.append(f"  torch.fx could not trace it ({self.fx_failure}); torch.export could")
+        lines.append("  ops: " + ", ".join(f"{op} x{n}" for op, n in sorted(g.op_counts().items(), key=lambda x: -x[1])))
+        if self.unknown:
+            lines.append(f"  unmapped ops written as <oov> ({len(self.unknown)}): "
+                         + ", ".join(f"{op} at {path!r}" for op, path in self.unknown))
+            lines.append("    map them with cgbench.graph.register_op(...) to keep what they compute")
+        else:
+            lines.append("  unmapped ops: none")
+        if self.folded:
+            lines.append("  folded (no node: layout glue, ops on constants, adds/muls with one activation): "
+                         + ", ".join(f"{op} x{n}" for op, n in self.folded.most_common()))
+        return lines
+
+
+def capture_report(model: nn.Module, input_shape: Sequence[int], unknown_ops: str = "error",
+            method: str = "auto") -> CaptureReport:
+    """Capture ``model`` as a CG for an input of ``input_shape`` (N, C, H, W), with a report.
+
+    ``method="auto"`` (default) traces with torch.fx and, when fx cannot trace the model or meets
+    a function it has no mapping for, captures through torch.export (``capture_export``), which
+    follows branches on shapes; ``"fx"`` and ``"export"`` use one of them only. Unknown ops raise
+    :class:`UnknownOpError` (``unknown_ops="error"``, default) or become ``<oov>`` nodes
+    (``"oov"``, listed in the report). Other failures raise a :class:`CaptureError` that says
+    what to do. Build the model under ``torch.device("meta")`` to capture without allocating weights.
     """
     if unknown_ops not in ("error", "oov"):
         raise ValueError(f"unknown_ops must be 'error' or 'oov', got {unknown_ops!r}")
     if method not in CAPTURE_METHODS:
         raise ValueError(f"method must be one of {CAPTURE_METHODS}, got {method!r}")
-    if method == "fx":
-        return _fx_capture(model, input_shape, unknown_ops)
     from .capture_export import export_module
 
-    if method == "export":
-        return export_module(model, input_shape, unknown_ops)
-    try:
-        return _fx_capture(model, input_shape, unknown_ops)
-    except FX_TRACE_ERRORS:
-        return export_module(model, input_shape, unknown_ops)
+    with _quiet():
+        if method == "export":
+            return export_module(model, input_shape, unknown_ops)
+        try:
+            return _fx_capture(model, input_shape, unknown_ops)
+        except FX_TRACE_ERRORS as fx_error:
+            if method == "fx":
+                raise
+            why = getattr(fx_error, "brief", str(fx_error).splitlines()[0])
+        report = export_module(model, input_shape, unknown_ops)
+    report.fx_failure = why
+    return report
 
 
-def _fx_capture(model: nn.Module, input_shape: Sequence[int], unknown_ops: str) -> ComputationGraph:
+def from_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str = "error",
+                method: str = "auto") -> ComputationGraph:
+    """The CG of ``model`` for an input of ``input_shape`` (N, C, H, W): :func:`capture`'s graph.
+
+    >>> with torch.device("meta"):                  # no weights are allocated
+    ...     model = torchvision.models.resnet18()
+    >>> from_module(model, (1, 3, 224, 224))
+    ComputationGraph(n_nodes=71, n_edges=78, ops={...})
+    """
+    return capture_report(model, input_shape, unknown_ops, method).graph
+
+
+def _fx_capture(model: nn.Module, input_shape: Sequence[int], unknown_ops: str) -> CaptureReport:
     if _module_steps(model, (1,) * 6) is not None:
         # fx never treats the root as a leaf; a container keeps a mapped layer whole.
         model = nn.Sequential(model)
     was_training = model.training
     model.eval()
     try:
-        graph = _CGTracer().trace(model, concrete_args=_optional_forward_args(model))
+        try:
+            graph = _CGTracer().trace(model, concrete_args=_optional_forward_args(model))
+        except (fx.proxy.TraceError, TypeError) as err:
+            # TraceError: control flow on a traced value; TypeError: a traced value where Python needs an int.
+            raise FxTraceError(
+                f"torch.fx cannot trace the model{_user_code(err)}: {str(err).splitlines()[0]}. Use method='auto' "
+                "(the default) or 'export': torch.export follows branches on shapes") from err
         gm = fx.GraphModule(model, graph)
         # Shapes propagate in eval mode too: batch norm rejects a 1x1 map of batch 1 in training mode.
         _propagate_shapes(gm, input_shape)
     finally:
         model.train(was_training)
-    return _Walker(gm, unknown_ops).walk()
-
-
+    walker = _Walker(gm, unknown_ops)
+    return CaptureReport(walker.walk(), "fx", walker.unknown_found, walker.folded)
 def _optional_forward_args(model: nn.Module) -> dict[str, object]:
     """Forward arguments after the input that have defaults (``attn_mask=None``): traced as constants."""
     parameters = list(inspect.signature(model.forward).parameters.values())[1:]

@@ -21,7 +21,12 @@ How ATen ops are written, so that the CG matches what fx writes for the module t
   ``var``/``std`` are ``norm`` (``sqrt``/``rsqrt`` of them fold), max over a dim is ``maxpool``,
   ``Tensor.unfold`` windows are ``im2col``, ``neg``/``repeat_interleave``/``reshape_as`` fold, and
   ``copy_`` into a slice passes its source on to the tensor it writes into;
+- an op name registered with :func:`~cgbench.graph.capture.register_op` maps as registered;
 - any other op raises :class:`UnknownOpError` or becomes ``<oov>``, as in fx capture.
+
+Errors say what to do: a branch on tensor values (export's "could not guard on data-dependent
+expression") is a :class:`ControlFlowError` naming the line; a model that fails on the input
+shape is a :class:`ModelRunError`.
 
 Known difference from fx: a model that calls ``F.linear`` directly gets ``matmul`` nodes with
 ``nn.Linear``'s attributes here and without attributes through fx.
@@ -37,8 +42,11 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.fx.passes.shape_prop import TensorMetadata, _extract_tensor_metadata
 
-from .capture import _NEEDS_TWO_ACTIVATIONS, _attention_steps, _is_global, _resolution, _Step, _tensor_meta, _Walker, _window_attr
-from .model import ComputationGraph
+from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
+
+from .capture import (_NEEDS_TWO_ACTIVATIONS, _USER_NAMES, CaptureReport, ControlFlowError, ModelRunError,
+                      _attention_steps, _is_global, _resolution, _run_failure, _Step, _tensor_meta, _user_code,
+                      _user_steps, _Walker, _window_attr)
 
 # ATen op (overload packet name, in-place suffix removed) -> CG op.
 _ATEN_OPS: dict[str, str] = {
@@ -146,6 +154,9 @@ class _ExportWalker(_Walker):
         self.user_inputs = set(program.graph_signature.user_inputs)
         self.model = model
 
+    def op_name(self, node: fx.Node) -> str:
+        return _packet_name(node.target) if node.op == "call_function" else super().op_name(node)
+
     def visit(self, node: fx.Node) -> list[int]:
         if node.op == "placeholder" and node.name not in self.user_inputs:
             return []  # parameters, buffers and lifted constants are not activations
@@ -180,6 +191,8 @@ class _ExportWalker(_Walker):
         if node.target in _GLUE_TARGETS:
             return None
         name = _packet_name(node.target)
+        if name in _USER_NAMES:
+            return _user_steps(_USER_NAMES[name])
         if name in _GLUE_ATEN:
             return None
         in_shape = _resolution(_meta_of(args[0]), out_meta)
@@ -197,7 +210,8 @@ class _ExportWalker(_Walker):
         if name in _MAX_REDUCTIONS and node.target._overloadname != "other":
             return [_Step("maxpool")]
         if name in _SQUARES:
-            return [_Step("mul")] if self._is_square(node) else self.unknown(str(node.target), node)
+            return [_Step("mul")] if self._is_square(node) else self.unknown(str(node.target), node,
+                                                                             f"register_op({name!r}, OP)")
         if name == "unfold":
             # Tensor.unfold along H then along W extracts local windows (HaloNet's halo windows),
             # what F.unfold does in one im2col: the first unfold is the im2col, the second folds.
@@ -206,7 +220,7 @@ class _ExportWalker(_Walker):
             return None if follows_unfold else [_Step("im2col")]
         op = _ATEN_OPS.get(name)
         if op is None:
-            return self.unknown(str(node.target), node)
+            return self.unknown(str(node.target), node, f"register_op({name!r}, OP)")
         if op in _NEEDS_TWO_ACTIVATIONS and len(args) < 2:
             return None
         return [_Step(op)]
@@ -277,7 +291,7 @@ def _module_attr_path(path: str) -> str:
     return path.replace("[", ".").replace("]", "").replace("'", "")
 
 
-def export_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str) -> ComputationGraph:
+def export_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str) -> CaptureReport:
     """Capture ``model`` (in eval mode) through non-strict ``torch.export``; see the module docstring."""
     tensors = [*model.parameters(), *model.buffers()]
     device = "meta" if tensors and all(t.is_meta for t in tensors) else "cpu"
@@ -285,6 +299,14 @@ def export_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str
     model.eval()
     try:
         program = torch.export.export(model, (torch.empty(*input_shape, device=device),), strict=False)
+    except GuardOnDataDependentSymNode as err:
+        raise ControlFlowError(
+            f"the model's forward branches on the values of a tensor{_user_code(err)}: data-dependent control flow, "
+            "which no graph capture can follow (a CG is one fixed graph). Make the branch depend on shapes or "
+            "constructor arguments instead, or capture each branch's submodule on its own") from err
+    except RuntimeError as err:
+        raise ModelRunError(_run_failure(model, input_shape, err, _user_code(err))) from err
     finally:
         model.train(was_training)
-    return _ExportWalker(program, model, unknown_ops).walk()
+    walker = _ExportWalker(program, model, unknown_ops)
+    return CaptureReport(walker.walk(), "export", walker.unknown_found, walker.folded)
