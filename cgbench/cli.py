@@ -57,7 +57,9 @@ def _cmd_build(args: argparse.Namespace) -> None:
 
 
 def summary_lines(family) -> list[str]:
-    """What ``cgbench info`` prints: sizes, label columns with sources, splits, label statistics."""
+    """What ``cgbench info`` prints: sizes, label columns with sources, splits, label statistics, files."""
+    from .splits import SPLIT_DOCS
+
     n_nodes = family.table.column("n_nodes").to_numpy()
     hashes = family.table.column("wl_hash").to_pylist()
     lines = [
@@ -77,7 +79,24 @@ def summary_lines(family) -> list[str]:
         )
     lines.append("  splits:")
     for split, parts in family.splits.items():
-        lines.append(f"    {split:10s} " + "  ".join(f"{p}={len(i)}" for p, i in parts.items()))
+        lines.append(f"    {split:10s} " + "  ".join(f"{p}={len(i)}" for p, i in parts.items())
+                     + f"   ({SPLIT_DOCS.get(split, '')})")
+    lines.extend(_file_lines(family))
+    return lines
+
+
+def _file_lines(family) -> list[str]:
+    """Where a family's files are: its folder, each file with its size, the PyG cache, the raw files."""
+    from .sources import local_path
+
+    def size(path: Path) -> str:
+        return f"{path.stat().st_size / 1e6:.1f} MB" if path.exists() else "not written yet"
+
+    lines = [f"  files ({family.folder}):"]
+    lines += [f"    {path.name:16s} {size(path):>10s}  {what}" for what, path in family.files.items()]
+    lines.append(f"    {'pyg/':16s} {'':>10s}  the PyG view's processed tensors (made by to_pyg() on first use)")
+    for raw in family.spec.raw_files:
+        lines.append(f"    raw: {local_path(raw)} ({size(local_path(raw))}; {raw.url})")
     return lines
 
 
@@ -100,12 +119,9 @@ def _cmd_draw(args: argparse.Namespace) -> None:
 
 def _cmd_export(args: argparse.Namespace) -> None:
     from .dataset import load_family
-    from .storage import export_hdf5
 
     family = load_family(args.name)
-    out = Path(args.output or f"{args.name}-{family.version}.h5")
-    export_hdf5(family.table, family.manifest, out)
-    print(out)
+    print(family.to_hdf5(args.output or f"{args.name}-{family.version}.h5"))
 
 
 def read_predictions(path: Path) -> dict:

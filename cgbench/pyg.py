@@ -5,15 +5,21 @@ the stored CSR arrays already are PyG's collated layout (concatenated nodes and 
 per-graph slices), so they are turned into tensors and saved once. Later loads memory-map
 that file.
 
-Per graph: ``op`` (long, node op ids), ``x`` (float, ``cgbench.graph.features.NODE_FEATURE_NAMES``),
-``edge_index`` (producer -> consumer), ``y`` (the target, NaN where missing or unlabelled), ``flops``,
-``params`` and ``idx`` (the row in the family).
+Per graph: ``op`` (long, node op ids: names in ``dataset.op_names``), ``x`` (float, columns named
+by ``dataset.feature_names``), ``edge_index`` (producer -> consumer), ``y`` (the target in
+``dataset.target_unit``, NaN where missing or unlabelled; what it is: ``dataset.target_info``),
+``flops``, ``params`` and ``idx`` (the row in the family).
 
 :meth:`CGDataset.collated` hands out rows in that layout (:class:`CollatedGraphs`), and
-:meth:`CollatedGraphs.batch` turns any selection of them into a PyG ``Batch`` with a few tensor
-gathers. Predictors that score tens of thousands of CGs use it instead of ``DataLoader`` over
-``dataset[i]``, which builds and re-collates one ``Data`` object per graph in Python
-(``benchmarks/bench_graph_batches.py`` measures both).
+:meth:`CollatedGraphs.batch` turns any selection of them into a PyG ``Batch`` (with ``y``) with a
+few tensor gathers. Predictors that score tens of thousands of CGs use it instead of
+``DataLoader`` over ``dataset[i]``, which builds and re-collates one ``Data`` object per graph in
+Python (``benchmarks/bench_graph_batches.py`` measures both)::
+
+    graphs = dataset.collated(split["train"])       # once
+    for rows in torch.randperm(len(graphs)).split(256):
+        batch = graphs.batch(rows)                  # op, x, edge_index, batch, ptr, flops, y
+        loss = F.mse_loss(model(batch), batch.y)
 """
 
 from __future__ import annotations
@@ -28,10 +34,23 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data, InMemoryDataset
 
-from .graph.features import node_features
+from .graph.features import NODE_FEATURE_NAMES, node_features
+from .graph.vocab import CG_FORMAT_VERSION, OPS
 
 
 class CGDataset(InMemoryDataset):
+    """The CGs of a family as a PyG ``InMemoryDataset``, with the family's metadata.
+
+    ``op_names[i]`` names op id ``i`` (``data.op``), ``feature_names[j]`` names column ``j`` of
+    ``data.x``; ``target`` is the label column in ``data.y``, ``target_unit`` its unit and
+    ``target_info`` everything else about it (dataset, split, epochs, seeds, source, licence).
+    ``num_classes`` is 1: the target is one real number per graph (a regression), not a class.
+    """
+
+    op_names: tuple[str, ...] = OPS
+    feature_names: tuple[str, ...] = NODE_FEATURE_NAMES
+    cg_format: str = CG_FORMAT_VERSION
+
     def __init__(self, family, target: str | None = None, transform=None, pre_transform=None) -> None:
         self.family = family
         self.target = target or family.default_target
@@ -39,6 +58,25 @@ class CGDataset(InMemoryDataset):
             family.labels(self.target)  # an unknown target fails here, with the family's list
         super().__init__(str(Path(family.folder) / "pyg"), transform, pre_transform, log=False)
         self.load(self.processed_paths[0])
+
+    @property
+    def target_info(self) -> dict | None:
+        """The label column's record (unit, dataset, split, epochs, seeds, source, licence); None if unlabelled."""
+        return self.family.label_info(self.target) if self.target is not None else None
+
+    @property
+    def target_unit(self) -> str | None:
+        return self.target_info["unit"] if self.target is not None else None
+
+    @property
+    def num_classes(self) -> int:
+        """1 for a labelled family: one real-valued target per graph (PyG would count distinct y values)."""
+        return 1 if self.target is not None else 0
+
+    def __repr__(self) -> str:
+        target = f"{self.target!r} [{self.target_unit}]" if self.target is not None else "None (unlabelled)"
+        return (f"CGDataset({self.family.name} v{self.family.version}, {len(self)} graphs, y={target}, "
+                f"x={len(self.feature_names)} features, {len(self.op_names)} op ids)")
 
     @property
     def raw_file_names(self) -> list[str]:
@@ -97,7 +135,7 @@ class CGDataset(InMemoryDataset):
         """Rows ``indices`` (all rows when None) in the collated layout, ready for :meth:`CollatedGraphs.batch`."""
         data = self._data
         everything = CollatedGraphs(op=data.op, x=data.x, edge_index=data.edge_index, node_ptr=self.slices["op"],
-                                    edge_ptr=self.slices["edge_index"], flops=data.flops)
+                                    edge_ptr=self.slices["edge_index"], flops=data.flops, y=data.y)
         return everything if indices is None else everything.select(_row_positions(indices, len(self)))
 
 
@@ -124,7 +162,12 @@ def _gather_ranges(ptr: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Te
 
 @dataclass(frozen=True)
 class CollatedGraphs:
-    """CGs in PyG's collated layout: concatenated nodes, per-graph-local edges, and slice pointers."""
+    """CGs in PyG's collated layout: concatenated nodes, per-graph-local edges, and slice pointers.
+
+    Get one from :meth:`CGDataset.collated`; :meth:`select` and :meth:`concat` make others and
+    :meth:`batch` turns any of them into a PyG ``Batch``. ``y`` is the dataset's target per graph
+    (in ``CGDataset.target_unit``; NaN where missing).
+    """
 
     op: torch.Tensor  # (N,) long
     x: torch.Tensor  # (N, F) float
@@ -132,6 +175,7 @@ class CollatedGraphs:
     node_ptr: torch.Tensor  # (G + 1,) long
     edge_ptr: torch.Tensor  # (G + 1,) long
     flops: torch.Tensor  # (G,)
+    y: torch.Tensor  # (G,) float, the target
 
     def __len__(self) -> int:
         return len(self.node_ptr) - 1
@@ -142,10 +186,11 @@ class CollatedGraphs:
         nodes, node_ptr = _gather_ranges(self.node_ptr, positions)
         edges, edge_ptr = _gather_ranges(self.edge_ptr, positions)
         return CollatedGraphs(op=self.op[nodes], x=self.x[nodes], edge_index=self.edge_index[:, edges],
-                              node_ptr=node_ptr, edge_ptr=edge_ptr, flops=self.flops[positions])
+                              node_ptr=node_ptr, edge_ptr=edge_ptr, flops=self.flops[positions], y=self.y[positions])
 
     @staticmethod
     def concat(parts: Sequence[CollatedGraphs]) -> CollatedGraphs:
+        """The graphs of ``parts``, one set after the other."""
         if not parts:
             raise ValueError("concat needs at least one collated set")
 
@@ -157,14 +202,14 @@ class CollatedGraphs:
                               edge_index=torch.cat([p.edge_index for p in parts], dim=1),
                               node_ptr=joined_ptr([p.node_ptr for p in parts]),
                               edge_ptr=joined_ptr([p.edge_ptr for p in parts]),
-                              flops=torch.cat([p.flops for p in parts]))
+                              flops=torch.cat([p.flops for p in parts]), y=torch.cat([p.y for p in parts]))
 
     def batch(self, positions: torch.Tensor | np.ndarray | Sequence[int] | None = None) -> Batch:
-        """A PyG ``Batch`` (``op``, ``x``, ``edge_index``, ``batch``, ``ptr``, ``flops``) of the graphs at ``positions``."""
+        """A PyG ``Batch`` (``op``, ``x``, ``edge_index``, ``batch``, ``ptr``, ``flops``, ``y``) of the graphs at ``positions``."""
         graphs = self if positions is None else self.select(positions)
         node_counts = graphs.node_ptr.diff()
         edge_offsets = torch.repeat_interleave(graphs.node_ptr[:-1], graphs.edge_ptr.diff(),
                                                output_size=graphs.edge_index.shape[1])
         return Batch(op=graphs.op, x=graphs.x, edge_index=graphs.edge_index + edge_offsets,
                      batch=torch.repeat_interleave(torch.arange(len(graphs)), node_counts, output_size=len(graphs.op)),
-                     ptr=graphs.node_ptr, flops=graphs.flops)
+                     ptr=graphs.node_ptr, flops=graphs.flops, y=graphs.y)

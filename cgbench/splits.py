@@ -2,8 +2,12 @@
 
 - ``random``: 80/10/10 over all architectures (seed 0).
 - ``fewshot50``: GENNAPE's test-family protocol: sort by the default target (descending), permute
-  with the seed, the first 50 are the fine-tuning set (``train``), the rest ``test``; no ``valid``.
-  Only labelled families have it.
+  with the seed, the first 50 are the fine-tuning set (``train``), the rest ``test``. Only labelled
+  families have it. Its ``valid`` part is empty by design: the protocol gives a predictor exactly
+  50 labelled architectures and scores it on every other one, so a fixed validation part would
+  either shrink the 50 or take rows from the test set (and change every published number on it).
+  A predictor that wants validation (early stopping, model selection) holds out part of the 50
+  itself, as GENNAPE's fine-tuning does.
 - ``dedup``: one representative (the first row) per canonical-hash class, then 80/10/10 over the
   representatives, so no two isomorphic architectures sit on both sides of a split.
 """
@@ -17,6 +21,13 @@ SPLIT_SEED = 0
 FEWSHOT_SIZE = 50
 PARTS = ("train", "valid", "test")
 SPLIT_NAMES = ("random", "fewshot50", "dedup")
+# What each split is, for the files and views that carry the splits (HDF5, Hugging Face, ``cgbench info``).
+SPLIT_DOCS = {
+    "random": "80/10/10 over all architectures (seed 0)",
+    "fewshot50": "GENNAPE's few-shot protocol: 50 fine-tuning architectures (train), every other one test; "
+                 "valid is empty by design (hold out part of the 50 if you need validation)",
+    "dedup": "80/10/10 over one representative per canonical-hash class (no isomorphic pair across parts)",
+}
 
 
 def _ratio_split(indices: np.ndarray, seed: int) -> dict[str, np.ndarray]:

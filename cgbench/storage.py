@@ -18,6 +18,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +49,26 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+@cache
+def _new_file_mode() -> int:
+    """The mode ``open()`` would give a new file (0644 under the usual umask 022); mkstemp makes 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file ``.<name>.*.tmp`` next to ``path``, then rename it into place.
 
     The file and the rename are flushed to disk, so a crash leaves either the old file or the new one.
+    The file gets the mode a plainly created file would have (readable by others under umask 022).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
+        os.chmod(tmp, _new_file_mode())
         write(Path(tmp))
         with open(tmp, "rb") as written:
             os.fsync(written.fileno())
@@ -209,23 +220,58 @@ def read_parquet(path: Path, memory_map: bool = True) -> pa.Table:
 # HDF5 export / import (CSR layout)
 
 
-def export_hdf5(table: pa.Table, manifest: dict, path: Path) -> None:
-    """One HDF5 file: graphs in CSR (``/graphs``), every other column under ``/columns``."""
+def export_hdf5(table: pa.Table, manifest: dict, path: Path,
+                splits: dict[str, dict[str, np.ndarray]] | None = None) -> None:
+    """One self-describing HDF5 file of a family version.
+
+    - ``/graphs``: the CGs in CSR form (``node_ptr``, ``edge_ptr``, ``op``, ``shape``, ``attr``,
+      ``edges``); ``shape``, ``attr`` and ``edges`` name their columns in the attribute ``columns``;
+    - ``/vocab/op_names``: the name of every op id;
+    - ``/columns/<name>``: every other column (a list column as a group of offsets and values),
+      with ``description`` and ``unit`` attributes;
+    - ``/splits/<split>/<part>``: row indices of the standard splits, with ``description``;
+    - root attributes: ``manifest`` (JSON), ``cgbench`` (JSON: family, version, units, sources,
+      licence, citation) and ``schema`` (the Arrow schema, so ``import_hdf5`` restores the table).
+
+    Strings are UTF-8 (h5py hands them back as bytes unless read with ``dataset.asstr()[()]``).
+    """
     import h5py
+
+    from .graph.model import ATTR_FIELDS, SHAPE_FIELDS
+    from .graph.vocab import CG_FORMAT_VERSION, OPS
+    from .metadata import column_docs, family_metadata
+    from .splits import SPLIT_DOCS
 
     graphs = GraphTable.from_arrow(table)
     scalar_columns = [c for c in table.column_names if c not in GRAPH_COLUMNS]
+    docs = column_docs(manifest, table.column_names)
+    text = h5py.string_dtype("utf-8")
+    columns_of = {"shape": SHAPE_FIELDS, "attr": ATTR_FIELDS, "edges": ("src", "dst")}
 
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
             f.attrs["manifest"] = json.dumps(manifest, sort_keys=True)
+            f.attrs["cgbench"] = json.dumps(family_metadata(manifest, table.column_names), sort_keys=True)
             f.attrs["schema"] = table.schema.serialize().to_pybytes().hex()
+            f.create_dataset("vocab/op_names", data=np.array(OPS, dtype=object), dtype=text)
+            f["vocab"].attrs["cg_format"] = CG_FORMAT_VERSION
             g = f.create_group("graphs")
             for name in ("node_ptr", "edge_ptr", "op", "shape", "attr", "edges"):
                 g.create_dataset(name, data=getattr(graphs, name), compression="gzip", compression_opts=4)
+                if name in columns_of:
+                    g[name].attrs["columns"] = np.array(columns_of[name], dtype=object)
+            g["op"].attrs["names"] = "/vocab/op_names"
+            g["shape"].attrs["unit"] = docs["node_shape"]["unit"]
             cols = f.create_group("columns")
             for name in scalar_columns:
                 _write_column(cols, name, table.column(name).combine_chunks())
+                cols[name].attrs["description"] = docs[name]["description"]
+                cols[name].attrs["unit"] = docs[name]["unit"]
+            for split, parts in (splits or {}).items():
+                group = f.create_group(f"splits/{split}")
+                group.attrs["description"] = SPLIT_DOCS.get(split, "")
+                for part, rows in parts.items():
+                    group.create_dataset(part, data=np.asarray(rows, np.int64))
 
     atomic_write(Path(path), write)
 
@@ -235,7 +281,7 @@ def _write_column(group, name: str, column: pa.Array) -> None:
     import h5py
 
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        group.create_dataset(name, data=np.array(column.to_pylist(), dtype=h5py.string_dtype()))
+        group.create_dataset(name, data=np.array(column.to_pylist(), dtype=object), dtype=h5py.string_dtype("utf-8"))
     elif pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
         sub = group.create_group(name)
         sub.create_dataset("offsets", data=column.offsets.to_numpy().astype(np.int64))
@@ -256,7 +302,7 @@ def _read_column(node) -> pa.Array:
         mask = pa.array(node.attrs["null"]) if node.attrs["null"].any() else None
         return pa.ListArray.from_arrays(pa.array(offsets - offsets[0], pa.int32()), values, mask=mask)
     if h5py.check_string_dtype(node.dtype):
-        return pa.array([s.decode() for s in node[()]])
+        return pa.array(node.asstr()[()].tolist())
     return pa.array(node[()], mask=node.attrs["null"])
 
 

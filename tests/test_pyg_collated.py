@@ -5,7 +5,7 @@ from torch_geometric.data import Batch
 
 from cgbench.pyg import CollatedGraphs
 
-BATCH_KEYS = ("op", "x", "edge_index", "batch", "ptr", "flops")
+BATCH_KEYS = ("op", "x", "edge_index", "batch", "ptr", "flops", "y")
 
 
 def _assert_same_batch(ours, reference):

@@ -112,6 +112,6 @@ def test_hdf5_round_trip_of_list_columns(nb201, tmp_path):
     nested = pa.array([[[1, 2], [3]], [[4]], []], pa.list_(pa.list_(pa.int16())))
     table = small.append_column("per_node", per_node).append_column("nested", nested)
     path = tmp_path / "lists.h5"
-    export_hdf5(table, {"family": "t"}, path)
+    export_hdf5(table, nb201.manifest, path)
     back, _ = import_hdf5(path)
     assert back.equals(table)
