@@ -24,15 +24,23 @@ Choices and why:
 - Default data root: ``$CGBENCH_DATA``, else ``<CGBENCH_HOME>/data``.
 - :func:`synthetic_cifar10` makes learnable stand-in images (a class colour, a class stripe pattern,
   noise) so tests and CPU benchmarks need no download and can check that training learns.
+  :func:`write_synthetic_cifar10` (``cgbench label data --synthetic N``) writes them in the official
+  format *with a marker file* (``SYNTHETIC.json``) so that the whole labelling flow can be rehearsed
+  offline: :func:`load_cifar10` reads the marker into ``Cifar10.synthetic``, every result trained on
+  it records it, and collected labels made from it are named and described as synthetic.
+- :func:`check_cifar10` (``cgbench label data --check``) says whether a folder holds the official
+  files (torchvision's md5 of each), a marked synthetic set, or something else, and reads each file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import pickle
 import pickletools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +52,8 @@ from cgbench.sources import cgbench_home
 CIFAR10_FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
+# Written next to the batches of a synthetic stand-in; its presence marks every label made from them.
+SYNTHETIC_MARKER = "SYNTHETIC.json"
 IMAGE_SHAPE = (3, 32, 32)
 PIXELS_PER_IMAGE = 3 * 32 * 32
 NUM_CLASSES = 10
@@ -92,6 +102,13 @@ class Cifar10:
     train: ImageSet
     test: ImageSet
     folder: Path
+    # The marker of a synthetic stand-in (how it was made), None for real data.
+    synthetic: dict | None = None
+
+    def describe(self) -> dict:
+        """What a result records about the data it was trained on."""
+        return {"folder": str(self.folder), "n_train_images": len(self.train), "n_test_images": len(self.test),
+                "synthetic": self.synthetic}
 
 
 def default_data_root() -> Path:
@@ -101,12 +118,13 @@ def default_data_root() -> Path:
 def load_cifar10(root: str | Path, download: bool = False) -> Cifar10:
     """The training (50,000) and test (10,000) images of ``root/cifar-10-batches-py``."""
     folder = Path(root) / CIFAR10_FOLDER
-    if download and not _has_all_batches(folder):
-        _download(Path(root))
+    if download and not has_all_batches(Path(root)):
+        download_cifar10(Path(root))
     if not folder.is_dir():
         raise FileNotFoundError(
             f"no CIFAR-10 folder {folder}; expected the official python batches there "
-            f"(load_cifar10(root, download=True) fetches them)"
+            f"(`cgbench label data --download --data-root {root}` fetches them; "
+            f"`cgbench label data --synthetic 5000 --data-root {root}` writes a stand-in to rehearse offline)"
         )
     train_files = sorted(folder.glob("data_batch_*"), key=lambda p: _batch_number(p))
     if not train_files:
@@ -114,7 +132,7 @@ def load_cifar10(root: str | Path, download: bool = False) -> Cifar10:
     if not (folder / TEST_BATCH).is_file():
         raise FileNotFoundError(f"{folder} holds no {TEST_BATCH} file")
     return Cifar10(train=_concat([read_batch(p) for p in train_files]), test=read_batch(folder / TEST_BATCH),
-                   folder=folder)
+                   folder=folder, synthetic=read_synthetic_marker(folder))
 
 
 def read_batch(path: Path) -> ImageSet:
@@ -176,15 +194,114 @@ def synthetic_cifar10(n_train: int, n_test: int, seed: int) -> tuple[ImageSet, I
     return draw(n_train), draw(n_test)
 
 
-def _has_all_batches(folder: Path) -> bool:
+def write_synthetic_cifar10(root: str | Path, n_train: int, n_test: int | None = None, seed: int = 0) -> Path:
+    """Write a learnable synthetic stand-in (:func:`synthetic_cifar10`) in the official format, marked as synthetic.
+
+    ``n_test`` defaults to a fifth of ``n_train`` (at least 100). Returns the batches' folder.
+    """
+    if n_train < 5:
+        raise ValueError(f"a synthetic set needs at least 5 training images (one per batch file), got {n_train}")
+    n_test = n_test if n_test is not None else max(100, n_train // 5)
+    train, test = synthetic_cifar10(n_train, n_test, seed)
+    folder = write_cifar10_batches(root, train, test)
+    marker = {"synthetic": True, "generator": "labeling.cifar10.synthetic_cifar10", "seed": seed,
+              "n_train": n_train, "n_test": n_test,
+              "note": "generated images (class colour + stripes + noise), NOT CIFAR-10: for rehearsing the "
+                      "labelling flow offline; accuracies trained on them are not CIFAR-10 labels"}
+    (folder / SYNTHETIC_MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True))
+    return folder
+
+
+def read_synthetic_marker(folder: Path) -> dict | None:
+    path = Path(folder) / SYNTHETIC_MARKER
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def has_all_batches(root: Path) -> bool:
+    """Whether ``root/cifar-10-batches-py`` holds every training batch and the test batch."""
+    folder = Path(root) / CIFAR10_FOLDER
     return all((folder / name).is_file() for name in (*TRAIN_BATCHES, TEST_BATCH))
 
 
-def _download(root: Path) -> None:
+def has_batches(root: Path) -> bool:
+    """Whether ``root/cifar-10-batches-py`` holds a test batch and at least one training batch (what
+    :func:`load_cifar10` needs; smaller sets, such as the tests', split the training images over fewer files)."""
+    folder = Path(root) / CIFAR10_FOLDER
+    return (folder / TEST_BATCH).is_file() and any(folder.glob("data_batch_*"))
+
+
+def download_cifar10(root: Path) -> Path:
+    """Download the official archive (torchvision's URL and md5) and unpack it under ``root``."""
+    import urllib.error
+
     from torchvision.datasets import CIFAR10
     from torchvision.datasets.utils import download_and_extract_archive
 
-    download_and_extract_archive(CIFAR10.url, root, filename=CIFAR10.filename, md5=CIFAR10.tgz_md5)
+    try:
+        download_and_extract_archive(CIFAR10.url, str(root), filename=CIFAR10.filename, md5=CIFAR10.tgz_md5)
+    except (urllib.error.URLError, OSError) as error:
+        raise Cifar10DownloadError(
+            f"could not download CIFAR-10 from {CIFAR10.url} into {root}: {error}. Copy the official "
+            f"cifar-10-batches-py folder there yourself, or rehearse offline with "
+            f"`cgbench label data --synthetic 5000 --data-root {root}`") from error
+    folder = Path(root) / CIFAR10_FOLDER
+    (folder / SYNTHETIC_MARKER).unlink(missing_ok=True)  # the official files replaced a stand-in
+    return folder
+
+
+class Cifar10DownloadError(RuntimeError):
+    """The official CIFAR-10 archive could not be downloaded (no network, a proxy, a bad checksum)."""
+
+
+@dataclass
+class Cifar10Check:
+    """What :func:`check_cifar10` found in a data root."""
+
+    folder: Path
+    files: dict[str, str] = field(default_factory=dict)  # batch file -> "official", "readable, not official", reason
+    images: dict[str, int] = field(default_factory=dict)  # batch file -> number of images
+    synthetic: dict | None = None
+
+    @property
+    def complete(self) -> bool:
+        return all(self.files.get(name, "").startswith(("official", "readable")) for name in (*TRAIN_BATCHES, TEST_BATCH))
+
+    @property
+    def official(self) -> bool:
+        return all(self.files.get(name) == "official" for name in (*TRAIN_BATCHES, TEST_BATCH))
+
+    def lines(self) -> list[str]:
+        kind = ("the official CIFAR-10 (every md5 matches torchvision's)" if self.official else
+                "a SYNTHETIC stand-in (labels trained on it are rehearsal labels, not CIFAR-10)" if self.synthetic else
+                "CIFAR-10-shaped batches that are not the official files" if self.complete else "incomplete")
+        lines = [f"{self.folder}: {kind}"]
+        for name in (*TRAIN_BATCHES, TEST_BATCH):
+            count = f"{self.images[name]:6d} images" if name in self.images else " " * 13
+            lines.append(f"  {name:12s} {count}  {self.files.get(name, 'missing')}")
+        if self.synthetic:
+            lines.append(f"  marker {SYNTHETIC_MARKER}: seed {self.synthetic['seed']}, {self.synthetic['n_train']} "
+                         f"training + {self.synthetic['n_test']} test images")
+        return lines
+
+
+def check_cifar10(root: str | Path) -> Cifar10Check:
+    """Check every batch file of ``root/cifar-10-batches-py``: present, md5 against torchvision's, readable."""
+    from torchvision.datasets import CIFAR10
+
+    folder = Path(root) / CIFAR10_FOLDER
+    check = Cifar10Check(folder, synthetic=read_synthetic_marker(folder))
+    for name, md5 in (*CIFAR10.train_list, *CIFAR10.test_list):
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            check.images[name] = len(read_batch(path))
+        except Cifar10FormatError as error:
+            check.files[name] = f"UNREADABLE: {error}"
+            continue
+        official = hashlib.md5(path.read_bytes()).hexdigest() == md5
+        check.files[name] = "official" if official else "readable, not official (md5 differs)"
+    return check
 
 
 def _batch_number(path: Path) -> int:

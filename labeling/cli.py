@@ -1,4 +1,4 @@
-"""``cgbench label plan|launch|status|collect|verify``: labelling architectures by training them.
+"""``cgbench label plan|data|launch|status|collect|verify``: labelling architectures by training them.
 
 Registered through the ``cgbench.commands`` entry point (``label = "labeling.cli:register"``).
 Heavy imports (torch, submitit) happen inside the commands so ``cgbench --help`` stays fast.
@@ -20,6 +20,7 @@ def register(subparsers) -> None:
                                   "status, collect, verify)")
     sub = label.add_subparsers(dest="label_command", required=True)
     _add_plan(sub)
+    _add_data(sub)
     _add_launch(sub)
     p = sub.add_parser("status", help="done / pending / in progress (checkpoint) / failed units of a plan")
     p.add_argument("plan", help="plan folder")
@@ -51,12 +52,69 @@ def _add_plan(sub) -> None:
     p.set_defaults(func=_cmd_plan)
 
 
+_DATA_EXAMPLE = """examples:
+  cgbench label data --check                 # what is in the data root: official, synthetic, missing
+  cgbench label data --download              # the official CIFAR-10 (170 MB, md5-checked; needs internet)
+  cgbench label data --synthetic 5000        # an offline stand-in to rehearse the whole flow on a laptop"""
+
+
+def _add_data(sub) -> None:
+    import argparse
+
+    p = sub.add_parser("data", help="get, check or fake the CIFAR-10 the trainings read",
+                       description="Manage the CIFAR-10 python batches (cifar-10-batches-py) under the data root. "
+                                   "Labels trained on a --synthetic stand-in are marked synthetic in results, "
+                                   "collected label columns (synthetic_c10_*) and their descriptions.",
+                       epilog=_DATA_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--download", action="store_true",
+                      help="download the official CIFAR-10 (torchvision's URL and md5) unless it is there")
+    what.add_argument("--check", action="store_true",
+                      help="check every batch file: present, readable, official (md5) or synthetic")
+    what.add_argument("--synthetic", type=int, metavar="N",
+                      help="write N learnable synthetic training images (and N/5 test images, at least 100) "
+                           "in the official format, marked synthetic")
+    p.add_argument("--data-root", help="folder for cifar-10-batches-py (default: $CGBENCH_DATA or <CGBENCH_HOME>/data)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic images (default: 0)")
+    p.set_defaults(func=_cmd_data)
+
+
+def _cmd_data(args: argparse.Namespace) -> None:
+    from .cifar10 import Cifar10DownloadError, check_cifar10, default_data_root, download_cifar10, write_synthetic_cifar10
+
+    root = Path(args.data_root) if args.data_root else default_data_root()
+    if args.synthetic is not None:
+        try:
+            folder = write_synthetic_cifar10(root, args.synthetic, seed=args.seed)
+        except ValueError as error:
+            raise SystemExit(f"cgbench label data: {error}") from None
+        print(f"wrote a SYNTHETIC CIFAR-10 stand-in to {folder} ({args.synthetic} training images): labels "
+              "trained on it are rehearsal labels, marked synthetic wherever they go")
+    elif args.download:
+        if check_cifar10(root).official:
+            print(f"{root / 'cifar-10-batches-py'} already holds the official CIFAR-10 (every md5 matches)")
+            return
+        try:
+            print(f"downloaded CIFAR-10 to {download_cifar10(root)}")
+        except Cifar10DownloadError as error:
+            raise SystemExit(f"cgbench label data: {error}") from None
+    check = check_cifar10(root)
+    print("\n".join(check.lines()))
+    if args.check and not check.complete:
+        raise SystemExit(f"cgbench label data: {root} has no complete CIFAR-10; run `cgbench label data --download` "
+                         "(needs internet) or `cgbench label data --synthetic 5000` (an offline stand-in)")
+
+
 def _add_launch(sub) -> None:
     p = sub.add_parser("launch", help="run a plan's pending units (local processes or a SLURM job array)")
     p.add_argument("plan", help="plan folder")
     p.add_argument("--backend", choices=BACKENDS, default="local")
     p.add_argument("--data-root", help="folder holding cifar-10-batches-py (default: $CGBENCH_DATA or "
                    "<CGBENCH_HOME>/data)")
+    p.add_argument("--download", action="store_true",
+                   help="download the official CIFAR-10 first if the data root has none (needs internet)")
+    p.add_argument("--no-estimate", action="store_true",
+                   help="skip the per-unit time estimate (a few training steps of the first network)")
     p.add_argument("--wait", action="store_true", help="wait until every task has ended")
     p.add_argument("--compile", action="store_true", help="torch.compile each network")
     local = p.add_argument_group("local backend")
@@ -104,15 +162,18 @@ def _load_plan(folder: str):
 
 def _cmd_launch(args: argparse.Namespace) -> None:
     plan = _load_plan(args.plan)
+    root = _ensure_data(args.data_root, args.download)
     if args.backend == "local":
         from .backends import local
 
         devices = args.devices or _default_devices()
         try:
-            local.worker_slots(devices, args.per_gpu)
+            slots = local.worker_slots(devices, args.per_gpu)
         except (ValueError, RuntimeError) as error:
             raise SystemExit(f"cgbench label launch: {error}") from None
-        report = local.launch(plan, data_root=args.data_root, devices=devices, per_gpu=args.per_gpu,
+        if not args.no_estimate:
+            _print_estimate(plan, root, slots[0][1] if devices == "cpu" else "cuda", len(slots))
+        report = local.launch(plan, data_root=root, devices=devices, per_gpu=args.per_gpu,
                               wait=args.wait, compile=args.compile)
     else:
         from .backends import slurm
@@ -120,10 +181,51 @@ def _cmd_launch(args: argparse.Namespace) -> None:
         options = {name: getattr(args, name) for name in ("array_parallelism", "timeout_min", "partition",
                                                           "gpus_per_node", "cpus_per_task", "units_per_task")
                    if getattr(args, name) is not None}
-        report = slurm.launch(plan, data_root=args.data_root, wait=args.wait, compile=args.compile, **options)
+        if not args.no_estimate:
+            _print_estimate(plan, root, "cuda" if _default_devices() == "cuda" else None,
+                            options.get("array_parallelism", 4))
+        report = slurm.launch(plan, data_root=root, wait=args.wait, compile=args.compile, **options)
     print(report.summary())
     if report.returncodes and any(report.returncodes):
         raise SystemExit(f"some workers exited with errors; see `cgbench label status {plan.folder}` and the logs")
+
+
+def _ensure_data(data_root: str | None, download: bool) -> Path:
+    """The data root, with CIFAR-10 in it (downloaded if allowed), or a message that says which command to run."""
+    from .cifar10 import Cifar10DownloadError, default_data_root, download_cifar10, has_batches
+
+    root = Path(data_root) if data_root else default_data_root()
+    if has_batches(root):
+        return root
+    if not download:
+        raise SystemExit(
+            f"cgbench label launch: no CIFAR-10 in {root / 'cifar-10-batches-py'}. Run `cgbench label data --download"
+            f"{' --data-root ' + str(root) if data_root else ''}` (needs internet), pass --download here, or "
+            f"rehearse offline on a stand-in: `cgbench label data --synthetic 5000`")
+    try:
+        print(f"downloaded CIFAR-10 to {download_cifar10(root)}")
+    except Cifar10DownloadError as error:
+        raise SystemExit(f"cgbench label launch: {error}") from None
+    return root
+
+
+def _print_estimate(plan, root: Path, device: str | None, n_workers: int) -> None:
+    """Say how long a unit takes (from finished units, or a few-step probe on ``device``) before launching."""
+    from .cifar10 import load_cifar10
+    from .estimate import estimate_unit_seconds
+    from .store import ResultStore
+
+    store = ResultStore(plan)
+    pending = store.pending(plan.units)
+    if not pending:
+        return
+    if device is None and not store.finished():
+        print("estimate: none yet (no GPU here to probe on); `cgbench label status` shows unit times as they finish")
+        return
+    data = load_cifar10(root)
+    if data.synthetic:
+        print(f"note: {root} holds a SYNTHETIC stand-in: these labels are a rehearsal, marked synthetic")
+    print(estimate_unit_seconds(plan, data, device or "cuda").line(len(pending), n_workers), flush=True)
 
 
 def _default_devices() -> str:

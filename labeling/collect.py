@@ -19,6 +19,10 @@ Choices:
   ``replace`` is given, so labels of two different schedules never silently mix or overwrite.
 - After writing, the family's stored build is re-merged at once
   (``cgbench.dataset.refresh_collected_labels``), so the next ``load_family`` sees the labels.
+- Results trained on a synthetic stand-in (``cgbench label data --synthetic``; recorded in each
+  result's ``data.synthetic``) are rehearsal labels: their columns are named
+  ``synthetic_c10_<recipe>_<kind>``, their dataset, description and licence say so, and their
+  provenance holds the stand-in's marker. Synthetic and real results are never collected together.
 """
 
 from __future__ import annotations
@@ -41,12 +45,14 @@ from .store import ResultStore, now_iso
 
 SOURCE_ID = "cgbench"
 LICENCE = "CC-BY-4.0 (labels produced by cgbench)"
+SYNTHETIC_SOURCE_ID = "cgbench-synthetic"
+SYNTHETIC_LICENCE = "CC0-1.0 (rehearsal labels on generated images; not a measurement on CIFAR-10)"
 CIFAR10_TRAIN_SIZE = 50_000
 KINDS = {"final": "final_test_acc", "best": "best_test_acc"}
 
 
-def column_name(recipe: Recipe, kind: str) -> str:
-    return f"c10_{recipe.name}_{kind}"
+def column_name(recipe: Recipe, kind: str, synthetic: bool = False) -> str:
+    return f"{'synthetic_' if synthetic else ''}c10_{recipe.name}_{kind}"
 
 
 @dataclass(frozen=True)
@@ -68,21 +74,34 @@ def collect(plans: Sequence[Plan], replace: bool = False, progress: bool = True)
     if not results:
         raise ValueError(f"no finished units in {', '.join(str(p.folder) for p in plans)}: nothing to collect "
                          "(see `cgbench label status`)")
-    _check_owner(family, recipe, replace)
+    synthetic = _synthetic_marker(results)
+    _check_owner(family, recipe, replace, synthetic is not None)
     known = set(family_arch_ids(family, progress))
     strangers = sorted({r["unit"]["arch_id"] for r in results} - known)
     if strangers:
         raise ValueError(f"{len(strangers)} trained architectures are not in the family {family} "
                          f"(e.g. {strangers[0]!r}); the plan belongs to another version of the family")
-    provenance = _provenance(plans, recipe, results)
+    provenance = {**_provenance(plans, recipe, results), "synthetic_data": synthetic}
     paths = []
     for kind, field_name in KINDS.items():
         arch_ids, mean, n_seeds, std = _aggregate(results, field_name)
-        label = _label_column(recipe, kind, results)
+        label = _label_column(recipe, kind, results, synthetic)
         paths.append(write_collected(family, label, arch_ids, mean, n_seeds, std, provenance))
     folder = refresh_collected_labels(family)
-    return CollectReport(family, tuple(column_name(recipe, k) for k in KINDS), len(results),
+    return CollectReport(family, tuple(column_name(recipe, k, synthetic is not None) for k in KINDS), len(results),
                          len({r["unit"]["arch_id"] for r in results}), tuple(paths), folder)
+
+
+def _synthetic_marker(results: Sequence[dict]) -> dict | None:
+    """The synthetic stand-in's marker if every result was trained on one, None if none was; mixing is refused."""
+    markers = [(r.get("data") or {}).get("synthetic") for r in results]
+    if not any(markers):
+        return None
+    if not all(markers):
+        n = sum(1 for m in markers if m)
+        raise ValueError(f"{n} of {len(results)} results were trained on a synthetic stand-in and the others on "
+                         "real data; collect them from separate plans (synthetic labels are rehearsal labels)")
+    return markers[0]
 
 
 def _common_family_and_recipe(plans: Sequence[Plan]) -> tuple[str, Recipe]:
@@ -105,9 +124,9 @@ def _read_results(plans: Sequence[Plan], progress: bool) -> list[dict]:
     return [by_unit[uid] for uid in sorted(by_unit)]
 
 
-def _check_owner(family: str, recipe: Recipe, replace: bool) -> None:
+def _check_owner(family: str, recipe: Recipe, replace: bool, synthetic: bool) -> None:
     for existing in read_collected(family):
-        if existing.column.name not in {column_name(recipe, k) for k in KINDS}:
+        if existing.column.name not in {column_name(recipe, k, synthetic) for k in KINDS}:
             continue
         owner = existing.provenance.get("recipe_hash")
         if owner != recipe.hash and not replace:
@@ -128,17 +147,26 @@ def _aggregate(results: Sequence[dict], field_name: str) -> tuple[list[str], np.
     return arch_ids, mean, np.array([len(v) for v in values]), std
 
 
-def _label_column(recipe: Recipe, kind: str, results: Sequence[dict]) -> LabelColumn:
+def _label_column(recipe: Recipe, kind: str, results: Sequence[dict], synthetic: dict | None) -> LabelColumn:
     seeds = sorted({r["unit"]["seed"] for r in results})
     n_train = recipe.n_train or CIFAR10_TRAIN_SIZE
     when = "after the last epoch" if kind == "final" else "best over the per-epoch evaluations (selected on test)"
+    recipe_text = f"recipe {recipe.name} (hash {recipe.hash}): {json.dumps(recipe.as_dict(), sort_keys=True)}"
+    if synthetic is not None:
+        return LabelColumn(
+            name=column_name(recipe, kind, synthetic=True), source_id=SYNTHETIC_SOURCE_ID,
+            dataset="SYNTHETIC stand-in for CIFAR-10 (generated images, not CIFAR-10)",
+            split=f"synthetic test images ({synthetic['n_test']:,}); trained on up to {n_train:,} synthetic images",
+            epochs=recipe.epochs, unit="%", seeds=f"mean over training seeds {seeds} (n_seeds per architecture)",
+            licence=SYNTHETIC_LICENCE,
+            description=(f"SYNTHETIC REHEARSAL LABEL, not a CIFAR-10 accuracy: top-1 accuracy {when} on generated "
+                         f"images (seed {synthetic['seed']}), trained by cgbench with {recipe_text}"))
     return LabelColumn(
         name=column_name(recipe, kind), source_id=SOURCE_ID, dataset="CIFAR-10",
         split=f"test (10,000 images); trained on {n_train:,} training images",
         epochs=recipe.epochs, unit="%", seeds=f"mean over training seeds {seeds} (n_seeds per architecture)",
         licence=LICENCE,
-        description=(f"top-1 test accuracy {when}, trained by cgbench with recipe {recipe.name} (hash {recipe.hash}): "
-                     f"{json.dumps(recipe.as_dict(), sort_keys=True)}"),
+        description=f"top-1 test accuracy {when}, trained by cgbench with {recipe_text}",
     )
 
 

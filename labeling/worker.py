@@ -72,7 +72,8 @@ def train_unit(plan: Plan, unit: WorkUnit, data, device: str, checkpoint_path: P
     return {
         "unit": {"unit_id": unit.unit_id, "family": unit.family, "arch_id": unit.arch_id, "seed": unit.seed},
         "recipe": {"name": plan.recipe.name, "hash": plan.recipe.hash},
-        "train": result.as_dict(), "resumed_from_checkpoint": resumed, "device_requested": device,
+        "train": result.as_dict(), "data": data.describe(), "resumed_from_checkpoint": resumed,
+        "device_requested": device,
         "started": started, "finished": now_iso(), **run_context(),
     }
 

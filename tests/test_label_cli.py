@@ -90,25 +90,25 @@ def test_plan_launch_kill_relaunch_status_verify_collect(capsys, tmp_path, data_
     plan = Plan.load(folder)
     assert "0 done, 3 pending, 0 in progress, 0 failed" in cgbench(capsys, "status", str(folder))
 
-    with pytest.raises(SystemExit, match="exited with errors"):
+    # Without CIFAR-10 nothing starts: the launch says which command gets it (or fakes it offline).
+    with pytest.raises(SystemExit, match="no CIFAR-10 in .*no-cifar-here.*cgbench label data --download.*--synthetic"):
         cgbench(capsys, "launch", str(folder), "--backend", "local", "--devices", "cpu", "--wait",
                 "--data-root", str(tmp_path / "no-cifar-here"))
-    out = cgbench(capsys, "status", str(folder))
-    assert "0 done, 0 pending, 0 in progress, 3 failed" in out
-    assert "failed x3: FileNotFoundError: no CIFAR-10 folder" in out and "no-cifar-here" in out
+    assert "0 done, 3 pending, 0 in progress, 0 failed" in cgbench(capsys, "status", str(folder))
 
     killed = launch_and_kill_at_first_checkpoint(folder, data_root)
     store = ResultStore(plan)
     assert not store.done(killed) and plan.checkpoint_path(killed).is_file()
     out = cgbench(capsys, "status", str(folder))
-    assert "0 done, 0 pending, 1 in progress, 2 failed" in out and f"in progress: {killed}" in out
+    assert "0 done, 2 pending, 1 in progress, 0 failed" in out and f"in progress: {killed}" in out
 
     relaunch = subprocess.run(launch_command(folder, data_root), env=worker_env(), capture_output=True, text=True,
                               timeout=600)
     assert relaunch.returncode == 0, relaunch.stdout + relaunch.stderr
     assert "3 pending units in 1 tasks" in relaunch.stdout and "exit codes [0]" in relaunch.stdout
+    assert "estimate: about" in relaunch.stdout and "3 pending units on 1 worker(s)" in relaunch.stdout
     assert sorted(p.name for p in plan.results_dir.iterdir()) == sorted(f"{u.unit_id}.json" for u in plan.units)
-    assert not list(plan.checkpoints_dir.iterdir()) and not list(plan.failures_dir.iterdir())
+    assert not list(plan.checkpoints_dir.iterdir()) and not list(plan.failures_dir.iterdir() if plan.failures_dir.exists() else [])
     results = {u.unit_id: store.read(u.unit_id) for u in plan.units}
     assert {uid: r["resumed_from_checkpoint"] for uid, r in results.items()} == {
         u.unit_id: u.unit_id == killed for u in plan.units}
