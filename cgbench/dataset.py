@@ -164,14 +164,17 @@ class Family:
 
     @property
     def name(self) -> str:
+        """The family's registered name (``cgbench families``)."""
         return self.spec.name
 
     @property
     def version(self) -> str:
+        """The family version this build is of (bumped whenever its rows, CGs or labels change)."""
         return self.manifest["version"]
 
     @property
     def data_sha256(self) -> str:
+        """sha256 of ``data.parquet``: identifies the exact build (leaderboard submissions record it)."""
         return self.manifest["files"][DATA_FILE]
 
     @property

@@ -16,10 +16,17 @@ class InvalidPredictionsError(ValueError):
 
 
 class Evaluator:
-    """Scores predictions for one family, split and part against a label column.
+    """Scores predictions for one family, split and part against a label column, OGB style.
 
-    >>> ev = Evaluator("nb201", split="random")
-    >>> ev.eval({arch_id: score, ...})        # or an array aligned with ev.arch_ids
+    ``family`` is a name or a loaded :class:`~cgbench.dataset.Family`; ``split`` one of its stored
+    splits, ``part`` "train", "valid" or "test", ``target`` a label column (default: the family's
+    default target). Rows without a label are left out: ``arch_ids`` and ``indices`` (rows of the
+    family) list the scored ones, and ``expected_input_format`` says what :meth:`eval` takes.
+
+    >>> evaluator = Evaluator("nb201", split="random", part="test")
+    >>> rows = evaluator.indices                            # the family rows it scores
+    >>> scores = evaluator.family.table.column("params").to_numpy()[rows]  # any predictor's scores
+    >>> evaluator.eval(scores)["spearman"]
     """
 
     def __init__(self, family, split: str = "random", part: str = "test", target: str | None = None,
@@ -45,8 +52,13 @@ class Evaluator:
             self._rows.setdefault(a, []).append(i)
         self.metrics = standard_metrics(tuple(k for k in ks if k <= len(self.y_true)))
 
+    def __repr__(self) -> str:
+        return (f"Evaluator({self.family.name!r}, split={self.split!r}, part={self.part!r}, target={self.target!r}, "
+                f"n={len(self.arch_ids)}, metrics={list(self.metrics)})")
+
     @property
     def expected_input_format(self) -> str:
+        """What :meth:`eval` accepts, in words, with this evaluator's sizes and target."""
         n, n_ids = len(self.arch_ids), len(self._rows)
         return (
             f"==== Expected input format of Evaluator for {self.family.name} "
@@ -123,6 +135,13 @@ class Evaluator:
         return values
 
     def eval(self, predictions, bootstrap: int = 0) -> dict[str, float]:
+        """Every metric of the predictions against the labels: ``{"n", "spearman", "kendall", ...}``.
+
+        ``predictions`` is a dict ``{arch_id: score}`` (the ids of ``arch_ids``), the columns
+        ``{"arch_id": [...], "y_pred": [...]}``, or a 1-D array aligned with ``arch_ids`` (larger
+        means better). ``bootstrap=B`` adds ``<metric>_ci_low`` / ``_ci_high`` from B resamples.
+        Raises :class:`InvalidPredictionsError` saying what is wrong and what was expected.
+        """
         y_pred = self.check(predictions)
         result: dict[str, float] = {"n": len(y_pred)}
         for name, metric in self.metrics.items():

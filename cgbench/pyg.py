@@ -66,6 +66,7 @@ class CGDataset(InMemoryDataset):
 
     @property
     def target_unit(self) -> str | None:
+        """The unit of ``y`` ("%" for accuracies); None if unlabelled."""
         return self.target_info["unit"] if self.target is not None else None
 
     @property
@@ -80,15 +81,18 @@ class CGDataset(InMemoryDataset):
 
     @property
     def raw_file_names(self) -> list[str]:
+        """None: the family folder holds the data (PyG's raw-file hook)."""
         return []
 
     @property
     def processed_file_names(self) -> list[str]:
+        """The processed tensors' file, keyed by the family build, the target and the pre-transform."""
         key = f"{self.family.data_sha256}|{self.target}|{self.pre_transform!r}"
         tag = re.sub(r"[^A-Za-z0-9_.-]", "_", self.target or "unlabelled")
         return [f"{tag}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"]
 
-    def download(self) -> None:  # the family folder holds the data already
+    def download(self) -> None:
+        """Nothing to download: ``load_family`` fetched and built the family (PyG's download hook)."""
         return None
 
     def _collated(self) -> tuple[Data, dict[str, torch.Tensor]]:
@@ -118,6 +122,7 @@ class CGDataset(InMemoryDataset):
         return self.family.labels(self.target).astype(np.float32)
 
     def process(self) -> None:
+        """Turn the family's CSR arrays into PyG's collated tensors and save them (once per build and target)."""
         data, slices = self._collated()
         if self.pre_transform is not None:
             self._data, self.slices, self._data_list = data, slices, None
@@ -127,6 +132,7 @@ class CGDataset(InMemoryDataset):
         torch.save((data.to_dict(), slices, Data), self.processed_paths[0])
 
     def load(self, path: str, data_cls=Data) -> None:
+        """Memory-map the processed tensors (no per-graph objects are made)."""
         out = torch.load(path, mmap=True, weights_only=False)
         data, self.slices = out[0], out[1]
         self._data = data_cls.from_dict(data) if isinstance(data, dict) else data

@@ -102,6 +102,7 @@ class GraphTable:
         return len(self.node_ptr) - 1
 
     def graph(self, i: int) -> ComputationGraph:
+        """Graph ``i`` as a ComputationGraph (views into the arrays, no copy)."""
         a, b = self.node_ptr[i], self.node_ptr[i + 1]
         c, d = self.edge_ptr[i], self.edge_ptr[i + 1]
         return ComputationGraph(self.op[a:b], self.shape[a:b], self.attr[a:b], self.edges[c:d])
@@ -134,6 +135,8 @@ class GraphTable:
                    attr=joined("attr", np.zeros((0, 6), np.int32)), edges=joined("edges", np.zeros((0, 2), np.int32)))
 
     def to_arrow_columns(self) -> dict[str, pa.Array]:
+        """The graph columns of a family table (``node_op``, ``node_shape``, ``node_attr``, ``edge_src``,
+        ``edge_dst``) as Arrow list arrays over these very buffers."""
         node_offsets = pa.array(self.node_ptr.astype(np.int32))
         edge_offsets = pa.array(self.edge_ptr.astype(np.int32))
 

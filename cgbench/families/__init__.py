@@ -26,6 +26,7 @@ def family_spec(name: str) -> FamilySpec:
 
 
 def list_families() -> list[str]:
+    """The names of every registered family (``cgbench families`` lists them with their labels and sources)."""
     return sorted(_REGISTRY)
 
 

@@ -15,6 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """FLOPs of one forward pass of ``model`` on an input of ``input_shape`` (torch's counter, 2 per multiply-add)."""
     tensors = [*model.parameters(), *model.buffers()]
     device = "meta" if tensors and all(t.is_meta for t in tensors) else "cpu"
     was_training = model.training
@@ -37,4 +38,5 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
 
 
 def count_params(model: nn.Module) -> int:
+    """The number of parameters of ``model`` (every parameter tensor's elements)."""
     return sum(p.numel() for p in model.parameters())

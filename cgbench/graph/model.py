@@ -27,6 +27,15 @@ class InvalidGraphError(ValueError):
 
 @dataclass(eq=False)
 class ComputationGraph:
+    """One network as a DAG of primitive ops (see the module docstring and ``docs/cg-format.md``).
+
+    ``op[i]`` is node i's op id (``OPS[op[i]]`` its name), ``shape[i]`` its resolution
+    ``(h_in, h_out, w_in, w_out, c_in, c_out)``, ``attr[i]`` its ``(kernel_h, kernel_w, stride_h,
+    stride_w, groups, bias)``, ``edges`` the (producer, consumer) pairs. Two CGs are equal when all
+    four arrays are; ``cgbench.graph.canonical_hash`` is equal for isomorphic ones. Get one from
+    ``Family.graph(i)`` or ``cgbench.graph.from_module(model, input_shape)``.
+    """
+
     op: np.ndarray  # (n,) int16
     shape: np.ndarray  # (n, 6) int32
     attr: np.ndarray  # (n, 6) int32
@@ -43,20 +52,25 @@ class ComputationGraph:
 
     @property
     def n_nodes(self) -> int:
+        """Number of nodes, input and output included."""
         return int(self.op.shape[0])
 
     @property
     def n_edges(self) -> int:
+        """Number of edges (a node fed twice by one producer has two)."""
         return int(self.edges.shape[0])
 
     @property
     def weighted(self) -> np.ndarray:
+        """Which nodes carry a weight tensor (conv, depthwise, matmul, conv_transpose): GENNAPE's node types."""
         return np.isin(self.op, list(WEIGHTED_OPS))
 
     def op_names(self) -> list[str]:
+        """The op name of every node, in node order."""
         return [OPS[i] for i in self.op]
 
     def op_counts(self) -> dict[str, int]:
+        """How many nodes of each op the graph has."""
         ids, counts = np.unique(self.op, return_counts=True)
         return {OPS[i]: int(c) for i, c in zip(ids, counts)}
 
