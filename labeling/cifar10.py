@@ -123,7 +123,7 @@ def load_cifar10(root: str | Path, download: bool = False) -> Cifar10:
     if not folder.is_dir():
         raise FileNotFoundError(
             f"no CIFAR-10 folder {folder}; expected the official python batches there "
-            f"(`cgbench label data --download --data-root {root}` fetches them; "
+            f"(`cgbench label data --download --data-root {root}` or load_cifar10(root, download=True) fetches them; "
             f"`cgbench label data --synthetic 5000 --data-root {root}` writes a stand-in to rehearse offline)"
         )
     train_files = sorted(folder.glob("data_batch_*"), key=lambda p: _batch_number(p))

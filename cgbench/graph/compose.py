@@ -29,49 +29,41 @@ _ZERO, _ADD, _MUL, _OUTPUT = OP_ID["zero"], OP_ID["add"], OP_ID["mul"], OP_ID["o
 
 @dataclass(frozen=True)
 class SplicePlan:
-    """A fragment ready to be spliced many times: a captured CG, or a builder's recorded graph (a block).
+    """A fragment ready to be spliced many times: a captured CG, or the graph a builder recorded (a block).
 
     Node ids are the fragment's own: 0 is its input, 1..n_interior its interior nodes (the output
-    node is not kept). Splicing adds an offset to them, so it costs a few list appends per record
-    and never touches the arrays; :class:`RawGraphs` joins them at the end.
+    node is not kept). Splicing records these arrays with an offset and never copies them;
+    :class:`RawGraphs` joins everything at the end.
     """
 
-    chunks: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]  # (op, shape, attr) of the interior nodes
-    n_interior: int
-    pairs: tuple[tuple[int, int], ...]  # interior -> interior edges kept as Python ints
-    fed_pairs: tuple[int, ...]  # interior nodes the input feeds, kept as Python ints
-    interior_records: tuple[tuple[np.ndarray, int], ...]  # (edges, offset): interior -> interior
-    fed_records: tuple[tuple[np.ndarray, int, int], ...]  # (feeders, producer, offset); producer 0 = the input
+    op: np.ndarray  # interior nodes
+    shape: np.ndarray
+    attr: np.ndarray
+    interior_edges: np.ndarray  # (k, 2) int64, between interior nodes
+    feeders: np.ndarray  # int64, interior nodes the input feeds
     output_sources: tuple[int, ...]  # nodes that feed the output; 0 is the input
     names: tuple[str, ...]  # of the interior nodes ("" where the fragment has none)
 
     @classmethod
     def of(cls, fragment: ComputationGraph) -> SplicePlan:
-        src, dst = fragment.edges[:, 0], fragment.edges[:, 1]
-        to_output = dst == fragment.n_nodes - 1
-        from_input = src == 0
-        interior = ~to_output & ~from_input
-        n_interior = fragment.n_nodes - 2
-        chunks = ((fragment.op[1:-1], fragment.shape[1:-1], fragment.attr[1:-1]),) if n_interior else ()
-        feeders = dst[from_input & ~to_output].astype(np.int64)
-        return cls(chunks, n_interior, (), (),
-                   ((fragment.edges[interior].astype(np.int64), 0),) if interior.any() else (),
-                   ((feeders, 0, 0),) if len(feeders) else (), tuple(src[to_output].tolist()),
-                   (fragment.node_names or ("",) * fragment.n_nodes)[1:-1])
+        return cls._of_edges(fragment.op, fragment.shape, fragment.attr, fragment.edges[:, 0].astype(np.int64),
+                             fragment.edges[:, 1].astype(np.int64),
+                             (fragment.node_names or ("",) * fragment.n_nodes)[1:-1])
 
     @classmethod
     def of_builder(cls, builder: GraphBuilder) -> SplicePlan:
-        """The plan of a finished builder (its last node is the output): its graph as built, joined
-        into one array per field, so that splicing it costs a few appends however it was built."""
+        """The plan of a finished builder (its last node is the output), without simplifying it."""
         raw = RawGraphs.of([builder])
-        n = builder.n_nodes
-        to_output, from_input = raw.dst == n - 1, raw.src == 0
+        names = tuple(builder._names[1:-1]) if builder._names is not None else ("",) * (builder.n_nodes - 2)
+        return cls._of_edges(raw.op, raw.shape, raw.attr, raw.src, raw.dst, names)
+
+    @classmethod
+    def _of_edges(cls, op: np.ndarray, shape: np.ndarray, attr: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                  names: tuple[str, ...]) -> SplicePlan:
+        to_output, from_input = dst == len(op) - 1, src == 0
         interior = ~to_output & ~from_input
-        feeders = raw.dst[from_input & ~to_output]
-        names = tuple(builder._names[1:-1]) if builder._names is not None else ("",) * (n - 2)
-        return cls(((raw.op[1:-1], raw.shape[1:-1], raw.attr[1:-1]),) if n > 2 else (), n - 2, (), (),
-                   ((np.stack([raw.src[interior], raw.dst[interior]], axis=1), 0),) if interior.any() else (),
-                   ((feeders, 0, 0),) if len(feeders) else (), tuple(raw.src[to_output].tolist()), names)
+        return cls(op[1:-1], shape[1:-1], attr[1:-1], np.stack([src[interior], dst[interior]], axis=1),
+                   dst[from_input & ~to_output], tuple(src[to_output].tolist()), names)
 
 
 class GraphBuilder:
@@ -115,24 +107,19 @@ class GraphBuilder:
         """
         plan = fragment if isinstance(fragment, SplicePlan) else SplicePlan.of(fragment)
         offset = self.n_nodes - 1  # fragment node i (interior) becomes offset + i
-        if plan.n_interior:
+        if len(plan.op):
             self._close_added()
-            self._chunks.extend(plan.chunks)
+            self._chunks.append((plan.op, plan.shape, plan.attr))
             if self._names is not None:
                 self._names.extend(f"{prefix}{name}" for name in plan.names)
-        self._edges.extend((u + offset, v + offset) for u, v in plan.pairs)
-        for node in inputs:
-            self._edges.extend((node, v + offset) for v in plan.fed_pairs)
-        self._interior.extend((edges, shift + offset) for edges, shift in plan.interior_records)
-        for feeders, producer, shift in plan.fed_records:
-            if producer:
-                self._fed.append((feeders, producer + offset, shift + offset))
-            else:
-                self._fed.extend((feeders, node, shift + offset) for node in inputs)
+        if len(plan.interior_edges):
+            self._interior.append((plan.interior_edges, offset))
+        if len(plan.feeders):
+            self._fed.extend((plan.feeders, node, offset) for node in inputs)
         outputs: list[int] = []
         for s in plan.output_sources:
             outputs.extend(inputs if s == 0 else (s + offset,))
-        self.n_nodes += plan.n_interior
+        self.n_nodes += len(plan.op)
         return outputs
 
     def raw(self) -> ComputationGraph:
