@@ -25,7 +25,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from ..graph import ComputationGraph, GraphBuilder, count_flops, count_params, from_module
-from ..graph.compose import RawGraphs, SplicePlan, simplify_many
+from ..graph.compose import BlockPlan, RawGraphs, SplicePlan, simplify_many
 from ..graph.vocab import OP_ID
 from ..storage import GraphTable
 
@@ -42,7 +42,7 @@ class Value:
 
 @dataclass(frozen=True)
 class Piece:
-    plan: SplicePlan
+    plan: SplicePlan | BlockPlan
     output: tuple[int, int, int]  # (C, H, W) of the piece's output
     flops: int
     params: int
@@ -87,7 +87,7 @@ class FragmentCache:
             inner = Composer(self, deferred=True)
             y = compose(inner, inner.input(channels, height, width))
             inner.finish(y)
-            found = Piece(SplicePlan.of_builder(inner.builder), (y.channels, y.height, y.width), inner.flops, inner.params)
+            found = Piece(BlockPlan(inner.builder), (y.channels, y.height, y.width), inner.flops, inner.params)
             self._pieces[slot] = found
         return found
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -27,12 +28,12 @@ NO_ATTR = (0, 0, 0, 0, 0, 0)
 _ZERO, _ADD, _MUL, _OUTPUT = OP_ID["zero"], OP_ID["add"], OP_ID["mul"], OP_ID["output"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SplicePlan:
-    """A fragment ready to be spliced many times: a captured CG, or the graph a builder recorded (a block).
+    """A captured fragment ready to be spliced many times.
 
     Node ids are the fragment's own: 0 is its input, 1..n_interior its interior nodes (the output
-    node is not kept). Splicing records these arrays with an offset and never copies them;
+    node is not kept). Splicing records a reference with an offset and never copies the arrays;
     :class:`RawGraphs` joins everything at the end.
     """
 
@@ -46,39 +47,89 @@ class SplicePlan:
 
     @classmethod
     def of(cls, fragment: ComputationGraph) -> SplicePlan:
-        return cls._of_edges(fragment.op, fragment.shape, fragment.attr, fragment.edges[:, 0].astype(np.int64),
-                             fragment.edges[:, 1].astype(np.int64),
-                             (fragment.node_names or ("",) * fragment.n_nodes)[1:-1])
-
-    @classmethod
-    def of_builder(cls, builder: GraphBuilder) -> SplicePlan:
-        """The plan of a finished builder (its last node is the output), without simplifying it."""
-        raw = RawGraphs.of([builder])
-        names = tuple(builder._names[1:-1]) if builder._names is not None else ("",) * (builder.n_nodes - 2)
-        return cls._of_edges(raw.op, raw.shape, raw.attr, raw.src, raw.dst, names)
-
-    @classmethod
-    def _of_edges(cls, op: np.ndarray, shape: np.ndarray, attr: np.ndarray, src: np.ndarray, dst: np.ndarray,
-                  names: tuple[str, ...]) -> SplicePlan:
-        to_output, from_input = dst == len(op) - 1, src == 0
+        src, dst = fragment.edges[:, 0].astype(np.int64), fragment.edges[:, 1].astype(np.int64)
+        to_output, from_input = dst == fragment.n_nodes - 1, src == 0
         interior = ~to_output & ~from_input
-        return cls(op[1:-1], shape[1:-1], attr[1:-1], np.stack([src[interior], dst[interior]], axis=1),
-                   dst[from_input & ~to_output], tuple(src[to_output].tolist()), names)
+        return cls(fragment.op[1:-1], fragment.shape[1:-1], fragment.attr[1:-1],
+                   np.stack([src[interior], dst[interior]], axis=1), dst[from_input & ~to_output],
+                   tuple(src[to_output].tolist()), (fragment.node_names or ("",) * fragment.n_nodes)[1:-1])
+
+    @property
+    def n_interior(self) -> int:
+        return len(self.op)
+
+    @cached_property
+    def nodes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(op, shape, attr) of the interior nodes."""
+        return self.op, self.shape, self.attr
+
+    def resolved(self) -> SplicePlan:
+        return self
+
+
+class BlockPlan:
+    """A block (a sub-composition, such as a cell) spliced by reference to the builder that recorded it.
+
+    Splicing needs only its size and the nodes that feed its output, which the builder knows; its
+    arrays are joined when a graph that uses it is materialised, together with every other block
+    pending then (:meth:`resolve_all`), so thousands of blocks cost a few numpy calls, not a few each.
+    """
+
+    def __init__(self, builder: GraphBuilder) -> None:
+        output = builder.n_nodes - 1
+        self.builder: GraphBuilder | None = builder
+        self.n_interior = builder.n_nodes - 2
+        self.output_sources = tuple(u for u, v in builder._edges if v == output)
+        self._plan: SplicePlan | None = None
+
+    def resolved(self) -> SplicePlan:
+        if self._plan is None:
+            BlockPlan.resolve_all([self])
+        return self._plan
+
+    @staticmethod
+    def resolve_all(blocks: Sequence[BlockPlan]) -> None:
+        """Join the recorded graphs of ``blocks`` (nested blocks first) and give each its SplicePlan."""
+        pending = list({id(b): b for b in blocks if b._plan is None}.values())
+        if not pending:
+            return
+        raw = RawGraphs.of([b.builder for b in pending])
+        block = np.searchsorted(raw.node_ptr, raw.dst, side="right") - 1
+        first, last = raw.node_ptr[:-1][block], raw.node_ptr[1:][block] - 1
+        src, dst = raw.src - first, raw.dst - first
+        to_output, from_input = raw.dst == last, raw.src == first
+        interior, fed = _grouped(block, ~to_output & ~from_input, len(pending)), _grouped(
+            block, from_input & ~to_output, len(pending))
+        edges = np.stack([src, dst], axis=1)
+        for i, b in enumerate(pending):
+            a, z = raw.node_ptr[i] + 1, raw.node_ptr[i + 1] - 1
+            b._plan = SplicePlan(raw.op[a:z], raw.shape[a:z], raw.attr[a:z], edges[interior[i]],
+                                 dst[fed[i]], b.output_sources, ("",) * b.n_interior)
+            b.builder = None  # the arrays now hold the block
+
+
+def _grouped(group: np.ndarray, mask: np.ndarray, n_groups: int) -> list[np.ndarray]:
+    """Per group, the positions where ``mask`` holds (in order)."""
+    positions = np.flatnonzero(mask)
+    order = positions[np.argsort(group[positions], kind="stable")]
+    bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
+    return [order[bounds[i]:bounds[i + 1]] for i in range(n_groups)]
 
 
 class GraphBuilder:
     """Collects nodes in topological order: a node's inputs must already be in the builder.
 
-    Nodes and edges are kept as Python values and references to fragment arrays until
-    :meth:`raw`, which joins them with a few numpy calls: a splice costs a few list appends.
+    Nodes and edges are kept as Python values and references to fragments until :meth:`raw` /
+    :meth:`finish` (or :class:`RawGraphs` for many builders), which join them with a few numpy
+    calls: a splice costs a few list appends.
     """
 
     def __init__(self, track_names: bool = True) -> None:
-        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (op, shape, attr) of spliced nodes
+        # In node order: (op, shape, attr) arrays of added nodes, or the plan whose interior comes next.
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray] | SplicePlan | BlockPlan] = []
         self._added: list[tuple[int, Sequence[int], Sequence[int]]] = []  # nodes added since the last chunk
         self._edges: list[tuple[int, int]] = []
-        self._interior: list[tuple[np.ndarray, int]] = []  # (fragment-local edges, offset)
-        self._fed: list[tuple[np.ndarray, int, int]] = []  # (fragment-local feeders, input node, offset)
+        self._spliced: list[tuple[SplicePlan | BlockPlan, int, tuple[int, ...]]] = []  # (plan, offset, inputs)
         self._names: list[str] | None = [] if track_names else None
         self.n_nodes = 0
 
@@ -99,27 +150,25 @@ class GraphBuilder:
                                  np.array(attrs, np.int32).reshape(-1, 6)))
             self._added = []
 
-    def splice(self, fragment: ComputationGraph | SplicePlan, inputs: Sequence[int], prefix: str = "") -> list[int]:
+    def splice(self, fragment: ComputationGraph | SplicePlan | BlockPlan, inputs: Sequence[int],
+               prefix: str = "") -> list[int]:
         """Insert a single-input fragment's interior nodes, feeding its input from ``inputs``.
 
         Returns the nodes that fed the fragment's output node (``inputs`` themselves for an
         identity fragment). Pass the fragment's :class:`SplicePlan` when it is spliced many times.
         """
-        plan = fragment if isinstance(fragment, SplicePlan) else SplicePlan.of(fragment)
+        plan = SplicePlan.of(fragment) if isinstance(fragment, ComputationGraph) else fragment
         offset = self.n_nodes - 1  # fragment node i (interior) becomes offset + i
-        if len(plan.op):
+        if plan.n_interior:
             self._close_added()
-            self._chunks.append((plan.op, plan.shape, plan.attr))
+            self._chunks.append(plan)
             if self._names is not None:
-                self._names.extend(f"{prefix}{name}" for name in plan.names)
-        if len(plan.interior_edges):
-            self._interior.append((plan.interior_edges, offset))
-        if len(plan.feeders):
-            self._fed.extend((plan.feeders, node, offset) for node in inputs)
+                self._names.extend(f"{prefix}{name}" for name in plan.resolved().names)
+        self._spliced.append((plan, offset, tuple(inputs)))
         outputs: list[int] = []
         for s in plan.output_sources:
             outputs.extend(inputs if s == 0 else (s + offset,))
-        self.n_nodes += len(plan.op)
+        self.n_nodes += plan.n_interior
         return outputs
 
     def raw(self) -> ComputationGraph:
@@ -150,22 +199,24 @@ class RawGraphs:
     @classmethod
     def of(cls, builders: Sequence[GraphBuilder]) -> RawGraphs:
         """Join the builders' recorded nodes and edges with a few numpy calls for all of them at once."""
+        BlockPlan.resolve_all([p for b in builders for p, _, _ in b._spliced if isinstance(p, BlockPlan)])
         for builder in builders:
             builder._close_added()
         node_ptr = np.concatenate([[0], np.cumsum([b.n_nodes for b in builders])]).astype(np.int64)
-        op, shape, attr = (np.concatenate(part) for part in zip(*(c for b in builders for c in b._chunks)))
-        base = node_ptr[:-1].tolist()
+        chunks = [c if isinstance(c, tuple) else c.resolved().nodes for b in builders for c in b._chunks]
+        op, shape, attr = (np.concatenate(part) for part in zip(*chunks))
         pairs = np.array([e for b in builders for e in b._edges], np.int64).reshape(-1, 2)
         pairs += np.repeat(node_ptr[:-1], [len(b._edges) for b in builders])[:, None]
         src, dst = [pairs[:, 0]], [pairs[:, 1]]
-        interior = [(edges, offset + start) for b, start in zip(builders, base) for edges, offset in b._interior]
+        spliced = [(p.resolved(), offset + start, [i + start for i in inputs])
+                   for b, start in zip(builders, node_ptr[:-1].tolist()) for p, offset, inputs in b._spliced]
+        interior = [(p.interior_edges, offset) for p, offset, _ in spliced if len(p.interior_edges)]
         if interior:
             local, offsets = zip(*interior)
             joined = np.concatenate(local) + np.repeat(offsets, [len(e) for e in local])[:, None]
             src.append(joined[:, 0])
             dst.append(joined[:, 1])
-        fed = [(feeders, node + start, offset + start) for b, start in zip(builders, base)
-               for feeders, node, offset in b._fed]
+        fed = [(p.feeders, node, offset) for p, offset, inputs in spliced if len(p.feeders) for node in inputs]
         if fed:
             feeders, nodes, offsets = zip(*fed)
             sizes = [len(f) for f in feeders]
