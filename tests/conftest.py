@@ -43,3 +43,18 @@ def data_root(tmp_path_factory):
     train, test = synthetic_cifar10(64, 64, seed=0)
     write_cifar10_batches(root, train, test, n_train_batches=2)
     return root
+
+
+@pytest.fixture
+def restore_collected(cgbench_home):
+    """Call it with a family name: after the test, that family's collected label sets are deleted and
+    the family re-merged, so later tests see it as built from its sources."""
+    from cgbench.collected import collected_folder
+    from cgbench.dataset import load_family
+
+    families: list[str] = []
+    yield families.append
+    for family in families:
+        for path in collected_folder(family).glob("*.parquet"):
+            path.unlink()
+        load_family(family, progress=False)

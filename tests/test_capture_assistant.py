@@ -10,6 +10,7 @@ from cgbench.graph import (ControlFlowError, FxTraceError, ModelRunError, Unknow
                            register_op)
 import cgbench.graph.capture as capture_module
 from cgbench.graph.vocab import OP_ID
+from test_capture import _Erf  # conv, then torch.special.erf: an op with no CG mapping
 
 
 @pytest.fixture
@@ -92,15 +93,6 @@ def test_a_wrong_input_shape_says_what_the_first_layer_takes(capfd):
     assert "Traceback" not in capfd.readouterr().err
     with pytest.raises(ModelRunError, match="takes 768 features"):
         from_module(nn.Sequential(nn.Flatten(), nn.Linear(768, 10)), (1, 3, 32, 32), method="export")
-
-
-class _Erf(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 1)
-
-    def forward(self, x):
-        return torch.special.erf(self.conv(x))
 
 
 def test_an_unknown_op_error_lists_the_fixes_best_first(registry):

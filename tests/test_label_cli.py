@@ -39,14 +39,8 @@ def recipe_file(tmp_path_factory):
 
 
 @pytest.fixture
-def restore_hiaml(cgbench_home):
-    from cgbench.collected import collected_folder
-    from cgbench.dataset import load_family
-
-    yield
-    for path in collected_folder("hiaml").glob("*.parquet"):
-        path.unlink()
-    load_family("hiaml", progress=False)
+def restore_hiaml(restore_collected):
+    restore_collected("hiaml")
 
 
 def cgbench(capsys, *args: str) -> str:

@@ -62,14 +62,8 @@ def test_a_failed_download_says_how_to_go_on(capsys, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def restore_nasbench_macro(cgbench_home):
-    from cgbench.collected import collected_folder
-    from cgbench.dataset import load_family
-
-    yield
-    for path in collected_folder("nasbench_macro").glob("*.parquet"):
-        path.unlink()
-    load_family("nasbench_macro", progress=False)
+def restore_nasbench_macro(restore_collected):
+    restore_collected("nasbench_macro")
 
 
 def test_rehearsal_labels_are_marked_synthetic_in_results_columns_and_descriptions(tmp_path, restore_nasbench_macro):
