@@ -153,10 +153,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
-    from .dataset import load_family
+    from .dataset import load_families
 
-    for name in args.families or main_job_families():
-        print("\n".join(summary_lines(load_family(name))))
+    for family in load_families(args.families or main_job_families()).values():
+        print("\n".join(summary_lines(family)))
 
 
 def main_job_families() -> list[str]:
