@@ -182,8 +182,8 @@ def compose_family(space, configs: Sequence, progress: bool = True, fresh_cache_
             flops[i], params[i] = result.flops, result.params
             if len(builders) == chunk or i == len(configs) - 1:
                 tables.append(_simplified(RawGraphs.of(builders)))
-                bar.update(len(builders))
                 builders = []
+            bar.update()
     return GraphTable.concat(tables), flops, params
 
 
