@@ -203,26 +203,60 @@ class RawGraphs:
         for builder in builders:
             builder._close_added()
         node_ptr = np.concatenate([[0], np.cumsum([b.n_nodes for b in builders])]).astype(np.int64)
-        chunks = [c if isinstance(c, tuple) else c.resolved().nodes for b in builders for c in b._chunks]
-        op, shape, attr = (np.concatenate(part) for part in zip(*chunks))
+        chunks = _Pool([c if isinstance(c, tuple) else c.resolved().nodes for b in builders for c in b._chunks])
+        op, shape, attr = (chunks.joined(lambda c, k=k: c[k]) for k in range(3))
         pairs = np.array([e for b in builders for e in b._edges], np.int64).reshape(-1, 2)
         pairs += np.repeat(node_ptr[:-1], [len(b._edges) for b in builders])[:, None]
         src, dst = [pairs[:, 0]], [pairs[:, 1]]
-        spliced = [(p.resolved(), offset + start, [i + start for i in inputs])
-                   for b, start in zip(builders, node_ptr[:-1].tolist()) for p, offset, inputs in b._spliced]
-        interior = [(p.interior_edges, offset) for p, offset, _ in spliced if len(p.interior_edges)]
+        starts = node_ptr[:-1].tolist()
+        spliced = [(p.resolved(), offset + start, inputs, start)
+                   for b, start in zip(builders, starts) for p, offset, inputs in b._spliced]
+        interior = [(p.interior_edges, offset) for p, offset, _, _ in spliced if len(p.interior_edges)]
         if interior:
-            local, offsets = zip(*interior)
-            joined = np.concatenate(local) + np.repeat(offsets, [len(e) for e in local])[:, None]
+            edges, offsets = zip(*interior)
+            pool = _Pool(edges)
+            joined = pool.joined(lambda e: e) + pool.repeat(offsets)[:, None]
             src.append(joined[:, 0])
             dst.append(joined[:, 1])
-        fed = [(p.feeders, node, offset) for p, offset, inputs in spliced if len(p.feeders) for node in inputs]
+        fed = [(p.feeders, node + start, offset) for p, offset, inputs, start in spliced if len(p.feeders)
+               for node in inputs]
         if fed:
             feeders, nodes, offsets = zip(*fed)
-            sizes = [len(f) for f in feeders]
-            src.append(np.repeat(nodes, sizes))
-            dst.append(np.concatenate(feeders) + np.repeat(offsets, sizes))
+            pool = _Pool(feeders)
+            src.append(pool.repeat(nodes))
+            dst.append(pool.joined(lambda f: f) + pool.repeat(offsets))
         return cls(node_ptr, op, shape, attr, np.concatenate(src), np.concatenate(dst))
+
+
+class _Pool:
+    """Many references to few arrays (a piece spliced thousands of times): concatenated by one gather
+    from the distinct ones instead of one copy per reference. An item is an array or a tuple of
+    arrays of one length (the first one identifies it)."""
+
+    def __init__(self, items: Sequence) -> None:
+        slot_of: dict[int, int] = {}
+        self.distinct: list = []
+        slots = []
+        for item in items:
+            head = item[0] if isinstance(item, tuple) else item
+            slot = slot_of.get(id(head))
+            if slot is None:
+                slot = slot_of[id(head)] = len(self.distinct)
+                self.distinct.append(item)
+            slots.append(slot)
+        sizes = np.array([len(d[0] if isinstance(d, tuple) else d) for d in self.distinct], np.int64)
+        slots = np.array(slots, np.int64)
+        self.lengths = sizes[slots]
+        pool_starts, out_starts = np.cumsum(sizes) - sizes, np.cumsum(self.lengths) - self.lengths
+        self.index = np.repeat(pool_starts[slots] - out_starts, self.lengths) + np.arange(int(self.lengths.sum()))
+
+    def joined(self, field) -> np.ndarray:
+        """``np.concatenate([field(item) for item in items])``."""
+        return np.concatenate([field(d) for d in self.distinct])[self.index]
+
+    def repeat(self, values: Sequence[int]) -> np.ndarray:
+        """Each item's value repeated over its rows."""
+        return np.repeat(np.asarray(values, np.int64), self.lengths)
 
 
 def simplify(op: np.ndarray, shape: np.ndarray, attr: np.ndarray, edges: np.ndarray,
