@@ -574,25 +574,27 @@ def capture_report(model: nn.Module, input_shape: Sequence[int], unknown_ops: st
         raise ValueError(f"unknown_ops must be 'error' or 'oov', got {unknown_ops!r}")
     if method not in CAPTURE_METHODS:
         raise ValueError(f"method must be one of {CAPTURE_METHODS}, got {method!r}")
-    from .capture_export import export_module
-
     with _quiet():
-        if method == "export":
-            return export_module(model, input_shape, unknown_ops)
-        try:
-            return _fx_capture(model, input_shape, unknown_ops)
-        except FX_TRACE_ERRORS as fx_error:
-            if method == "fx":
-                raise
-            why = getattr(fx_error, "brief", str(fx_error).splitlines()[0])
+        if method != "export":
+            try:
+                return _fx_capture(model, input_shape, unknown_ops)
+            except FX_TRACE_ERRORS as fx_error:
+                if method == "fx":
+                    raise
+                why = getattr(fx_error, "brief", str(fx_error).splitlines()[0])
+        # Imported here: torch.export takes seconds to import, and most captures never need it.
+        from .capture_export import export_module
+
         report = export_module(model, input_shape, unknown_ops)
+        if method == "export":
+            return report
     report.fx_failure = why
     return report
 
 
 def from_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str = "error",
                 method: str = "auto") -> ComputationGraph:
-    """The CG of ``model`` for an input of ``input_shape`` (N, C, H, W): :func:`capture`'s graph.
+    """The CG of ``model`` for an input of ``input_shape`` (N, C, H, W): :func:`capture_report`'s graph.
 
     >>> with torch.device("meta"):                  # no weights are allocated
     ...     model = torchvision.models.resnet18()
