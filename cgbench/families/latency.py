@@ -65,8 +65,8 @@ _OTHERS = {
     "samsung_s7": Device("samsungs7", "Samsung Galaxy S7", "phone", _HELP),
     "pixel3": Device("pixel3", "Google Pixel 3", "phone", _HW_MEASURED),
     "raspi4": Device("raspi4", "Raspberry Pi 4", "embedded", _HW_MEASURED),
-    "eyeriss": Device("eyeriss", "Eyeriss (ASIC accelerator)", "accelerator", _HW_ESTIMATED),
-    "fpga": Device("fpga", "FPGA accelerator (HW-NAS-Bench's)", "accelerator", _HW_ESTIMATED),
+    "eyeriss": Device("eyeriss", "Eyeriss ASIC", "accelerator", _HW_ESTIMATED),
+    "fpga": Device("fpga", "HW-NAS-Bench's FPGA design", "accelerator", _HW_ESTIMATED),
 }
 # HW-NAS-Bench's devices in HELP's files (their index-0 NB-201 values equal HW-NAS-Bench's).
 HW_NAS_BENCH_DEVICES = ("eyeriss", "fpga", "pixel3", "raspi4")
