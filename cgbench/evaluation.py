@@ -139,8 +139,10 @@ class Evaluator:
         return values
 
     def eval(self, predictions, bootstrap: int = 0) -> dict[str, float]:
+        """``n`` (the rows scored: those of the part that carry the target; ``self.n_unlabelled`` says
+        how many were left out) and every metric, with ``_ci_low``/``_ci_high`` if ``bootstrap``."""
         y_pred = self.check(predictions)
-        result: dict[str, float] = {"n": len(y_pred), "n_unlabelled": self.n_unlabelled}
+        result: dict[str, float] = {"n": len(y_pred)}
         for name, metric in self.metrics.items():
             result[name] = metric(self.y_true, y_pred)
             if bootstrap:
