@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from cgbench import Evaluator, load_family
+from cgbench.cli import main
 from cgbench.families.fbnet import (LAYERS, OPS, SPACE, FBNetBlock, Layer, block_of, canonical,
                                     read_help_archs)
 from cgbench.graph import count_flops, count_params
@@ -32,7 +33,8 @@ def test_layer_plan_is_hw_nas_benchs_cifar_setting():
 
 def test_the_all_skip_network_counts_by_hand():
     """Stem, the six shape-changing skips (1x1 conv + BN + ReLU) and the head; every identity skip is no layer."""
-    projections = [(16, 24, 32), (24, 32, 16), (32, 64, 8), (64, 112, 8), (112, 184, 4), (184, 352, 4)]  # c_in, c_out, px
+    # (c_in, c_out, output pixels per side) of each shape-changing skip
+    projections = [(16, 24, 32), (24, 32, 16), (32, 64, 8), (64, 112, 8), (112, 184, 4), (184, 352, 4)]
     params = (3 * 16 * 9 + 2 * 16) + sum(ci * co + 2 * co for ci, co, _ in projections) \
         + (352 * 1504 + 2 * 1504) + (1504 * 100 + 100)
     flops = 2 * (32 * 32 * 3 * 16 * 9 + sum(px * px * ci * co for ci, co, px in projections)
@@ -117,3 +119,12 @@ def test_flops_explain_accelerator_latency_but_not_gpu_latency_at_batch_1(fbnet)
     evaluator = Evaluator(fbnet, target="lat_pixel3_ms")
     by_flops = evaluator.eval(flops[evaluator.indices].astype(float))
     assert by_flops["spearman"] > 0.9 and by_flops["n"] == 500
+
+
+def test_info_shows_each_latency_column_with_its_device_and_source(fbnet, capsys):
+    main(["info", "fbnet"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("    lat_")}
+    assert len(lines) == 27
+    pixel3 = "Google Pixel 3 (phone), batch not stated, lower is better, source help-latency (MIT)"
+    assert pixel3 in lines["lat_pixel3_ms"]
+    assert "ms (whole milliseconds: ties)" in lines["lat_samsungs7_ms"]

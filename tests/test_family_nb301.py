@@ -168,6 +168,15 @@ def test_the_built_in_family_holds_nas_bench_suite_cells_without_user_files(nb30
     assert len(Evaluator(nb301).arch_ids) > 50
 
 
+def test_info_names_the_surrogate_and_the_empty_trained_columns(nb301, capsys):
+    main(["info", "nb301"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("    ")}
+    surrogate = lines["c10_val_acc_nb301_surrogate"]
+    assert "n=   725" in surrogate and "source naslib-zc-nb301" in surrogate
+    assert "(no row labelled yet)" in lines["c10_val_acc_100ep"]
+    assert "n=   199" in lines["ninapro_val_acc"] and "source naslib-9x" in lines["ninapro_val_acc"]
+
+
 def test_naslib_compact_encoding_is_input_then_op_index():
     # NASLib's convert_genotype_to_compact of DARTS-V2: (input node, index into OPS) per edge.
     index = {op: i for i, op in enumerate(OPS)}

@@ -129,6 +129,9 @@ def test_cli_commands(nb201, tmp_path, capsys):
     main(["info", "nb201"])
     out = capsys.readouterr().out
     assert "15625 architectures" in out and "naslib-nb201-zen" in out and "fewshot50" in out
+    latency = next(line for line in out.splitlines() if line.split()[0] == "lat_titanxp_bs256_ms")
+    assert "NVIDIA Titan Xp (GPU), batch 256, lower is better, source help-latency (MIT)" in latency
+    assert "source naslib-9x" in next(line for line in out.splitlines() if line.split()[0] == "svhn_val_acc")
     main(["draw", "nb201", "5", "-o", str(tmp_path / "cell.png")])
     assert (tmp_path / "cell.png").stat().st_size > 1000
     main(["draw", "nb201", "5", "-o", str(tmp_path / "cell-mpl.png"), "--engine", "matplotlib"])

@@ -16,7 +16,8 @@ the reference never scored (zen, zico, meco, swap) get only the accuracy column.
 
 The reference scored real batches of its dataset (the cross-task sets: NASLib's networks for
 those tasks, with their own input sizes and classes); ours are seeded random batches at the
-family's input unless a recipe says ``data="real"`` and CIFAR-10 is on disk. Data-independent proxies (params, flops, l2_norm,
+family's input unless a recipe says ``data="real"`` and CIFAR-10 is on disk. Data-independent
+proxies (params, flops, l2_norm,
 synflow) should agree almost perfectly; data-dependent ones less so, and initial weights differ
 (different seeds), which moves per-architecture scores of every proxy that reads weights.
 """

@@ -140,9 +140,10 @@ class FBNetBlock(nn.Module):
 
 
 def layer_module(op: str, layer: Layer) -> nn.Module:
+    if op == SKIP and layer.keeps_shape:
+        return nn.Identity()
     if op == SKIP:
-        return nn.Identity() if layer.keeps_shape else nn.Sequential(*_conv_bn(layer.c_in, layer.c_out, 1, layer.stride),
-                                                                     nn.ReLU())
+        return nn.Sequential(*_conv_bn(layer.c_in, layer.c_out, 1, layer.stride), nn.ReLU())
     return FBNetBlock(block_of(op), layer)
 
 

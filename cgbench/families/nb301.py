@@ -493,7 +493,8 @@ def read_zc_nb301(path: Path) -> dict[str, NaslibRecord]:
     """arch_id -> NAS-Bench-Suite-Zero's record (surrogate val_accuracy, 12 proxy scores) of ``zc_nasbench301.json``."""
     data = json.loads(Path(path).read_text())
     if set(data) != {"cifar10"}:
-        raise ValueError(f"{path}: expected NAS-Bench-Suite-Zero's NB-301 file (one key, 'cifar10'), found {sorted(data)}")
+        raise ValueError(f"{path}: expected NAS-Bench-Suite-Zero's NB-301 file (one key, 'cifar10'), "
+                         f"found {sorted(data)}")
     records: dict[str, NaslibRecord] = {}
     for key, entry in data["cifar10"].items():
         arch_id = arch_string(from_naslib_compact(parse_arch(key)))
