@@ -40,7 +40,7 @@ class Device:
     provenance: str
 
 
-_HELP = "measured by HELP (or the benchmarks it collected, BRP-NAS's LatBench among them)"
+_HELP = "published by HELP (its files do not say how each value was measured)"
 _HW_MEASURED = "HW-NAS-Bench's measurement (Li et al., ICLR 2021), as shipped by HELP"
 _HW_ESTIMATED = "HW-NAS-Bench's estimate from its accelerator model (Li et al., ICLR 2021), as shipped by HELP"
 
