@@ -70,11 +70,16 @@ def summary_lines(family) -> list[str]:
     for name, meta in family.manifest["labels"].items():
         values = family.labels(name)
         ok = values[~np.isnan(values)]
-        lines.append(
-            f"    {name:34s} n={len(ok):6d} mean={ok.mean():7.3f} std={ok.std():6.3f} min={ok.min():7.3f} "
-            f"max={ok.max():7.3f} [{meta['unit']}]  {meta['dataset']} {meta['split']}, {meta['epochs']} ep, "
-            f"source {meta['source_id']} ({meta['licence']})"
-        )
+        stats = (f"mean={ok.mean():7.3f} std={ok.std():6.3f} min={ok.min():7.3f} max={ok.max():7.3f}" if len(ok)
+                 else f"{'(no row labelled yet)':53s}")
+        if meta.get("device"):  # a measured cost: where and how it was measured
+            what = f"{meta['device']} ({meta['device_kind']}), batch {meta.get('batch_size') or 'not stated'}"
+        else:
+            epochs = f"{meta['epochs']} ep" if meta["epochs"] is not None else "no epoch count"
+            what = f"{meta['dataset']} {meta['split']}, {epochs}"
+        direction = "" if meta.get("higher_is_better", True) else ", lower is better"
+        lines.append(f"    {name:34s} n={len(ok):6d} {stats} [{meta['unit']}]  {what}{direction}, "
+                     f"source {meta['source_id']} ({meta['licence']})")
     lines.append("  splits:")
     for split, parts in family.splits.items():
         lines.append(f"    {split:10s} " + "  ".join(f"{p}={len(i)}" for p, i in parts.items()))

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -93,9 +93,12 @@ def _read(path: Path) -> CollectedLabels:
     if COLUMN_KEY not in meta or PROVENANCE_KEY not in meta:
         raise ValueError(f"{path} is not a collected label set (no label column metadata); delete or replace it")
     column = json.loads(meta[COLUMN_KEY])
-    expected = {f.name for f in fields(LabelColumn)}
-    if set(column) != expected:
-        raise ValueError(f"{path}: label column metadata has fields {sorted(column)}, expected {sorted(expected)}")
+    known = {f.name for f in fields(LabelColumn)}
+    # Fields with defaults were added later (direction, device); files written before them lack them.
+    required = {f.name for f in fields(LabelColumn) if f.default is MISSING}
+    if not required <= set(column) <= known:
+        raise ValueError(f"{path}: label column metadata has fields {sorted(column)}, expected {sorted(required)} "
+                         f"and optionally {sorted(known - required)}")
     return CollectedLabels(
         column=LabelColumn(**column), arch_ids=table.column("arch_id").to_pylist(),
         values=table.column("value").to_numpy(), n_seeds=table.column("n_seeds").to_numpy(),

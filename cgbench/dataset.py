@@ -19,7 +19,7 @@ from .families import FamilySpec, family_spec, list_families
 from .graph.model import ComputationGraph
 from .graph.vocab import CG_FORMAT_VERSION
 from .sources import cgbench_home, fetch
-from .splits import PARTS, splits_from_table, splits_to_table, standard_splits
+from .splits import PARTS, fewshot_split, splits_from_table, splits_to_table, standard_splits
 from .storage import (DATA_FILE, SPLITS_FILE, FamilyIntegrityError, GraphTable, read_manifest,
                       read_parquet, verify_family, write_family)
 
@@ -154,6 +154,21 @@ class Family:
             raise KeyError(f"{self.name} has no label column {target!r}; it has {self.targets}")
         return np.asarray(self.table.column(target).to_numpy(zero_copy_only=False), dtype=np.float64)
 
+    def higher_is_better(self, target: str | None = None) -> bool:
+        """The direction of ``target`` (default target if None): False for costs such as latency."""
+        target = target or self.default_target
+        self.labels(target)  # unknown targets fail here, naming the known ones
+        return bool(self.manifest["labels"][target].get("higher_is_better", True))
+
+    def labelled_rows(self, *targets: str) -> np.ndarray:
+        """Indices of the rows that carry every one of ``targets`` (e.g. an accuracy and a latency)."""
+        if not targets:
+            raise ValueError("name at least one target")
+        labelled = np.ones(len(self), bool)
+        for target in targets:
+            labelled &= ~np.isnan(self.labels(target))
+        return np.flatnonzero(labelled)
+
     @cached_property
     def graphs(self) -> GraphTable:
         return GraphTable.from_arrow(self.table)
@@ -163,10 +178,26 @@ class Family:
             raise IndexError(f"{self.name} has {len(self)} architectures; index {i} is out of range")
         return self.graphs.graph(i)
 
-    def get_idx_split(self, name: str = "random") -> dict[str, np.ndarray]:
-        """OGB style: ``{"train", "valid", "test"}`` index arrays of the stored split ``name``."""
+    def get_idx_split(self, name: str = "random", target: str | None = None) -> dict[str, np.ndarray]:
+        """OGB style: ``{"train", "valid", "test"}`` index arrays of the stored split ``name``.
+
+        With ``target``, each part keeps only the rows labelled by it (families whose targets
+        cover different rows), and ``fewshot50`` is the few-shot split of that target: the stored
+        one is of the default target, another target's is computed by the same rule
+        (``cgbench.splits.fewshot_split``) over the rows it labels.
+        """
+        parts = self.split_parts(name, target)
+        if target is None:
+            return parts
+        labelled = ~np.isnan(self.labels(target))
+        return {part: idx[labelled[idx]] for part, idx in parts.items()}
+
+    def split_parts(self, name: str, target: str | None = None) -> dict[str, np.ndarray]:
+        """The parts of split ``name`` for ``target`` before unlabelled rows are dropped."""
         if name not in self.splits:
             raise KeyError(f"{self.name} has no split {name!r}; it has {sorted(self.splits)}")
+        if name == "fewshot50" and target not in (None, self.default_target):
+            return fewshot_split(self.labels(target))
         return {part: self.splits[name][part].copy() for part in PARTS}
 
     def to_pandas(self, graphs: bool = False):

@@ -18,6 +18,13 @@ class InvalidPredictionsError(ValueError):
 class Evaluator:
     """Scores predictions for one family, split and part against a label column.
 
+    Any label column of the family is a valid ``target``. Rows of the part that the target does
+    not label (a family whose targets cover different rows, e.g. accuracy on some subnets and
+    latency on others) are left out: ``arch_ids`` are the rows that carry the target and
+    ``n_unlabelled`` counts those left out. The top-k metrics select the best architectures in the
+    target's direction (``higher_is_better``: False for latency); predictions are always of the
+    target itself.
+
     >>> ev = Evaluator("nb201", split="random")
     >>> ev.eval({arch_id: score, ...})        # or an array aligned with ev.arch_ids
     """
@@ -31,9 +38,14 @@ class Evaluator:
         self.family = family
         self.split, self.part = split, part
         self.target = target or family.default_target
-        idx = family.get_idx_split(split)[part]
+        self.higher_is_better = family.higher_is_better(self.target)
+        idx = family.split_parts(split, self.target)[part]
         labels = family.labels(self.target)[idx]
         keep = ~np.isnan(labels)
+        self.n_unlabelled = int(len(idx) - keep.sum())
+        if not keep.any():
+            raise ValueError(f"no row of {family.name} {split}/{part} carries target {self.target!r} "
+                             f"({len(idx)} rows, none labelled); targets of {family.name}: {family.targets}")
         self.indices = idx[keep]
         self.y_true = labels[keep]
         all_ids = family.arch_ids
@@ -43,20 +55,24 @@ class Evaluator:
         self._rows: dict[str, list[int]] = {}
         for i, a in enumerate(self.arch_ids):
             self._rows.setdefault(a, []).append(i)
-        self.metrics = standard_metrics(tuple(k for k in ks if k <= len(self.y_true)))
+        self.metrics = standard_metrics(tuple(k for k in ks if k <= len(self.y_true)), self.higher_is_better)
 
     @property
     def expected_input_format(self) -> str:
         n, n_ids = len(self.arch_ids), len(self._rows)
+        direction = ("larger means better" if self.higher_is_better else
+                     "smaller means better (the top-k metrics pick the architectures with the smallest predictions)")
         return (
             f"==== Expected input format of Evaluator for {self.family.name} "
             f"(split {self.split!r}, part {self.part!r}, target {self.target!r})\n"
+            f"Evaluated rows: the {n} rows of {self.split}/{self.part} that carry {self.target} "
+            f"({self.n_unlabelled} rows without it are left out).\n"
             f"One of: a dict {{arch_id: predicted score}} with exactly the {n_ids} distinct arch_ids of "
             "Evaluator.arch_ids (each once, no others); the columns {'arch_id': [...], 'y_pred': [...]} "
             f"with the same ids, none repeated; or a 1-D float array or list of length {n} "
             "aligned with Evaluator.arch_ids (one entry per row; an architecture listed in several rows "
-            "is scored on each). Scores must be finite real numbers; larger means better "
-            f"(predict {self.target} itself for MAE/MAPE to be meaningful)."
+            f"is scored on each). Scores must be finite real numbers, predictions of {self.target} itself "
+            f"(Spearman, Kendall, MAE and MAPE compare them with it); {direction}."
         )
 
     def _from_columns(self, arch_ids, scores) -> np.ndarray:
@@ -123,6 +139,8 @@ class Evaluator:
         return values
 
     def eval(self, predictions, bootstrap: int = 0) -> dict[str, float]:
+        """``n`` (the rows scored: those of the part that carry the target; ``self.n_unlabelled`` says
+        how many were left out) and every metric, with ``_ci_low``/``_ci_high`` if ``bootstrap``."""
         y_pred = self.check(predictions)
         result: dict[str, float] = {"n": len(y_pred)}
         for name, metric in self.metrics.items():

@@ -75,7 +75,7 @@ def fetch(raw: RawFile, progress: bool = True) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as tmp:
-        staged = Path(tmp) / raw.filename
+        staged = Path(tmp) / Path(raw.filename).name  # a filename may keep the upstream folders
         mirror = os.environ.get("CGBENCH_MIRROR")
         if mirror:
             _copy_from_mirror(raw, Path(mirror), staged)

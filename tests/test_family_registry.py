@@ -8,13 +8,14 @@ from cgbench.families import family_spec, importers, list_families
 
 def test_cli_lists_every_family_with_labels_and_sources(cgbench_home, capsys):
     main(["families"])
-    out = capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
     for name in list_families():
         spec = family_spec(name)
-        block = out[out.index(f"{name} "):]
-        assert f"v{spec.version}" in block.splitlines()[0]
-        assert block.splitlines()[1].strip().startswith("labels:")
-        assert block.splitlines()[2].strip().startswith("sources:")
+        # The line that starts with the name (not e.g. gennape_nb201's, which contains "nb201 ").
+        first = next(i for i, line in enumerate(lines) if line.split()[0] == name)
+        assert f"v{spec.version}" in lines[first]
+        assert lines[first + 1].strip().startswith("labels:")
+        assert lines[first + 2].strip().startswith("sources:")
 
 
 @pytest.mark.parametrize("name", list_families())

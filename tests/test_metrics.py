@@ -79,3 +79,41 @@ def test_label_agreement_of_a_noisy_copy():
     assert same["spearman"] == pytest.approx(1.0) and same["kendall_top"] == pytest.approx(1.0)
     with_gaps = label_agreement(np.r_[truth, np.nan], np.r_[truth, 1.0])
     assert with_gaps["n"] == 2000
+
+
+# A latency: rows 0 and 1 are the fastest. The prediction ranks the fast end right and the slow end wrong.
+LAT = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+LAT_PRED = np.array([1.0, 2.0, 6.0, 4.0, 5.0, 3.0])
+
+
+def test_top_k_metrics_select_the_smallest_values_of_a_lower_is_better_target():
+    assert metrics.top_k_overlap(LAT, LAT_PRED, 2, higher_is_better=False) == 1.0
+    assert metrics.top_k_overlap(LAT, LAT_PRED, 2) == 0.5  # read as an accuracy: rows 5, 4 vs predicted 2, 4
+    assert metrics.precision_at_k(LAT, LAT_PRED, 2, top_fraction=1 / 3, higher_is_better=False) == 1.0
+    assert metrics.precision_at_k(LAT, LAT_PRED, 2, top_fraction=1 / 3) == 0.5
+
+
+def test_ndcg_of_a_lower_is_better_target_gains_the_reciprocal():
+    # Predicted fastest first: rows 0, 1, 5 (gains 1, 1/2, 1/6); ideal rows 0, 1, 2 (gains 1, 1/2, 1/3).
+    dcg = 1 / math.log2(2) + (1 / 2) / math.log2(3) + (1 / 6) / math.log2(4)
+    ideal = 1 / math.log2(2) + (1 / 2) / math.log2(3) + (1 / 3) / math.log2(4)
+    assert metrics.ndcg_at_k(LAT, LAT_PRED, 3, higher_is_better=False) == pytest.approx(dcg / ideal)
+    # The ratio does not depend on the unit (ms or s) ...
+    assert metrics.ndcg_at_k(LAT / 1000, LAT_PRED, 3, higher_is_better=False) == pytest.approx(dcg / ideal)
+    # ... and needs positive values.
+    assert math.isnan(metrics.ndcg_at_k(LAT - 1, LAT_PRED, 3, higher_is_better=False))
+
+
+def test_standard_metrics_carry_the_direction_and_correlations_do_not_flip():
+    lower, higher = metrics.standard_metrics((2,), higher_is_better=False), metrics.standard_metrics((2,))
+    assert lower["top2_overlap"](LAT, LAT_PRED) == 1.0 and higher["top2_overlap"](LAT, LAT_PRED) == 0.5
+    assert lower["spearman"](LAT, LAT_PRED) == higher["spearman"](LAT, LAT_PRED) > 0
+
+
+def test_label_agreement_takes_the_fastest_as_the_top_of_a_latency():
+    rng = np.random.default_rng(1)
+    latency = rng.uniform(1, 10, 1000)
+    # The second measurement is exact on the faster half and noisy on the slower half.
+    other = latency + np.where(latency < 5.5, 0.0, rng.normal(0, 3, 1000))
+    assert metrics.label_agreement(latency, other, higher_is_better=False)["spearman_top"] == pytest.approx(1.0)
+    assert metrics.label_agreement(latency, other)["spearman_top"] < 0

@@ -1,4 +1,4 @@
-"""``cgbench zcp list | score FAMILY | agreement nb201|nb101``: zero-cost proxies from the command line."""
+"""``cgbench zcp list | score FAMILY | agreement FAMILY [--dataset D]``: zero-cost proxies from the command line."""
 
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ def _cmd_agreement(args: argparse.Namespace) -> None:
     from .reference import agreement_table, format_agreement
 
     proxies = _proxy_names(args.proxies) if args.proxies else None
-    table = agreement_table(args.family, proxies, args.n, args.seed, args.device)
-    print(format_agreement(args.family, table))
+    table = agreement_table(args.family, proxies, args.n, args.seed, args.device, dataset=args.dataset)
+    print(format_agreement(args.family, table, args.dataset))
 
 
 def register(subparsers) -> None:
@@ -69,8 +69,13 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_score)
 
+    from .reference import REFERENCE_DATASETS
+
     p = sub.add_parser("agreement", help="Spearman of our scores vs NAS-Bench-Suite-Zero's, per proxy")
-    p.add_argument("family", choices=("nb201", "nb101"))
+    p.add_argument("family", choices=tuple(REFERENCE_DATASETS))
+    p.add_argument("--dataset", default="cifar10",
+                   help="the reference's dataset: " + "; ".join(f"{name}: {', '.join(sets)}"
+                                                                for name, sets in REFERENCE_DATASETS.items()))
     p.add_argument("--proxies", help="comma-separated proxy names (default: every proxy the reference scored)")
     p.add_argument("--n", type=int, help="a seeded random subset of N reference cells (default: all)")
     p.add_argument("--seed", type=int, default=0)

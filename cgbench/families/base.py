@@ -18,9 +18,19 @@ from .fragments import compose_family
 from .space import SearchSpace
 
 
+DEVICE_KINDS = ("GPU", "CPU", "phone", "embedded", "accelerator")
+
+
 @dataclass(frozen=True)
 class LabelColumn:
-    """A label column and everything a user needs to know to trust it."""
+    """A label column and everything a user needs to know to trust it.
+
+    ``higher_is_better`` is the target's direction: accuracies are higher-is-better, latencies
+    lower-is-better; the Evaluator's top-k metrics select the best architectures by it. A measured
+    cost (latency) also names the ``device`` it was measured on, the device's kind (one of
+    :data:`DEVICE_KINDS`) and the ``batch_size`` of a measured forward pass (None where the source
+    does not state it).
+    """
 
     name: str
     source_id: str
@@ -31,6 +41,14 @@ class LabelColumn:
     seeds: str
     licence: str
     description: str
+    higher_is_better: bool = True
+    device: str | None = None
+    device_kind: str | None = None
+    batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.device_kind is not None and self.device_kind not in DEVICE_KINDS:
+            raise ValueError(f"{self.name}: device kind {self.device_kind!r} is not one of {DEVICE_KINDS}")
 
     def as_manifest(self) -> dict:
         return asdict(self)
@@ -106,6 +124,12 @@ def assemble_table(arch_ids: list[str], configs: list[str], graphs: GraphTable, 
         values = np.asarray(values, np.float64)
         columns[name] = pa.array(values, mask=np.isnan(values))
     return pa.table(columns)
+
+
+def nullable_int_column(values) -> pa.Array:
+    """An int64 column of float ``values`` (exact integers) with NaN as null."""
+    values = np.asarray(values, np.float64)
+    return pa.array(np.nan_to_num(values).astype(np.int64), mask=np.isnan(values))
 
 
 def space_table(space: SearchSpace, configs: Sequence, progress: bool = True,

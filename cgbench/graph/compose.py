@@ -114,7 +114,9 @@ def simplify(op: np.ndarray, shape: np.ndarray, attr: np.ndarray, edges: np.ndar
         if ops[v] in (_ADD, _MUL) and len(operands) == 1:
             rep[v] = operands[0]
     _merge_add_chains(ops, preds, rep)
-    live = np.zeros(n, bool)
+    # Plain Python lists, not numpy arrays: per-element numpy indexing and sorting tuples of
+    # numpy scalars cost more than the whole rest of the pass.
+    live = [False] * n
     stack = [n - 1]
     while stack:
         v = stack.pop()
@@ -125,8 +127,8 @@ def simplify(op: np.ndarray, shape: np.ndarray, attr: np.ndarray, edges: np.ndar
         if rep[v] != v:
             live[v] = False
     live[0] = True
-    new_index = np.cumsum(live) - 1
     kept = np.flatnonzero(live)
+    new_index = (np.cumsum(live) - 1).tolist()
     new_edges = [(new_index[u], new_index[v]) for v in kept.tolist() for u in preds[v]]
     new_edges.sort()
     return ComputationGraph(
