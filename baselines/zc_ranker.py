@@ -20,24 +20,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import nn
 
 from cgbench.dataset import Family
 
+from .normalise import rank_normal_scores
 from .predictor import Predictor, TrainingSet, register_predictor
 
 DEFAULT_PROXIES = ("synflow", "nwot", "jacob_cov", "snip")
 # Random inputs: no dataset needs to be on disk, and ImageNet families score the same way.
 RECIPE_OVERRIDES = {"data": "random"}
-
-
-def rank_normal_scores(values: np.ndarray) -> np.ndarray:
-    """Normal quantiles of the average ranks of ``values`` (columns independently); NaN is an error."""
-    if np.isnan(values).any():
-        raise ValueError("feature values contain NaN: an architecture lacks a proxy score")
-    ranks = stats.rankdata(values, axis=0)
-    return stats.norm.ppf((ranks - 0.5) / len(values))
 
 
 class ProxyFeatures:
