@@ -150,6 +150,17 @@ def test_gennape_ranks_held_out_nb201_rows(nb201, fitted):
     assert predictor.n_parameters > 0 and "gennape" in list_predictors()
 
 
+def test_head_only_is_the_prediction_before_the_transform_is_inverted(nb201, fitted):
+    predictor, test = fitted
+    head = predictor.predict(nb201, test, head_only=True)
+    flops = nb201.table.column("flops").to_numpy()[test]
+    np.testing.assert_allclose(predictor.predict(nb201, test), predictor._transform.inverse(head, flops))
+    assert abs(head.mean()) < 3  # standardised units, not accuracies
+    assert {"gennape", "gennape_notf", "gennape_head"} <= set(list_predictors())
+    assert make_predictor("gennape_notf").flops_transform is False and make_predictor("gennape").flops_transform
+    assert not predictor.fine_tune_refits
+
+
 def test_fine_tune_starts_from_the_fitted_state_and_changes_predictions(nb201, fitted):
     predictor, test = fitted
     before = predictor.predict(nb201, test)

@@ -85,7 +85,7 @@ class GrafPredictor(Predictor):
     def __init__(self, labels: str = "rank", features: str = "both", objective: str = "regression",
                  proxies: tuple[str, ...] = (), n_estimators: int = 400, learning_rate: float = 0.05,
                  num_leaves: int = 15, min_child_samples: int = 20, feature_fraction: float = 0.8,
-                 query_size: int = 128, fine_tune_rounds: int = 50, monotone_cost: bool = False,
+                 query_size: int = 128, fine_tune_rounds: int = 50, monotone_cost: bool = True,
                  flops_prior: float = 0.0, threads: int = 1) -> None:
         for value, allowed, what in ((labels, LABEL_NORMALISATIONS, "labels"), (features, FEATURE_MODES, "features"),
                                      (objective, OBJECTIVES, "objective")):
