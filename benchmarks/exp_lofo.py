@@ -131,7 +131,7 @@ def table(results: list[dict], track: str) -> str:
         sd = (lambda v: f"{v.std(ddof=1):.3f}" if len(v) > 1 else "  nan")
         flops = rs[0]["flops_spearman"]
         lines.append(f"{method:18s} {target:15s} {rho.mean():7.3f} ± {sd(rho)} {flops:7.3f} {partial.mean():7.3f} ± "
-                     f"{sd(partial)} {'yes' if rho.mean() > flops else 'no':>6s} {len(rs):5d} {rs[0]['n_train']:7d} "
+                     f"{sd(partial)} {'yes' if rho.mean() > flops + 1e-9 else 'no':>6s} {len(rs):5d} {rs[0]['n_train']:7d} "
                      f"{np.mean([r['seconds'] for r in rs]):6.1f}")
     return "\n".join(lines)
 

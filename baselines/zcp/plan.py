@@ -40,7 +40,7 @@ from cgbench.dataset import Family, load_family
 from cgbench.sources import cgbench_home
 from labeling.plan import UNIT_ID_LENGTH, ZCP_KIND, PlanLayout, plan_created, read_plan_file, write_plan_file
 from labeling.store import ResultExistsError, ResultStore, now_iso, run_context
-from labeling.worker import UNIT_ERRORS, RunSummary
+from labeling.worker import UNIT_ERRORS, RunSummary, pending_units
 
 from .recipe import ProxyRecipe
 from .scoring import (add_scores, family_space, proxy_recipe, recipe_batches, seeded_network, timed_score,
@@ -99,11 +99,7 @@ class ZcpPlan(PlanLayout):
     def run_units(self, unit_ids=None, device: str = "cpu", data_root: str | Path | None = None,
                   progress: bool = True) -> RunSummary:
         """Score the pending units among ``unit_ids`` (all when None), publishing one result per unit."""
-        store = ResultStore(self)
-        units = self.units if unit_ids is None else [self.unit(u) for u in unit_ids]
-        todo = store.pending(units)
-        todo_ids = {u.unit_id for u in todo}
-        summary = RunSummary(done=[], failed=[], skipped=[u.unit_id for u in units if u.unit_id not in todo_ids])
+        store, todo, summary = pending_units(self, unit_ids)
         if not todo:
             return summary
         family = self._family()
