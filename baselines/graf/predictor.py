@@ -27,8 +27,10 @@ Options (defaults chosen with ``benchmarks/exp_lofo.py``):
   FLOPs rank in its family; the trees then learn what to add to "bigger is better" (0: no prior).
 - ``monotone_cost`` (default on): constrain the trees to be non-decreasing in FLOPs and
   parameters, the one prior that holds in every labelled family (FLOPs Spearman 0.46-0.94).
-  Measured (``benchmarks/exp_lofo.py``, seeds 0-1): NB-101 -> NB-201 zero-shot 0.783 with it
-  against 0.764 without, and leave-one-family-out NB-101 0.864 against 0.789.
+  Measured (``benchmarks/exp_lofo.py``, seeds 0-4): NB-101 -> NB-201 zero-shot 0.780 with it
+  against 0.765 without; leave-one-family-out NB-101 0.863 against 0.802, TransNAS-Bench macro
+  0.401 against 0.195. (``flops_prior=1`` beats FLOPs on TransNAS-Bench macro, 0.782 against
+  0.766, but drops NB-101 -> NB-201 to 0.656; ``lambdarank`` was worse everywhere.)
 
 ``fine_tune`` continues boosting from the fitted state: ``fine_tune_rounds`` more trees whose
 starting score is the fitted model's output, fitted to the few labelled rows of the new family
