@@ -1,6 +1,6 @@
 """GRAF features of a whole family: the vectorised extractor against a per-graph networkx version.
 
-The naive version is how such features are usually written: one ``networkx.DiGraph`` per CG,
+The naive version is how such features are usually written: one ``networkx.MultiDiGraph`` per CG,
 ``topological_sort``, Python dictionaries for the path programmes, ``in_degree``/``out_degree``
 views. Both run on the same CGs (``--family``, all rows by default; ``--n`` for a seeded subset);
 the benchmark prints both times, their ratio and the largest difference between the two
@@ -27,7 +27,7 @@ from cgbench.graph.vocab import OPS
 
 
 def naive_features(cg: ComputationGraph, flops: float, params: float) -> list[float]:
-    graph = nx.DiGraph()
+    graph = nx.MultiDiGraph()  # CGs have parallel edges (NB-201's add(x, x) of two skips): each is a path
     graph.add_nodes_from(range(cg.n_nodes))
     graph.add_edges_from(map(tuple, cg.edges.tolist()))
     group = {v: GROUPS[OP_GROUP[int(cg.op[v])]] for v in graph}
@@ -41,7 +41,7 @@ def naive_features(cg: ComputationGraph, flops: float, params: float) -> list[fl
     weight = {v: (0 if v == source else 1, int(group[v] == "conv"), int(group[v] == "pool")) for v in graph}
     high, low, paths = {}, {}, {}
     for v in nx.topological_sort(graph):
-        preds = list(graph.predecessors(v))
+        preds = [u for u, _ in graph.in_edges(v)]  # one entry per edge, parallel edges included
         if not preds:
             high[v], low[v], paths[v] = list(weight[v]), list(weight[v]), 1.0
             continue

@@ -173,3 +173,13 @@ def test_graf_errors_are_clear(nb201):
         predictor.fine_tune(TrainingSet(nb201, np.arange(50), nb201.default_target), seed=0)
     with pytest.raises(ValueError, match="at least 2 labelled rows"):
         predictor.fit([TrainingSet(nb201, np.arange(1), nb201.default_target)], seed=0)
+
+
+def test_parallel_edges_are_separate_paths():
+    """add(x, x), as NB-201 writes two skip connections between the same nodes: two edges, two paths."""
+    ops = np.array([op_id(o) for o in ("input", "relu", "add", "output")])
+    cg = ComputationGraph(ops, np.array([(8, 8, 8, 8, 3, 3)] * 4), np.zeros((4, 6)),
+                          np.array([(0, 1), (1, 2), (1, 2), (2, 3)])).validate()
+    features = dict(zip(FEATURE_NAMES, graf_features(GraphTable.from_graphs([cg]), np.array([1.0]), np.array([1.0]))[0]))
+    assert features["n_edges"] == 4 and features["log10_n_paths"] == pytest.approx(np.log10(2))
+    assert features["max_in_degree"] == features["max_out_degree"] == features["mean_merge_in_degree"] == 2
