@@ -17,7 +17,7 @@ from baselines.predictor import list_predictors
 from baselines.report import anchor_lines, plot_rank_correlation, plot_scatter, results_table
 
 # Modules whose import registers predictors; a module another issue has not delivered yet is skipped.
-PREDICTOR_MODULES = ("baselines.simple", "baselines.gennape", "baselines.zc_ranker")
+PREDICTOR_MODULES = ("baselines.simple", "baselines.gennape", "baselines.graf", "baselines.zc_ranker")
 DEFAULT_SUBMISSIONS = Path("leaderboard") / "submissions"
 
 

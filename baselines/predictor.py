@@ -44,10 +44,16 @@ class Predictor(ABC):
     def fine_tune(self, data: TrainingSet, seed: int) -> None:
         """Adapt a fitted predictor to a few labelled rows of a new family (few-shot track).
 
-        The default refits on those rows only; learned predictors override it to start from
-        their pretrained state.
+        The default refits on those rows only (:attr:`fine_tune_refits` says so); learned
+        predictors override it to start from their pretrained state.
         """
         self.fit([data], seed)
+
+    @property
+    def fine_tune_refits(self) -> bool:
+        """True when :meth:`fine_tune` is the default refit on the few rows alone (rules such as FLOPs,
+        or a predictor without a fine-tuning of its own); False when it starts from the fitted state."""
+        return type(self).fine_tune is Predictor.fine_tune
 
     @property
     def n_parameters(self) -> int:

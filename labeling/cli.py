@@ -94,10 +94,10 @@ def _cmd_plan(args: argparse.Namespace) -> None:
 
 
 def _load_plan(folder: str):
-    from .plan import Plan
+    from .plan import load_plan
 
     try:
-        return Plan.load(folder)
+        return load_plan(folder)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(str(error)) from None
 
@@ -138,15 +138,15 @@ def _cmd_status(args: argparse.Namespace) -> None:
     plan = _load_plan(args.plan)
     status = plan_status(plan)
     counts = status.counts()
-    print(f"{plan.folder} ({plan.family}, recipe {plan.recipe.name} {plan.recipe.hash}): {len(plan.units)} units: "
+    print(f"{plan.folder} ({plan.describe()}): {len(plan.units)} units: "
           + ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in counts.items()))
     for uid, age in list(status.in_progress.items())[:args.show]:
-        print(f"  in progress: {uid} {plan.unit(uid).arch_id} (last checkpoint {age:.0f} s ago)")
+        print(f"  in progress: {uid} {plan.unit_label(uid)} (last checkpoint {age:.0f} s ago)")
     reasons = Counter(f"{r['error_type']}: {r['message']}" for r in status.failed.values())
     for reason, n in reasons.most_common():
         print(f"  failed x{n}: {reason}")
     for uid, record in list(status.failed.items())[:args.show]:
-        print(f"  failed: {uid} {record['arch_id']} seed {record['seed']} (attempts {record['attempts']}, "
+        print(f"  failed: {uid} {plan.unit_label(uid)} (attempts {record['attempts']}, "
               f"{record['hostname']}, {record['time']}): {record['error_type']}")
 
 

@@ -45,6 +45,8 @@ from cgbench.storage import atomic_write, atomic_write_text
 from .recipe import Recipe
 
 PLAN_FILE = "plan.parquet"
+# Plan kinds: training networks for labels (this module) and zero-cost proxy scoring (baselines.zcp.plan).
+TRAIN_KIND, ZCP_KIND = "train", "zcp"
 PLAN_SUMMARY = "plan.json"
 UNIT_ID_LENGTH = 16
 _META_PREFIX = b"cgbench.label."
@@ -62,35 +64,11 @@ def unit_id(family: str, arch_id: str, recipe_hash: str, seed: int) -> str:
     return hashlib.sha256(f"{family}|{arch_id}|{recipe_hash}|{seed}".encode()).hexdigest()[:UNIT_ID_LENGTH]
 
 
-@dataclass(frozen=True)
-class Plan:
-    folder: Path
-    family: str
-    recipe: Recipe
-    units: tuple[WorkUnit, ...]
-    sample_seed: int
-    created: str
+class PlanLayout:
+    """The folders of a plan of any kind and its units by id (a plan has ``folder`` and ``units``)."""
 
-    @classmethod
-    def load(cls, path: str | Path) -> Plan:
-        """The plan in folder ``path`` (or of the file ``path``/plan.parquet itself)."""
-        path = Path(path)
-        file = path if path.name == PLAN_FILE else path / PLAN_FILE
-        if not file.is_file():
-            raise FileNotFoundError(f"{file} does not exist: expected a plan folder made by `cgbench label plan`")
-        table = pq.read_table(file)
-        meta = _read_metadata(table.schema, file)
-        recipe = Recipe.from_dict(json.loads(meta["recipe"]))
-        if recipe.hash != meta["recipe_hash"]:
-            raise ValueError(
-                f"{file}: its recipe hashes to {recipe.hash} but the plan records {meta['recipe_hash']}; "
-                "the recipe definition changed since the plan was made, so its units would not match"
-            )
-        units = tuple(WorkUnit(u, f, a, int(s)) for u, f, a, s in zip(
-            *(table.column(c).to_pylist() for c in ("unit_id", "family", "arch_id", "seed"))))
-        summary = file.parent / PLAN_SUMMARY
-        created = json.loads(summary.read_text())["created"] if summary.is_file() else ""
-        return cls(file.parent, meta["family"], recipe, units, int(meta["sample_seed"]), created)
+    folder: Path
+    units: tuple
 
     @property
     def results_dir(self) -> Path:
@@ -119,6 +97,41 @@ class Plan:
 
     def checkpoint_path(self, unit_id: str) -> Path:
         return self.checkpoints_dir / f"{unit_id}.pt"
+
+
+@dataclass(frozen=True)
+class Plan(PlanLayout):
+    """A training plan: networks of a family to train under one recipe and seeds."""
+
+    folder: Path
+    family: str
+    recipe: Recipe
+    units: tuple[WorkUnit, ...]
+    sample_seed: int
+    created: str
+
+    @classmethod
+    def load(cls, path: str | Path) -> Plan:
+        """The plan in folder ``path`` (or of the file ``path``/plan.parquet itself)."""
+        table, meta, file = read_plan_file(path)
+        if meta.get("kind", TRAIN_KIND) != TRAIN_KIND:
+            raise ValueError(f"{file} is a {meta['kind']} plan, not a training plan; open it with load_plan")
+        recipe = Recipe.from_dict(json.loads(meta["recipe"]))
+        if recipe.hash != meta["recipe_hash"]:
+            raise ValueError(
+                f"{file}: its recipe hashes to {recipe.hash} but the plan records {meta['recipe_hash']}; "
+                "the recipe definition changed since the plan was made, so its units would not match"
+            )
+        units = tuple(WorkUnit(u, f, a, int(s)) for u, f, a, s in zip(
+            *(table.column(c).to_pylist() for c in ("unit_id", "family", "arch_id", "seed"))))
+        return cls(file.parent, meta["family"], recipe, units, int(meta["sample_seed"]), plan_created(file.parent))
+
+    def describe(self) -> str:
+        return f"{self.family}, recipe {self.recipe.name} {self.recipe.hash}"
+
+    def unit_label(self, unit_id: str) -> str:
+        unit = self.unit(unit_id)
+        return f"{unit.arch_id} seed {unit.seed}"
 
 
 def default_plan_folder(family: str, n: int, seed: int, recipe: Recipe) -> Path:
@@ -155,24 +168,18 @@ def make_plan(family: str, n: int, seed: int, recipe: Recipe, folder: Path | Non
     folder = Path(folder) if folder is not None else default_plan_folder(family, n, seed, recipe)
     arch_ids = sample_arch_ids(family, n, seed, progress)
     units = [WorkUnit(unit_id(family, a, recipe.hash, s), family, a, s) for a in arch_ids for s in train_seeds]
-    content = _plan_bytes(units, {
+    table = pa.table({
+        "unit_id": pa.array([u.unit_id for u in units], pa.string()),
+        "family": pa.array([u.family for u in units], pa.string()),
+        "arch_id": pa.array([u.arch_id for u in units], pa.string()),
+        "seed": pa.array([u.seed for u in units], pa.int64()),
+    })
+    write_plan_file(folder, table, {
         "family": family, "family_version": spec.version, "recipe": json.dumps(recipe.as_dict(), sort_keys=True),
         "recipe_hash": recipe.hash, "sample_seed": str(seed), "n": str(n),
         "train_seeds": ",".join(map(str, train_seeds)), "cgbench_version": cgbench_version,
-    })
-    file = folder / PLAN_FILE
-    if file.exists():
-        if file.read_bytes() != content:
-            raise FileExistsError(
-                f"{folder} already holds a different plan; choose another --out folder or delete it "
-                "(its results belong to that plan)")
-        return Plan.load(folder)
-    atomic_write(file, lambda tmp: tmp.write_bytes(content))
-    atomic_write_text(folder / PLAN_SUMMARY, json.dumps({
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "family": family, "n": n,
-        "sample_seed": seed, "train_seeds": list(train_seeds), "recipe": recipe.as_dict(),
-        "recipe_hash": recipe.hash, "n_units": len(units),
-    }, indent=2))
+    }, {"family": family, "n": n, "sample_seed": seed, "train_seeds": list(train_seeds), "recipe": recipe.as_dict(),
+        "recipe_hash": recipe.hash, "n_units": len(units)})
     return Plan.load(folder)
 
 
@@ -183,22 +190,60 @@ def _check_seeds(train_seeds: Sequence[int]) -> tuple[int, ...]:
     return seeds
 
 
-def _plan_bytes(units: Sequence[WorkUnit], metadata: dict[str, str]) -> bytes:
-    table = pa.table({
-        "unit_id": pa.array([u.unit_id for u in units], pa.string()),
-        "family": pa.array([u.family for u in units], pa.string()),
-        "arch_id": pa.array([u.arch_id for u in units], pa.string()),
-        "seed": pa.array([u.seed for u in units], pa.int64()),
-    }).replace_schema_metadata({_META_PREFIX + k.encode(): v.encode() for k, v in metadata.items()})
+def write_plan_file(folder: Path, table: pa.Table, metadata: dict[str, str], summary: dict) -> None:
+    """Write a plan's units ``table`` with ``metadata`` once: byte-identical again is a no-op, different an error.
+
+    Every plan kind goes through here, so the same arguments always give the same bytes (no timestamp:
+    that lives in the human-readable ``plan.json`` beside it, with ``summary``).
+    """
+    table = table.replace_schema_metadata({_META_PREFIX + k.encode(): v.encode() for k, v in metadata.items()})
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
-    return buffer.getvalue()
+    content = buffer.getvalue()
+    file = Path(folder) / PLAN_FILE
+    if file.exists():
+        if file.read_bytes() != content:
+            raise FileExistsError(
+                f"{folder} already holds a different plan; choose another --out folder or delete it "
+                "(its results belong to that plan)")
+        return
+    atomic_write(file, lambda tmp: tmp.write_bytes(content))
+    atomic_write_text(Path(folder) / PLAN_SUMMARY, json.dumps(
+        {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **summary}, indent=2))
+
+
+def read_plan_file(path: str | Path) -> tuple[pa.Table, dict[str, str], Path]:
+    """The units table, the metadata and the file of the plan in folder ``path`` (or the file itself)."""
+    path = Path(path)
+    file = path if path.name == PLAN_FILE else path / PLAN_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} does not exist: expected a plan folder made by `cgbench label plan` "
+                                "or `cgbench zcp plan`")
+    table = pq.read_table(file)
+    return table, _read_metadata(table.schema, file), file
+
+
+def plan_created(folder: Path) -> str:
+    summary = Path(folder) / PLAN_SUMMARY
+    return json.loads(summary.read_text())["created"] if summary.is_file() else ""
+
+
+def load_plan(path: str | Path):
+    """The plan in folder ``path``, of whichever kind: a training plan (:class:`Plan`) or a zero-cost
+    scoring plan (:class:`baselines.zcp.plan.ZcpPlan`). Workers and backends treat both alike."""
+    _, meta, _ = read_plan_file(path)
+    if meta.get("kind", TRAIN_KIND) == ZCP_KIND:
+        from baselines.zcp.plan import ZcpPlan
+
+        return ZcpPlan.load(path)
+    return Plan.load(path)
 
 
 def _read_metadata(schema: pa.Schema, file: Path) -> dict[str, str]:
     meta = {k[len(_META_PREFIX):].decode(): v.decode() for k, v in (schema.metadata or {}).items()
             if k.startswith(_META_PREFIX)}
-    missing = {"family", "recipe", "recipe_hash", "sample_seed"} - set(meta)
+    required = {"family"} if meta.get("kind") == ZCP_KIND else {"family", "recipe", "recipe_hash", "sample_seed"}
+    missing = required - set(meta)
     if missing:
         raise ValueError(f"{file} is not a cgbench labelling plan: its metadata lacks {sorted(missing)}")
     return meta

@@ -28,7 +28,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -143,7 +143,7 @@ class ResultStore:
     def record_failure(self, unit: WorkUnit, error: BaseException) -> dict:
         previous = self.failure(unit.unit_id)
         record = {
-            "unit_id": unit.unit_id, "family": unit.family, "arch_id": unit.arch_id, "seed": unit.seed,
+            **asdict(unit),  # unit_id, family, and what the plan kind's units hold (arch_id, seed, ...)
             "error_type": type(error).__name__, "message": str(error),
             "traceback": "".join(traceback.format_exception(error))[-TRACEBACK_TAIL_CHARS:],
             "time": now_iso(), "attempts": (previous or {}).get("attempts", 0) + 1, **run_context(),

@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-from .plan import Plan, WorkUnit
+from .plan import Plan, WorkUnit, load_plan
 from .store import ResultExistsError, ResultStore, now_iso, run_context
 
 # What building or training one network can raise that says "this unit failed", not "stop".
@@ -77,14 +77,23 @@ def train_unit(plan: Plan, unit: WorkUnit, data, device: str, checkpoint_path: P
     }
 
 
-def run_units(plan: Plan, unit_ids: Sequence[str] | None = None, device: str = "cpu",
-              data_root: str | Path | None = None, progress: bool = True, compile: bool = False) -> RunSummary:
-    """Train the pending units among ``unit_ids`` (all of the plan's when None)."""
+def pending_units(plan, unit_ids: Sequence[str] | None) -> tuple[ResultStore, list, RunSummary]:
+    """The plan's store, its units among ``unit_ids`` (all when None) without a result, and a summary
+    that lists the others as skipped: where every plan kind's ``run_units`` starts."""
     store = ResultStore(plan)
     units = plan.units if unit_ids is None else [plan.unit(u) for u in unit_ids]
     todo = store.pending(units)
     todo_ids = {u.unit_id for u in todo}
-    summary = RunSummary(done=[], failed=[], skipped=[u.unit_id for u in units if u.unit_id not in todo_ids])
+    return store, todo, RunSummary(done=[], failed=[], skipped=[u.unit_id for u in units if u.unit_id not in todo_ids])
+
+
+def run_units(plan, unit_ids: Sequence[str] | None = None, device: str = "cpu",
+              data_root: str | Path | None = None, progress: bool = True, compile: bool = False) -> RunSummary:
+    """Run the pending units among ``unit_ids`` (all of the plan's when None): train them for a training
+    plan; a plan of another kind (zero-cost scoring) runs its units through its own ``run_units``."""
+    if not isinstance(plan, Plan):
+        return plan.run_units(unit_ids, device=device, data_root=data_root, progress=progress)
+    store, todo, summary = pending_units(plan, unit_ids)
     if not todo:
         return summary
     data = _load_data(store, todo, data_root)
@@ -152,7 +161,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    plan = Plan.load(args.plan)
+    plan = load_plan(args.plan)
     unit_ids = None
     if args.units:
         unit_ids = [u for u in args.units.split(",") if u]

@@ -57,7 +57,7 @@ def _register_all() -> None:
             importlib.import_module(f"{__name__}.{module.name}")
 
 
-_INFRASTRUCTURE = {"recipe", "scoring", "reference", "common", "cli"}
+_INFRASTRUCTURE = {"recipe", "scoring", "reference", "common", "cli", "plan"}
 _register_all()
 
 __all__ = ["Proxy", "ProxyBatch", "ProxyRecipe", "get_proxy", "list_proxies", "register_proxy"]

@@ -1,8 +1,14 @@
-"""``cgbench zcp list | score FAMILY | agreement FAMILY [--dataset D]``: zero-cost proxies from the command line."""
+"""``cgbench zcp list | score FAMILY | plan FAMILY | collect PLAN | agreement FAMILY [--dataset D]``: zero-cost proxies.
+
+``score`` scores rows in this process; ``plan`` writes a work plan that the labelling backends run
+(``cgbench label launch PLAN --backend local|submitit``, ``cgbench label status PLAN``) and
+``collect`` stores its finished units' scores with the family.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -47,6 +53,35 @@ def _recipe_of(name: str, overrides: dict | None):
     return proxy_recipe(name, overrides)
 
 
+def _cmd_plan(args: argparse.Namespace) -> None:
+    from .plan import make_zcp_plan
+
+    overrides = {"data": args.data, **({"batch_size": args.batch_size} if args.batch_size else {})}
+    try:
+        plan = make_zcp_plan(args.family, _proxy_names(args.proxies), overrides, args.n, args.seed, args.chunk_size,
+                             Path(args.out) if args.out else None)
+    except (ValueError, FileExistsError) as error:
+        raise SystemExit(f"cgbench zcp plan: {error}") from None
+    print(f"plan {plan.folder}: {len(plan.units)} units ({plan.describe()}); run it with "
+          f"`cgbench label launch {plan.folder}`")
+
+
+def _cmd_collect(args: argparse.Namespace) -> None:
+    from labeling.plan import load_plan
+
+    from .plan import ZcpPlan, collect_zcp
+
+    try:
+        plan = load_plan(args.plan)
+        if not isinstance(plan, ZcpPlan):
+            raise ValueError(f"{args.plan} is a training plan; collect it with `cgbench label collect`")
+        report = collect_zcp(plan)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"cgbench zcp collect: {error}") from None
+    for proxy, path in report.paths.items():
+        print(f"{proxy}: {report.added[proxy]} new scores -> {path}")
+
+
 def _cmd_agreement(args: argparse.Namespace) -> None:
     from .reference import agreement_table, format_agreement
 
@@ -68,6 +103,22 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, help="override every proxy's recipe batch size")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("plan", help="plan scoring a whole family as work units for `cgbench label launch`")
+    p.add_argument("family")
+    p.add_argument("--proxies", required=True, help="comma-separated proxy names (see `cgbench zcp list`)")
+    p.add_argument("--n", type=int, help="a seeded random subset of N distinct architectures (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --n subset")
+    p.add_argument("--chunk-size", type=int, default=100, help="architectures per work unit (default: %(default)s)")
+    p.add_argument("--data", choices=("random", "real"), default="random",
+                   help="inputs of every proxy's recipe (default: %(default)s, as zc_ranker and graf read them)")
+    p.add_argument("--batch-size", type=int, help="override every proxy's recipe batch size")
+    p.add_argument("--out", help="plan folder (default: <CGBENCH_HOME>/zcp_plans/<family>-...)")
+    p.set_defaults(func=_cmd_plan)
+
+    p = sub.add_parser("collect", help="store the scores of a zcp plan's finished units with the family")
+    p.add_argument("plan", help="plan folder")
+    p.set_defaults(func=_cmd_collect)
 
     from .reference import REFERENCE_DATASETS
 

@@ -44,7 +44,7 @@ import submitit
 from submitit.core.utils import UncompletedJobError
 from tqdm import tqdm
 
-from ..plan import Plan
+from ..plan import Plan, load_plan
 from ..store import ResultStore
 from ..worker import run_units, shard
 from . import LaunchReport
@@ -65,7 +65,7 @@ class ShardTask(submitit.helpers.Checkpointable):
 
     def __call__(self, shard_index: int, unit_ids: Sequence[str]) -> dict:
         _use_allocated_cpus()
-        plan = Plan.load(self.plan_folder)
+        plan = load_plan(self.plan_folder)
         summary = run_units(plan, list(unit_ids), device=self.device, data_root=self.data_root, progress=False,
                             compile=self.compile)
         return {"shard": shard_index, "done": summary.done, "failed": summary.failed, "skipped": summary.skipped}
