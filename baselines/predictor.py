@@ -15,6 +15,8 @@ from typing import ClassVar
 import numpy as np
 
 from cgbench.dataset import Family
+from cgbench.errors import unknown_name
+from leaderboard.submission import METHOD_NAME
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ _REGISTRY: dict[str, Callable[..., Predictor]] = {}
 
 
 def register_predictor(cls: type[Predictor]) -> type[Predictor]:
+    # The name becomes a submission's method name: the file leaderboard/submissions/<name>.json.gz.
+    if not METHOD_NAME.fullmatch(cls.name):
+        raise ValueError(f"predictor name {cls.name!r} must be lower-case letters, digits and _ (it names files)")
     if cls.name in _REGISTRY:
         raise ValueError(f"predictor {cls.name!r} is registered twice")
     _REGISTRY[cls.name] = cls
@@ -66,11 +71,9 @@ def register_predictor(cls: type[Predictor]) -> type[Predictor]:
 
 
 def make_predictor(name: str, **options) -> Predictor:
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown predictor {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
-    return factory(**options)
+    if name not in _REGISTRY:
+        raise unknown_name("predictor", name, _REGISTRY)
+    return _REGISTRY[name](**options)
 
 
 def list_predictors() -> list[str]:

@@ -43,3 +43,21 @@ def data_root(tmp_path_factory):
     train, test = synthetic_cifar10(64, 64, seed=0)
     write_cifar10_batches(root, train, test, n_train_batches=2)
     return root
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """Run ``cgbench ARGV`` expecting a user's error: exit status 2 and one line on stderr, which it returns."""
+    from cgbench.cli import main
+
+    def run(*argv: str) -> str:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(a) for a in argv])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        return lines[0]
+
+    return run
