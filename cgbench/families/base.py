@@ -58,6 +58,10 @@ class FamilySpec(ABC):
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         """One row per architecture: arch_id, config, graph columns, flops, params, wl_hash, labels."""
 
+    def build(self, raw_paths: dict[str, Path], progress: bool = True) -> tuple[pa.Table, dict]:
+        """The table and what the build found besides it (manifest entries, e.g. a zoo's capture failures)."""
+        return self.build_table(raw_paths, progress), {}
+
     def manifest(self) -> dict:
         return {
             "family": self.name, "version": self.version, "description": self.description,

@@ -33,6 +33,7 @@ predictor's input should describe the trained model.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,10 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from . import register_family, register_importer
+from ..errors import InvalidFileError
+from ..importers import ImportedFamily
+from ..userfiles import read_json
+from . import register_family
 from .base import FamilySpec, LabelColumn, space_table
 from .fragments import Composer, Composition, Value
 from .space import SearchSpace
@@ -344,6 +348,10 @@ _TRAINING_SETUP = {
 }
 
 
+# One result file is a few kilobytes; the cap only keeps a stray huge file from filling memory.
+_MAX_RESULT_BYTES = 16 * 2**20
+
+
 @dataclass(frozen=True)
 class RunResult:
     genotype: Genotype
@@ -365,50 +373,51 @@ def genotype_from_config(config: Mapping, where: str) -> Genotype:
                 used.add(key)
                 op = _require(config, key, where)
                 if op not in OPS:
-                    raise ValueError(f"{where}: {key} = {op!r} is not a NAS-Bench-301 op (one of {', '.join(OPS)})")
+                    raise InvalidFileError(f"{where}: {key} = {op!r} is not a NAS-Bench-301 op "
+                                           f"(one of {', '.join(OPS)})")
                 edges.append((op, source))
         stray = sorted(k for k in config if k.startswith(f"{_PREFIX}edge_{kind}_") and k not in used)
         if stray:
-            raise ValueError(f"{where}: {stray[0]} is set but its node does not take that input")
+            raise InvalidFileError(f"{where}: {stray[0]} is set but its node does not take that input")
         cells.append(edges)
-    return make_genotype(*cells)
+    try:
+        return make_genotype(*cells)
+    except ValueError as err:
+        raise InvalidFileError(f"{where}: {err}") from None
 
 
 def _node_inputs(config: Mapping, key: str, node: int, where: str) -> tuple[int, int]:
     text = _require(config, key, where)
     parts = str(text).split("_")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ValueError(f"{where}: {key} = {text!r} is not 'i_j'")
+        raise InvalidFileError(f"{where}: {key} = {text!r} is not 'i_j'")
     i, j = int(parts[0]), int(parts[1])
     if not 0 <= i < j < node:
-        raise ValueError(f"{where}: {key} = {text!r} needs two distinct inputs below {node}")
+        raise InvalidFileError(f"{where}: {key} = {text!r} needs two distinct inputs below {node}")
     return i, j
 
 
 def _require(record: Mapping, key: str, where: str):
     if not isinstance(record, Mapping) or key not in record:
-        raise ValueError(f"{where}: missing key {key!r}")
+        raise InvalidFileError(f"{where}: missing key {key!r}")
     return record[key]
 
 
 def read_result(path: Path) -> RunResult:
-    """One NB-301 training run; ValueError naming the file and key if it is not one."""
+    """One NB-301 training run; InvalidFileError naming the file and key if it is not one."""
     where = str(path)
-    try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{where}: not valid JSON ({err})") from None
+    record = read_json(path, "a NAS-Bench-301 result JSON file", _MAX_RESULT_BYTES)
     config = _require(record, "optimized_hyperparamater_config", where)
     for key, expected in _TRAINING_SETUP.items():
         if _require(config, key, where) != expected:
-            raise ValueError(f"{where}: {key} = {config[key]!r}; the nb301 family holds NAS-Bench-301's "
-                             f"main training setup ({key} = {expected})")
+            raise InvalidFileError(f"{where}: {key} = {config[key]!r}; the nb301 family holds NAS-Bench-301's "
+                                   f"main training setup ({key} = {expected})")
     info = _require(record, "info", where)
     if not isinstance(info, list) or not info:
-        raise ValueError(f"{where}: 'info' must be a non-empty list")
+        raise InvalidFileError(f"{where}: 'info' must be a non-empty list")
     val_accuracy = _number(_require(info[0], "val_accuracy", f"{where} info[0]"), "info[0].val_accuracy", where)
     if np.isnan(val_accuracy):
-        raise ValueError(f"{where}: info[0].val_accuracy is null")
+        raise InvalidFileError(f"{where}: info[0].val_accuracy is null")
     return RunResult(
         genotype=genotype_from_config(config, where),
         val_accuracy=val_accuracy,
@@ -422,18 +431,25 @@ def _number(value, key: str, where: str) -> float:
     if value is None:
         return float("nan")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{where}: {key} = {value!r} is not a number")
-    return float(value)
+        raise InvalidFileError(f"{where}: {key} = {value!r} is not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidFileError(f"{where}: {key} = {value!r} is not a finite number")
+    return number
 
 
 def read_results(folder: Path, progress: bool = True) -> dict[str, list[RunResult]]:
     """Every ``*.json`` under ``folder`` (recursively), grouped by canonical arch_id."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a directory of NAS-Bench-301 result JSON files")
+        what = "does not exist" if not folder.exists() else "is a file"
+        raise NotADirectoryError(f"{folder} {what}; expected a folder of NAS-Bench-301 result JSON files")
     paths = sorted(folder.rglob("*.json"))
     if not paths:
-        raise ValueError(f"{folder} holds no *.json files")
+        raise InvalidFileError(f"{folder} holds no *.json files")
     runs: dict[str, list[RunResult]] = defaultdict(list)
     for path in tqdm(paths, desc="nb301 results", disable=not progress):
         result = read_result(path)
@@ -501,10 +517,7 @@ def _nullable_int(values: list[float]) -> pa.Array:
     return pa.array(np.nan_to_num(values).astype(np.int64), mask=np.isnan(values))
 
 
-@register_importer("nb301", "NAS-Bench-301 per-architecture result JSON files (nb_301_v13 ...)")
-def import_nb301(path: Path, progress: bool = True) -> list[str]:
-    from ..dataset import store_family  # the dataset module imports the family registry
-
+def read_results_family(path: Path, progress: bool = True) -> dict[str, ImportedFamily]:
+    """The importer of ``cgbench import nb301``: the nb301 table of a folder of result files."""
     spec = NB301()
-    store_family(spec, spec.build_table({_RESULTS: Path(path)}, progress))
-    return [spec.name]
+    return {spec.name: ImportedFamily(spec.build_table({_RESULTS: Path(path)}, progress), {})}

@@ -295,7 +295,6 @@ class TimmZoo(FamilySpec):
     def __init__(self, architectures: Sequence[str] | None = None) -> None:
         """``architectures``: build only these (a subset for tests); None builds the whole table."""
         self.architectures = None if architectures is None else tuple(architectures)
-        self.failures: list[dict] = []
 
     def select(self, results: list[TimmResult]) -> list[TimmResult]:
         if self.architectures is None:
@@ -307,9 +306,13 @@ class TimmZoo(FamilySpec):
         return [r for r in results if r.architecture in self.architectures]
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
+        return self.build(raw_paths, progress)[0]
+
+    def build(self, raw_paths: dict[str, Path], progress: bool = True) -> tuple[pa.Table, dict]:
+        """The table, and the models that could not be captured (``failures`` in the manifest)."""
         results = self.select(read_results(raw_paths[RESULTS.key]))
-        rows, captures, self.failures = capture_rows("timm", results, capture_timm, progress)
-        return zoo_table(
+        rows, captures, failures = capture_rows("timm", results, capture_timm, progress)
+        table = zoo_table(
             arch_ids=[r.row_id for r in rows],
             configs=[{"architecture": r.architecture, "tag": r.tag, "img_size": r.img_size} for r in rows],
             captures=captures, top1=[r.top1 for r in rows], top5=[r.top5 for r in rows],
@@ -320,7 +323,7 @@ class TimmZoo(FamilySpec):
                 "timm_param_count_m": pa.array([r.param_count_m for r in rows], pa.float64()),
             },
         )
+        return table, {"failures": failures}
 
     def manifest(self) -> dict:
-        return {**super().manifest(), "subset": list(self.architectures) if self.architectures else None,
-                "failures": self.failures}
+        return {**super().manifest(), "subset": list(self.architectures) if self.architectures else None}
