@@ -14,9 +14,11 @@ disk, then, under an exclusive lock that readers share (``.read.lock``, ``flock`
 is removed, the data files are renamed into place and the new manifest is renamed in last. A
 reader holding the shared lock therefore sees the old build or the new one, never a mix and
 never neither; a writer killed before the renames leaves the old build, and one killed during
-them leaves no manifest (an unfinished build, rebuilt on the next load). Writers take a second
-lock (``.write.lock``) for the whole write, so the next writer knows that temporary files it
-finds (``.*.tmp``) belong to a killed writer and removes them.
+them leaves no manifest (an unfinished build, rebuilt on the next load). Readers take the shared
+lock through a gate (``.gate.lock``) that a writer closes while it waits for the readers of the
+moment to finish, so a stream of readers cannot starve it. Writers take a third lock
+(``.write.lock``) for the whole write, so the next writer knows that temporary files it finds
+(``.*.tmp``) belong to a killed writer and removes them.
 
 Graphs travel in CSR form (:class:`GraphTable`): per-graph offsets into concatenated node and
 edge arrays. Parquet list columns store exactly that, so loading needs no per-graph work.
@@ -49,7 +51,7 @@ FAMILY_FILES = (DATA_FILE, SPLITS_FILE)
 # What every manifest holds; a manifest without one of these keys was not written by cgbench.
 MANIFEST_KEYS = ("family", "version", "files", "n_archs", "labels", "default_target", "splits", "cg_format")
 GRAPH_COLUMNS = ("node_op", "node_shape", "node_attr", "edge_src", "edge_dst")
-_READ_LOCK, _WRITE_LOCK = ".read.lock", ".write.lock"
+_READ_LOCK, _GATE_LOCK, _WRITE_LOCK = ".read.lock", ".gate.lock", ".write.lock"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # A manifest is a few kilobytes; a larger one is not cgbench's.
 _MAX_MANIFEST_BYTES = 16 * 2**20
@@ -78,6 +80,11 @@ def staged_file(path: Path, write: Callable[[Path], None]) -> Path:
     The caller renames it into place (or removes it); if ``write`` fails, the file is removed.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; expected a file name to write")
+    blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        raise NotADirectoryError(f"{blocking} is a file, so {path} cannot be written")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -191,21 +198,27 @@ class GraphTable:
 # Family folders
 
 
-@contextmanager
-def _flock(path: Path, exclusive: bool) -> Iterator[None]:
+def _locked(path: Path, exclusive: bool) -> int | None:
+    """An open descriptor of the lock file ``path``, locked; None in a folder nobody may write to."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
     except OSError as err:
         # A folder nobody may write to (a read-only cache) has no writers to wait for.
         if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            yield
-            return
+            return None
         raise
+    fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    return fd
+
+
+@contextmanager
+def _flock(path: Path, exclusive: bool) -> Iterator[None]:
+    fd = _locked(path, exclusive)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 @contextmanager
@@ -215,8 +228,13 @@ def reading(folder: Path) -> Iterator[None]:
     if not folder.is_dir():
         yield  # nothing built yet, nothing to protect
         return
-    with _flock(folder / _READ_LOCK, exclusive=False):
+    with _flock(folder / _GATE_LOCK, exclusive=False):
+        fd = _locked(folder / _READ_LOCK, exclusive=False)
+    try:
         yield
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def is_built(folder: Path) -> bool:
@@ -246,7 +264,7 @@ def write_family(folder: Path, table: pa.Table, splits: pa.Table, manifest: dict
             files = {name: sha256_of(tmp) for name, tmp in staged.items()}
             text = json.dumps({**manifest, "files": files}, indent=2, sort_keys=True)
             staged[MANIFEST_FILE] = staged_file(folder / MANIFEST_FILE, lambda tmp: tmp.write_text(text))
-            with _flock(folder / _READ_LOCK, exclusive=True):
+            with _flock(folder / _GATE_LOCK, exclusive=True), _flock(folder / _READ_LOCK, exclusive=True):
                 (folder / MANIFEST_FILE).unlink(missing_ok=True)
                 fsync_folder(folder)
                 for name in (*FAMILY_FILES, MANIFEST_FILE):
