@@ -21,6 +21,7 @@ import csv
 import json
 import time
 import traceback
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,7 @@ def _on_meta(build: Callable[[], nn.Module]) -> nn.Module:
 
 
 def _capture_method(model: nn.Module, input_shape: Sequence[int]) -> tuple[ComputationGraph, str]:
-    from ..graph.capture import FX_TRACE_ERRORS
+    from ..graph.capturing import FX_TRACE_ERRORS
 
     try:
         return from_module(model, input_shape, method="fx"), "fx"
@@ -120,11 +121,15 @@ def capture_model(key: str, build: Callable[[], nn.Module], input_shape: Sequenc
 def cached_capture(zoo: str, key: str, build: Callable[[], nn.Module], input_shape: Sequence[int]) -> ZooCapture:
     """``capture_model`` through the per-model cache file ``<zoo cache>/<key>.npz`` (atomic).
 
-    A cached failure from an older ``CAPTURE_CODE_VERSION`` is captured again."""
+    A cached failure from an older ``CAPTURE_CODE_VERSION`` is captured again, and so is a cache file
+    that cannot be read (truncated, altered): it is a cache, so capturing again is the repair."""
     path = capture_cache_dir(zoo) / f"{key}.npz"
     if path.exists():
-        cached = _read_capture(path, key)
-        if cached.ok or cached.capture_code == CAPTURE_CODE_VERSION:
+        try:
+            cached = _read_capture(path, key)
+        except _UNREADABLE_CACHE:
+            cached = None
+        if cached is not None and (cached.ok or cached.capture_code == CAPTURE_CODE_VERSION):
             return cached
     record = capture_model(key, build, input_shape)
     _write_capture(path, record)
@@ -142,6 +147,10 @@ def _write_capture(path: Path, record: ZooCapture) -> None:
             np.savez(f, info=np.array(json.dumps(info)), **arrays)
 
     atomic_write(path, write)
+
+
+# What numpy, zipfile and json raise on a truncated or altered .npz cache file (InvalidGraphError is a ValueError).
+_UNREADABLE_CACHE = (ValueError, KeyError, EOFError, zipfile.BadZipFile)
 
 
 def _read_capture(path: Path, key: str) -> ZooCapture:
