@@ -137,7 +137,8 @@ def cg_from_fields(fields: Mapping, weighted: Iterable[Mapping], regular: Iterab
     except KeyError as err:
         raise InvalidFileError(f"CG {name!r} lacks the attribute {err.args[0]!r} GENNAPE's ComputeGraph has") from None
     except TypeError:
-        raise InvalidFileError(f"CG {name!r} has no normalisation constants (max_derived_H/W, max_hidden_size)") from None
+        raise InvalidFileError(f"CG {name!r} has no normalisation constants (max_derived_H/W, "
+                               "max_hidden_size)") from None
     return GennapeCG(
         name=name,
         weighted=tuple(_node(n, True, name) for n in weighted),
@@ -157,7 +158,8 @@ def cg_from_pickled(obj: object) -> GennapeCG:
                                    f"{kind.__name__.removeprefix('Pickled')}s")
         return [vars(n) for n in found]
 
-    return cg_from_fields(fields, nodes("weighted_nodes", PickledWeightedNode), nodes("regular_nodes", PickledRegularNode))
+    return cg_from_fields(fields, nodes("weighted_nodes", PickledWeightedNode),
+                          nodes("regular_nodes", PickledRegularNode))
 
 
 def cg_from_state_dict(state: Mapping) -> GennapeCG:
@@ -253,7 +255,7 @@ def _check_node_types(cg: GennapeCG) -> None:
             if (node.op in WEIGHTED_OPS) != weighted:
                 kind = "weighted" if weighted else "regular"
                 raise InvalidFileError(f"CG {cg.name!r}: {kind} node {node.str_id!r} has op id {node.op}; GENNAPE's "
-                                 f"weighted nodes are exactly its conv, depthwise and matmul nodes")
+                                       f"weighted nodes are exactly its conv, depthwise and matmul nodes")
 
 
 def convert(cg: GennapeCG) -> tuple[ComputationGraph, np.ndarray]:

@@ -403,7 +403,6 @@ class NB101(FamilySpec):
                     "final validation accuracy after NB-101's 108-epoch training, as stored by NASLib"),
     )
     default_target = "c10_val_acc_108ep"
-    input_shape = (1, 3, 32, 32)
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
@@ -526,7 +525,6 @@ class NB101Full(FamilySpec):
     raw_files = ()
     labels = _full_labels()
     default_target = "c10_val_acc_108ep"
-    input_shape = (1, 3, 32, 32)
     space = SPACE
     import_command = "cgbench import nb101 PATH/nasbench_only108.tfrecord"
 

@@ -483,7 +483,6 @@ class NB301(FamilySpec):
                     "runtime: wall-clock seconds of the training run (NAS-Bench-301's cluster GPUs)"),
     )
     default_target = "c10_val_acc_100ep"
-    input_shape = (1, 3, 32, 32)
     space = SPACE
     import_command = "cgbench import nb301 DIR"
 

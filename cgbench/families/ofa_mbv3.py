@@ -176,7 +176,6 @@ class OFAMobileNetV3(FamilySpec):
     raw_files = RAW_FILES
     labels = (TOP1,)
     default_target = "in1k_top1_ws"
-    input_shape = SPACE.input_shape
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
