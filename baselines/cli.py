@@ -8,7 +8,6 @@ and torch are imported when the command runs, so ``cgbench --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import time
 from collections.abc import Sequence
@@ -17,34 +16,12 @@ from typing import TYPE_CHECKING
 
 from baselines import defaults
 from cgbench.cli import examples, non_negative_int, positive_int
-from cgbench.errors import InvalidInputError, unknown_name
+from cgbench.errors import unknown_name
 
 if TYPE_CHECKING:
     from baselines import protocol as proto
 
-# Modules whose import registers predictors; a module another issue has not delivered yet is skipped.
-PREDICTOR_MODULES = ("baselines.simple", "baselines.gennape", "baselines.zc_ranker")
 DEFAULT_SUBMISSIONS = Path("leaderboard") / "submissions"
-
-
-def load_predictors() -> list[str]:
-    """Import the predictor modules (registering their predictors); the names of the missing modules."""
-    missing = []
-    for module in PREDICTOR_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            missing.append(module)
-    return missing
-
-
-def default_methods(full: bool) -> list[str]:
-    from baselines.predictor import list_predictors
-
-    known = set(list_predictors())
-    return [m for m in (defaults.FULL_METHODS if full else defaults.DEFAULT_METHODS) if m in known]
 
 
 def make_protocol(args: argparse.Namespace) -> proto.Protocol:
@@ -101,15 +78,10 @@ def set_torch_threads(threads: int) -> None:
 def _cmd_benchmark(args: argparse.Namespace) -> None:
     from baselines.predictor import list_predictors
 
-    missing = load_predictors()
-    methods = args.methods or default_methods(args.full)
-    if not methods:
-        raise InvalidInputError(f"no predictors are registered (modules not found: {', '.join(missing)})")
+    methods = args.methods or (defaults.FULL_METHODS if args.full else defaults.DEFAULT_METHODS)
     for method in methods:
         if method not in list_predictors():
             raise unknown_name("method", method, list_predictors())
-    if missing and not args.methods:
-        print(f"note: {', '.join(missing)} not found; running the registered methods {', '.join(methods)}")
     protocol = make_protocol(args)
     set_torch_threads(args.threads)
     print(f"torch threads: {args.threads}")

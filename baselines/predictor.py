@@ -70,11 +70,18 @@ def register_predictor(cls: type[Predictor]) -> type[Predictor]:
     return cls
 
 
+def _import_predictors() -> None:
+    """Import every predictor module; each registers its predictors. A new predictor module is added here."""
+    from baselines import gennape, simple, zc_ranker  # noqa: F401
+
+
 def make_predictor(name: str, **options) -> Predictor:
+    _import_predictors()
     if name not in _REGISTRY:
         raise unknown_name("predictor", name, _REGISTRY)
     return _REGISTRY[name](**options)
 
 
 def list_predictors() -> list[str]:
+    _import_predictors()
     return sorted(_REGISTRY)

@@ -85,7 +85,8 @@ def register(subparsers) -> None:
     p = sub.add_parser("agreement", help="Spearman of our scores vs NAS-Bench-Suite-Zero's, per proxy",
                        description="Score NAS-Bench-Suite-Zero's reference cells with our proxies and print the "
                                    "Spearman correlation with the reference scores, per proxy.",
-                       epilog=examples("cgbench zcp agreement nb201", "cgbench zcp agreement nb101 --proxies nwot --n 100"))
+                       epilog=examples("cgbench zcp agreement nb201",
+                                       "cgbench zcp agreement nb101 --proxies nwot --n 100"))
     p.add_argument("family", choices=REFERENCE_FAMILIES, help="the family the reference scored")
     p.add_argument("--proxies", help="comma-separated proxy names (default: every proxy the reference scored)")
     p.add_argument("--n", type=positive_int, help="a seeded random subset of N reference cells (default: all)")
