@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from cgbench.dataset import build_family
+from cgbench.dataset import build_family, rebuild_command
 from cgbench.families import family_spec, list_families
 from cgbench.graph import from_module
 from cgbench.storage import read_manifest
@@ -61,7 +61,7 @@ def main(names: list[str]) -> None:
             start = time.perf_counter()
             folder = build_family(name, progress=False)
             build_s = time.perf_counter() - start
-            n_archs = read_manifest(folder)["n_archs"]
+            n_archs = read_manifest(folder, name, spec.version, rebuild_command(spec))["n_archs"]
         rows.append((name, rates, build_s, n_archs))
         print(f"{name}: {rates} build {build_s:.1f}s for {n_archs}", flush=True)
     print()

@@ -77,7 +77,7 @@ FAMILY_HELP = "family name (`cgbench families` lists them)"
 
 
 def _cmd_families(args: argparse.Namespace) -> None:
-    from .dataset import family_folder
+    from .dataset import family_folder, rebuild_command
     from .families import family_spec, list_families
     from .storage import is_built, read_manifest
 
@@ -85,7 +85,7 @@ def _cmd_families(args: argparse.Namespace) -> None:
         spec = family_spec(name)
         folder = family_folder(spec)
         if is_built(folder):
-            count = f"{read_manifest(folder)['n_archs']} archs (built)"
+            count = f"{read_manifest(folder, name, spec.version, rebuild_command(spec))['n_archs']} archs (built)"
         elif spec.import_command is not None:
             count = f"not imported: `{spec.import_command}`"
         else:
@@ -256,7 +256,8 @@ def _add_import_command(sub) -> None:
 def _add_graph_commands(sub) -> None:
     p = sub.add_parser("draw", help="draw the CG of one architecture",
                        description="Draw the computation graph of row INDEX of a family to an image file.",
-                       epilog=examples("cgbench draw nb201 5", "cgbench draw hiaml 0 -o hiaml0.svg --engine matplotlib"))
+                       epilog=examples("cgbench draw nb201 5",
+                                       "cgbench draw hiaml 0 -o hiaml0.svg --engine matplotlib"))
     p.add_argument("name", help=FAMILY_HELP)
     p.add_argument("index", type=non_negative_int, help="row of the family, from 0 to its size - 1")
     p.add_argument("-o", "--output", help="image file to write (default: NAME-INDEX.png)")

@@ -118,7 +118,8 @@ class Evaluator:
         missing = [a for a in self._rows if a not in predictions]
         if missing:
             raise InvalidPredictionsError(
-                f"{len(missing)} arch_id(s) have no prediction, e.g. {_examples(missing)}\n{self.expected_input_format}")
+                f"{len(missing)} arch_id(s) have no prediction, e.g. {_examples(missing)}\n"
+                f"{self.expected_input_format}")
         values = np.empty(len(self.arch_ids))
         for arch_id, score in predictions.items():
             values[self._rows[arch_id]] = self._number(score, arch_id)
@@ -161,8 +162,8 @@ class Evaluator:
         if list(index) != list(range(len(series))):
             raise InvalidPredictionsError(
                 "a pandas Series must be indexed by arch_id, or have the default index 0..n-1 and follow the order "
-                f"of Evaluator.arch_ids; this one has the index {_examples(list(index))}... (use .reset_index(drop=True) "
-                f"or index it by arch_id)\n{self.expected_input_format}")
+                f"of Evaluator.arch_ids; this one has the index {_examples(list(index))}... "
+                f"(use .reset_index(drop=True) or index it by arch_id)\n{self.expected_input_format}")
         return self._from_sequence(series.to_numpy())
 
     def check(self, predictions) -> np.ndarray:

@@ -70,16 +70,16 @@ def collect(plans: Sequence[Plan], replace: bool = False, progress: bool = True)
     from cgbench.dataset import refresh_collected_labels
 
     family, recipe = _common_family_and_recipe(plans)
+    _check_owner(family, recipe, replace)
     results = _read_results(plans, progress)
     if not results:
         raise InvalidInputError(f"no finished units in {', '.join(str(p.folder) for p in plans)}: nothing to collect "
-                         "(see `cgbench label status`)")
-    _check_owner(family, recipe, replace)
+                                "(see `cgbench label status`)")
     known = set(family_arch_ids(family, progress))
     strangers = sorted({r["unit"]["arch_id"] for r in results} - known)
     if strangers:
         raise InvalidInputError(f"{len(strangers)} trained architectures are not in the family {family} "
-                         f"(e.g. {strangers[0]!r}); the plan belongs to another version of the family")
+                                f"(e.g. {strangers[0]!r}); the plan belongs to another version of the family")
     provenance = _provenance(plans, recipe, results)
     paths = []
     for kind, field_name in KINDS.items():
@@ -97,7 +97,7 @@ def _common_family_and_recipe(plans: Sequence[Plan]) -> tuple[str, Recipe]:
     pairs = {(p.family, p.recipe.hash) for p in plans}
     if len(pairs) != 1:
         raise InvalidInputError(f"plans collected together must share family and recipe; got (family, recipe hash) "
-                         f"{sorted(pairs)}")
+                                f"{sorted(pairs)}")
     return plans[0].family, plans[0].recipe
 
 

@@ -153,7 +153,7 @@ def make_plan(family: str, n: int, seed: int, recipe: Recipe, folder: Path | Non
     spec = family_spec(family)
     if spec.space is None:
         raise InvalidInputError(f"{family} has no search space to build networks from; families with a space can be "
-                         "labelled (hiaml, inception, two_path, ...)")
+                                "labelled (hiaml, inception, two_path, ...)")
     train_seeds = _check_seeds(train_seeds)
     folder = Path(folder) if folder is not None else default_plan_folder(family, n, seed, recipe)
     arch_ids = sample_arch_ids(family, n, seed, progress)

@@ -305,8 +305,8 @@ def _predictions(value: object, where: str) -> dict[str, float]:
         value = _finite_float(score)
         if value is None:
             raise InvalidSubmissionError(
-                f"{where}: prediction for {arch_id!r} is {_describe(score)}; predictions must be finite floats "
-                "(no NaN or inf)")
+                f"{where}: prediction for {arch_id!r} is {repr(score)[:60]}; predictions must be finite "
+                "(no NaN or inf, no integer beyond float's range)")
         predictions[arch_id] = value
     return predictions
 

@@ -63,7 +63,7 @@ def worker_slots(devices: str, per_gpu: int) -> list[tuple[str | None, str]]:
     gpus = visible_gpus()
     if not gpus:
         raise NoGpuError("devices='cuda' but no GPU is visible (CUDA_VISIBLE_DEVICES / torch.cuda); "
-                           "use devices='cpu'")
+                         "use devices='cpu'")
     return [(gpu, "cuda:0") for gpu in gpus for _ in range(per_gpu)]
 
 

@@ -84,7 +84,7 @@ def _use_allocated_cpus() -> None:
 def task_device(gpus_per_node: int) -> str:
     if gpus_per_node not in (0, 1):
         raise InvalidInputError(f"gpus_per_node must be 0 (CPU) or 1: each array task trains on one GPU, and more GPUs "
-                         f"are used through more array tasks; got {gpus_per_node}")
+                                f"are used through more array tasks; got {gpus_per_node}")
     return "cuda:0" if gpus_per_node else "cpu"
 
 
@@ -94,7 +94,7 @@ def count_tasks(n_pending: int, array_parallelism: int, units_per_task: int | No
         raise InvalidInputError(f"array_parallelism must be >= 1, got {array_parallelism}")
     if units_per_task is not None and units_per_task < 1:
         raise InvalidInputError(f"units_per_task must be >= 1 or None (one wave of array_parallelism tasks), "
-                         f"got {units_per_task}")
+                                f"got {units_per_task}")
     if units_per_task is None:
         return min(n_pending, array_parallelism)
     return math.ceil(n_pending / units_per_task)
