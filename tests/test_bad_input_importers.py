@@ -14,6 +14,7 @@ import pytest
 
 from cgbench.dataset import import_families
 from cgbench.errors import InvalidFileError
+from cgbench.families.nb101 import make_cell, nb101_hash
 from cgbench.formats.tfrecord import TFRecordError, frame_record, write_records
 
 HIAML_JSON = "gpi_test_hiaml_cifar10_labelled_cg_data.json"
@@ -48,7 +49,9 @@ def test_an_empty_tfrecord(home, tmp_path):
 
 
 def test_a_tfrecord_cut_mid_record_names_the_byte_offset(home, tmp_path, cli_error):
-    record = nb101_record("0" * 32, "0100", "input,output")
+    # A valid 12-epoch record (read, then skipped: only 108-epoch runs are labels), then a cut-off copy.
+    cell = make_cell([[0, 1], [0, 0]], ["input", "output"])
+    record = nb101_record(nb101_hash(cell), "0100", "input,output", epochs=12)
     path = tmp_path / "cut.tfrecord"
     path.write_bytes(frame_record(record) + frame_record(record)[:20])
     second = len(frame_record(record))

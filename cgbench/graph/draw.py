@@ -31,8 +31,8 @@ def draw(cg: ComputationGraph, path: str | Path, title: str = "", engine: str = 
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; expected an image file name ({', '.join(FORMATS)})")
     if path.suffix.lower() not in FORMATS:
-        raise InvalidInputError(f"{path}: a drawing is written as {', '.join(FORMATS)}, not {path.suffix or 'a file '
-                                f'without a suffix'}")
+        got = path.suffix or "a name without a suffix"
+        raise InvalidInputError(f"{path}: a drawing is written as {', '.join(FORMATS)}, not {got}")
     if engine == "auto":
         engine = "graphviz" if shutil.which("dot") else "matplotlib"
     if engine == "graphviz":
