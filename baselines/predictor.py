@@ -15,6 +15,8 @@ from typing import ClassVar
 import numpy as np
 
 from cgbench.dataset import Family
+from cgbench.errors import unknown_name
+from leaderboard.submission import METHOD_NAME
 
 
 @dataclass(frozen=True)
@@ -65,19 +67,27 @@ _REGISTRY: dict[str, Callable[..., Predictor]] = {}
 
 
 def register_predictor(cls: type[Predictor]) -> type[Predictor]:
+    # The name becomes a submission's method name: the file leaderboard/submissions/<name>.json.gz.
+    if not METHOD_NAME.fullmatch(cls.name):
+        raise ValueError(f"predictor name {cls.name!r} must be lower-case letters, digits and _ (it names files)")
     if cls.name in _REGISTRY:
         raise ValueError(f"predictor {cls.name!r} is registered twice")
     _REGISTRY[cls.name] = cls
     return cls
 
 
+def _import_predictors() -> None:
+    """Import every predictor module; each registers its predictors. A new predictor module is added here."""
+    from baselines import gennape, graf, simple, zc_ranker  # noqa: F401
+
+
 def make_predictor(name: str, **options) -> Predictor:
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown predictor {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
-    return factory(**options)
+    _import_predictors()
+    if name not in _REGISTRY:
+        raise unknown_name("predictor", name, _REGISTRY)
+    return _REGISTRY[name](**options)
 
 
 def list_predictors() -> list[str]:
+    _import_predictors()
     return sorted(_REGISTRY)

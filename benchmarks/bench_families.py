@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from cgbench.dataset import build_family
+from cgbench.dataset import build_family, rebuild_command
 from cgbench.families import family_spec, list_families
 from cgbench.graph import from_module
 from cgbench.storage import read_manifest
@@ -61,7 +61,7 @@ def main(names: list[str]) -> None:
             start, cpu = time.perf_counter(), time.process_time()
             folder = build_family(name, progress=False)
             build_s, build_cpu_s = time.perf_counter() - start, time.process_time() - cpu
-            n_archs = read_manifest(folder)["n_archs"]
+            n_archs = read_manifest(folder, name, spec.version, rebuild_command(spec))["n_archs"]
         rows.append((name, rates, build_s, build_cpu_s, n_archs))
         print(f"{name}: {rates} build {build_s:.1f}s ({build_cpu_s:.1f}s CPU) for {n_archs}", flush=True)
     print()

@@ -12,59 +12,96 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from . import __version__
 from .collected import MANIFEST_KEY, is_stale, merge_collected
+from .errors import CgbenchError, InvalidInputError, UnknownNameError
 from .families import FamilySpec, family_spec, list_families
 from .graph.model import ComputationGraph
 from .graph.vocab import CG_FORMAT_VERSION
+from .importers import importer
 from .sources import cgbench_home, fetch
 from .splits import PARTS, fewshot_split, splits_from_table, splits_to_table, standard_splits
-from .storage import (DATA_FILE, SPLITS_FILE, FamilyIntegrityError, GraphTable, read_manifest,
-                      read_parquet, verify_family, write_family)
+from .storage import (DATA_FILE, SPLITS_FILE, FamilyIntegrityError, GraphTable, is_built, read_manifest,
+                      read_parquet, reading, verify_family, write_family)
 
-__all__ = ["Family", "FamilyNotBuiltError", "build_family", "family_folder", "list_families", "load_family",
-           "store_family"]
+__all__ = ["Family", "FamilyNotBuiltError", "build_family", "family_column", "family_folder", "import_families",
+           "list_families", "load_family", "store_family"]
+
+# Manifest entries a build computes from its table; a label refresh recomputes them and keeps the rest
+# (a zoo's capture failures, an import's source file, a subset's members).
+_COMPUTED_KEYS = frozenset({"cgbench_version", "cg_format", "n_archs", "splits", "files", "labels", MANIFEST_KEY})
 
 
 def family_folder(spec: FamilySpec) -> Path:
     return cgbench_home() / "families" / spec.name / spec.version
 
 
-def _rebuild_hint(name: str) -> str:
-    return f"Rebuild it with `cgbench build {name} --force`."
+def rebuild_command(spec: FamilySpec) -> str:
+    """The command that (re)builds a family: its import command for families built from user files."""
+    return spec.import_command or f"cgbench build {spec.name} --force"
 
 
-class FamilyNotBuiltError(FileNotFoundError):
+class FamilyNotBuiltError(CgbenchError, FileNotFoundError):
     """A family built from files a user brings has not been imported yet."""
+
+
+class ArchitectureIndexError(InvalidInputError, IndexError):
+    """A row index outside a family."""
 
 
 def build_family(name: str, force: bool = False, progress: bool = True) -> Path:
     """Fetch the raw files of family ``name``, build its table and splits, write them atomically."""
     spec = family_spec(name)
-    folder = family_folder(spec)
-    if not force and (folder / "manifest.json").exists():
-        return folder
+    return _build(spec, family_folder(spec), force, progress)
+
+
+def _build(spec: FamilySpec, folder: Path, force: bool, progress: bool) -> Path:
+    if not force:
+        with reading(folder):  # not in the instant a rebuild swaps its files in
+            if is_built(folder):
+                return folder
     if spec.import_command is not None:
         raise FamilyNotBuiltError(
-            f"{name} is built from files you bring (they are not public downloads); run `{spec.import_command}`")
+            f"{spec.name} is built from files you bring (they are not public downloads); run `{spec.import_command}`")
     raw_paths = {raw.key: fetch(raw, progress) for raw in spec.raw_files}
-    return store_family(spec, *merge_collected(spec, spec.build_table(raw_paths, progress)))
+    table, found = spec.build(raw_paths, progress)
+    table, collected = merge_collected(spec, table)
+    return store_family(spec, table, {**found, **collected})
+
+
+def import_families(kind: str, path: Path, progress: bool = True) -> list[str]:
+    """Run the importer ``kind`` on ``path`` and store every family it read; their names.
+
+    The importer reads everything before anything is written, so a bad file leaves no family
+    half-imported.
+    """
+    path = Path(path)
+    imported = importer(kind).load()(path, progress)
+    for name, (table, found) in sorted(imported.items()):
+        store_family(family_spec(name), table, {"imported_from": path.name, **found})
+    return sorted(imported)
 
 
 def refresh_collected_labels(name: str) -> Path:
     """Merge the family's collected label sets (``cgbench.collected``) into its stored build anew.
 
     The CGs are kept: the stored table loses its previously merged collected columns and gets the
-    current ones, so this costs one table read and write, not a rebuild.
+    current ones, so this costs one table read and write, not a rebuild. Manifest entries of the
+    build (capture failures, the imported file, ...) are kept.
     """
     spec = family_spec(name)
-    folder = family_folder(spec)
-    manifest = read_manifest(folder)
-    verify_family(folder, manifest, _rebuild_hint(name))
-    table = read_parquet(folder / DATA_FILE, memory_map=False)
-    table = table.drop_columns([c for c in manifest.get(MANIFEST_KEY, {}) if c in table.column_names])
-    return store_family(spec, *merge_collected(spec, table))
+    family = Family.from_folder(spec, family_folder(spec))
+    return _refresh(family)
+
+
+def _refresh(family: Family) -> Path:
+    manifest = family.manifest
+    table = family.table.drop_columns([c for c in manifest.get(MANIFEST_KEY, {}) if c in family.table.column_names])
+    table, collected = merge_collected(family.spec, table)
+    kept = {key: value for key, value in manifest.items() if key not in _COMPUTED_KEYS}
+    return store_family(family.spec, table, {**kept, **collected})
 
 
 def store_family(spec: FamilySpec, table: pa.Table, extra_manifest: dict | None = None) -> Path:
@@ -84,14 +121,29 @@ def store_family(spec: FamilySpec, table: pa.Table, extra_manifest: dict | None 
     return folder
 
 
+def family_column(name: str, column: str, progress: bool = True) -> list:
+    """One column of the family's verified build (built first if need be), read without its graphs."""
+    spec = family_spec(name)
+    folder = _build(spec, family_folder(spec), False, progress)
+    rebuild = rebuild_command(spec)
+    with reading(folder):
+        verify_family(folder, read_manifest(folder, spec.name, spec.version, rebuild), rebuild)
+        return pq.read_table(folder / DATA_FILE, columns=[column]).column(column).to_pylist()
+
+
 def load_family(name: str, progress: bool = True) -> Family:
+    """The built family ``name``: built on first use, its collected labels merged when they changed."""
     spec = family_spec(name)
     folder = family_folder(spec)
-    if not (folder / "manifest.json").exists():
-        build_family(name, progress=progress)
-    elif is_stale(name, read_manifest(folder)):
-        refresh_collected_labels(name)
-    return Family.from_folder(spec, folder)
+    with reading(folder):
+        family = Family.read(spec, folder) if is_built(folder) else None
+    if family is None:
+        _build(spec, folder, False, progress)
+        family = Family.from_folder(spec, folder)
+    if is_stale(name, family.manifest):
+        _refresh(family)
+        family = Family.from_folder(spec, folder)
+    return family
 
 
 class Family:
@@ -107,13 +159,24 @@ class Family:
 
     @classmethod
     def from_folder(cls, spec: FamilySpec, folder: Path) -> Family:
-        manifest = read_manifest(folder)
-        verify_family(folder, manifest, _rebuild_hint(spec.name))
+        """The family stored in ``folder``, checked against ``spec`` and its manifest's sha256s."""
+        with reading(folder):
+            return cls.read(spec, folder)
+
+    @classmethod
+    def read(cls, spec: FamilySpec, folder: Path) -> Family:
+        """:meth:`from_folder` for a caller that holds :func:`cgbench.storage.reading` on ``folder``."""
+        rebuild = rebuild_command(spec)
+        manifest = read_manifest(folder, spec.name, spec.version, rebuild)
+        verify_family(folder, manifest, rebuild)
         try:
             table = read_parquet(folder / DATA_FILE)
             splits = splits_from_table(read_parquet(folder / SPLITS_FILE))
         except pa.ArrowException as err:
-            raise FamilyIntegrityError(f"cannot read {folder}: {err}. {_rebuild_hint(spec.name)}") from None
+            raise FamilyIntegrityError(f"cannot read {folder}: {err}; run `{rebuild}`") from None
+        if table.num_rows != manifest["n_archs"]:
+            raise FamilyIntegrityError(f"{folder / DATA_FILE} has {table.num_rows} rows but its manifest records "
+                                       f"{manifest['n_archs']}; run `{rebuild}`")
         return cls(spec, folder, manifest, table, splits)
 
     @property
@@ -149,9 +212,9 @@ class Family:
     def labels(self, target: str | None = None) -> np.ndarray:
         target = target or self.default_target
         if target is None:
-            raise KeyError(f"{self.name} is unlabelled (architectures waiting for labels); it has no targets")
+            raise UnknownNameError(f"{self.name} is unlabelled (architectures waiting for labels); it has no targets")
         if target not in self.manifest["labels"]:
-            raise KeyError(f"{self.name} has no label column {target!r}; it has {self.targets}")
+            raise UnknownNameError(f"{self.name} has no label column {target!r}; it has {', '.join(self.targets)}")
         return np.asarray(self.table.column(target).to_numpy(zero_copy_only=False), dtype=np.float64)
 
     def higher_is_better(self, target: str | None = None) -> bool:
@@ -175,7 +238,8 @@ class Family:
 
     def graph(self, i: int) -> ComputationGraph:
         if not 0 <= i < len(self):
-            raise IndexError(f"{self.name} has {len(self)} architectures; index {i} is out of range")
+            raise ArchitectureIndexError(f"{self.name} has {len(self)} architectures (rows 0 to {len(self) - 1}); "
+                                         f"index {i} is out of range")
         return self.graphs.graph(i)
 
     def get_idx_split(self, name: str = "random", target: str | None = None) -> dict[str, np.ndarray]:
@@ -195,7 +259,7 @@ class Family:
     def split_parts(self, name: str, target: str | None = None) -> dict[str, np.ndarray]:
         """The parts of split ``name`` for ``target`` before unlabelled rows are dropped."""
         if name not in self.splits:
-            raise KeyError(f"{self.name} has no split {name!r}; it has {sorted(self.splits)}")
+            raise UnknownNameError(f"{self.name} has no split {name!r}; it has {', '.join(sorted(self.splits))}")
         if name == "fewshot50" and target not in (None, self.default_target):
             return fewshot_split(self.labels(target))
         return {part: self.splits[name][part].copy() for part in PARTS}

@@ -1,4 +1,11 @@
-"""The Evaluator: one strict entry point from predictions to metrics, OGB style."""
+"""The Evaluator: one strict entry point from predictions to metrics, OGB style.
+
+Predictions come as a dict ``{arch_id: score}``, the columns ``{"arch_id": [...], "y_pred":
+[...]}``, a pandas Series indexed by arch_id, or an array in the order of ``Evaluator.arch_ids``:
+a list, a NumPy array, a torch tensor (on any device; torch is not imported for this), or a pandas
+Series with the default index 0..n-1. Anything else, or anything malformed, is an
+:class:`InvalidPredictionsError` that says what was expected.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,26 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .errors import InvalidInputError, UnknownNameError
 from .metrics import bootstrap_ci, standard_metrics
+from .splits import PARTS
 
 
-class InvalidPredictionsError(ValueError):
+class InvalidPredictionsError(InvalidInputError):
     """Predictions that do not match what ``Evaluator.expected_input_format`` asks for."""
+
+
+def _examples(values: Sequence) -> str:
+    """Up to three of ``values``, each shortened: a message stays one readable line."""
+    return "[" + ", ".join(repr(v)[:60] for v in values[:3]) + "]"
+
+
+def _is_torch_tensor(value: object) -> bool:
+    return type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach")
+
+
+def _is_pandas_series(value: object) -> bool:
+    return type(value).__module__.split(".")[0] == "pandas" and type(value).__name__ == "Series"
 
 
 class Evaluator:
@@ -26,7 +48,7 @@ class Evaluator:
     target itself.
 
     >>> ev = Evaluator("nb201", split="random")
-    >>> ev.eval({arch_id: score, ...})        # or an array aligned with ev.arch_ids
+    >>> ev.eval({arch_id: score, ...})        # or an array, tensor or Series in the order of ev.arch_ids
     """
 
     def __init__(self, family, split: str = "random", part: str = "test", target: str | None = None,
@@ -38,13 +60,15 @@ class Evaluator:
         self.family = family
         self.split, self.part = split, part
         self.target = target or family.default_target
+        if part not in PARTS:
+            raise UnknownNameError(f"unknown part {part!r} of a split; parts: {', '.join(PARTS)}")
         self.higher_is_better = family.higher_is_better(self.target)
         idx = family.split_parts(split, self.target)[part]
         labels = family.labels(self.target)[idx]
         keep = ~np.isnan(labels)
         self.n_unlabelled = int(len(idx) - keep.sum())
         if not keep.any():
-            raise ValueError(f"no row of {family.name} {split}/{part} carries target {self.target!r} "
+            raise InvalidInputError(f"no row of {family.name} {split}/{part} carries target {self.target!r} "
                              f"({len(idx)} rows, none labelled); targets of {family.name}: {family.targets}")
         self.indices = idx[keep]
         self.y_true = labels[keep]
@@ -69,14 +93,25 @@ class Evaluator:
             f"({self.n_unlabelled} rows without it are left out).\n"
             f"One of: a dict {{arch_id: predicted score}} with exactly the {n_ids} distinct arch_ids of "
             "Evaluator.arch_ids (each once, no others); the columns {'arch_id': [...], 'y_pred': [...]} "
-            f"with the same ids, none repeated; or a 1-D float array or list of length {n} "
-            "aligned with Evaluator.arch_ids (one entry per row; an architecture listed in several rows "
+            "or a pandas Series indexed by arch_id, with the same ids, none repeated; or a 1-D list, NumPy "
+            f"array, torch tensor or default-indexed pandas Series of length {n} in the order of "
+            "Evaluator.arch_ids (one entry per row; an architecture listed in several rows "
             f"is scored on each). Scores must be finite real numbers, predictions of {self.target} itself "
             f"(Spearman, Kendall, MAE and MAPE compare them with it); {direction}."
         )
 
     def _from_columns(self, arch_ids, scores) -> np.ndarray:
+        if not isinstance(arch_ids, (Sequence, np.ndarray)) or not isinstance(scores, (Sequence, np.ndarray)) \
+                or isinstance(arch_ids, (str, bytes)) or isinstance(scores, (str, bytes)):
+            raise InvalidPredictionsError(
+                f"'arch_id' and 'y_pred' must be lists, got {type(arch_ids).__name__} and {type(scores).__name__}\n"
+                f"{self.expected_input_format}")
         arch_ids, scores = list(arch_ids), list(scores)
+        not_strings = [a for a in arch_ids if not isinstance(a, str)]
+        if not_strings:
+            raise InvalidPredictionsError(
+                f"arch_ids are strings; got {not_strings[0]!r} ({type(not_strings[0]).__name__})\n"
+                f"{self.expected_input_format}")
         if len(arch_ids) != len(scores):
             raise InvalidPredictionsError(
                 f"'arch_id' has {len(arch_ids)} entries but 'y_pred' has {len(scores)}\n{self.expected_input_format}")
@@ -84,7 +119,8 @@ class Evaluator:
         duplicated = [a for a in arch_ids if a in seen or seen.add(a)]
         if duplicated:
             raise InvalidPredictionsError(
-                f"{len(duplicated)} arch_id(s) appear more than once, e.g. {duplicated[:3]}\n{self.expected_input_format}")
+                f"{len(duplicated)} arch_id(s) appear more than once, e.g. {_examples(duplicated)}\n"
+                f"{self.expected_input_format}")
         return self._from_mapping(dict(zip(arch_ids, scores)))
 
     def _from_mapping(self, predictions: Mapping) -> np.ndarray:
@@ -94,18 +130,23 @@ class Evaluator:
         if unknown:
             raise InvalidPredictionsError(
                 f"{len(unknown)} arch_id(s) are not in {self.family.name} {self.split}/{self.part}, "
-                f"e.g. {unknown[:3]}\n{self.expected_input_format}")
+                f"e.g. {_examples(unknown)}\n{self.expected_input_format}")
         missing = [a for a in self._rows if a not in predictions]
         if missing:
             raise InvalidPredictionsError(
-                f"{len(missing)} arch_id(s) have no prediction, e.g. {missing[:3]}\n{self.expected_input_format}")
+                f"{len(missing)} arch_id(s) have no prediction, e.g. {_examples(missing)}\n"
+                f"{self.expected_input_format}")
         values = np.empty(len(self.arch_ids))
         for arch_id, score in predictions.items():
             values[self._rows[arch_id]] = self._number(score, arch_id)
         return values
 
     def _from_sequence(self, predictions) -> np.ndarray:
-        array = np.asarray(predictions)
+        try:
+            array = np.asarray(predictions)
+        except (ValueError, TypeError, OverflowError) as err:  # ragged nesting, values numpy cannot hold
+            raise InvalidPredictionsError(f"predictions are not a 1-D array of numbers ({err})\n"
+                                          f"{self.expected_input_format}") from None
         if array.ndim != 1:
             raise InvalidPredictionsError(f"predictions must be 1-D, got shape {array.shape}\n{self.expected_input_format}")
         if len(array) != len(self.arch_ids):
@@ -119,12 +160,35 @@ class Evaluator:
     def _number(self, score, arch_id: str) -> float:
         if isinstance(score, bool) or not isinstance(score, numbers.Real):
             raise InvalidPredictionsError(
-                f"prediction for {arch_id!r} is {score!r} ({type(score).__name__}), not a real number")
-        return float(score)
+                f"prediction for {arch_id!r} is {str(score)[:60]!r} ({type(score).__name__}), not a real number")
+        try:
+            return float(score)
+        except OverflowError:
+            return math.inf  # an integer beyond float's range: refused with the other non-finite values
+
+    def _from_series(self, series) -> np.ndarray:
+        """A Series indexed by arch_id is matched by its index; one with the default index 0..n-1 by position."""
+        index = series.index
+        if len(index) and all(isinstance(label, str) for label in index):
+            if index.has_duplicates:
+                duplicated = list(index[index.duplicated()])
+                raise InvalidPredictionsError(f"{len(duplicated)} arch_id(s) appear more than once in the Series "
+                                              f"index, e.g. {_examples(duplicated)}\n{self.expected_input_format}")
+            return self._from_mapping(dict(zip(index, series.tolist())))
+        if list(index) != list(range(len(series))):
+            raise InvalidPredictionsError(
+                "a pandas Series must be indexed by arch_id, or have the default index 0..n-1 and follow the order "
+                f"of Evaluator.arch_ids; this one has the index {_examples(list(index))}... "
+                f"(use .reset_index(drop=True) or index it by arch_id)\n{self.expected_input_format}")
+        return self._from_sequence(series.to_numpy())
 
     def check(self, predictions) -> np.ndarray:
         """The predictions as a float array aligned with ``arch_ids``, or a clear error."""
-        if isinstance(predictions, Mapping):
+        if _is_torch_tensor(predictions):
+            predictions = predictions.detach().cpu().numpy()
+        if _is_pandas_series(predictions):
+            values = self._from_series(predictions)
+        elif isinstance(predictions, Mapping):
             values = self._from_mapping(predictions)
         elif isinstance(predictions, (Sequence, np.ndarray)) and not isinstance(predictions, (str, bytes)):
             values = self._from_sequence(predictions)
@@ -134,8 +198,8 @@ class Evaluator:
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             examples = [self.arch_ids[i] for i in bad[:3]]
-            raise InvalidPredictionsError(
-                f"{len(bad)} prediction(s) are NaN or infinite, e.g. for {examples}\n{self.expected_input_format}")
+            raise InvalidPredictionsError(f"{len(bad)} prediction(s) are NaN or infinite, e.g. for "
+                                          f"{_examples(examples)}\n{self.expected_input_format}")
         return values
 
     def eval(self, predictions, bootstrap: int = 0) -> dict[str, float]:

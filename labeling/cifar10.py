@@ -22,22 +22,27 @@ Choices and why:
   ``torchvision.datasets.CIFAR10``'s URL and checksum, not the ``CIFAR10`` dataset class itself,
   whose constructor would then unpickle the files with the unrestricted ``pickle.load``.
 - Default data root: ``$CGBENCH_DATA``, else ``<CGBENCH_HOME>/data``.
+- :func:`load_cifar10` records the sha256 of every batch file it read (``Cifar10.sha256``, hashed
+  from the very bytes it parsed), so each training result names the data it was trained and
+  tested on.
 - :func:`synthetic_cifar10` makes learnable stand-in images (a class colour, a class stripe pattern,
   noise) so tests and CPU benchmarks need no download and can check that training learns.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import pickle
 import pickletools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from cgbench.errors import InvalidFileError
 from cgbench.safe_pickle import UnsafePickleError, restricted_load
 from cgbench.sources import cgbench_home
 
@@ -60,7 +65,7 @@ _BYTES_TO_PY2_STRING = {"SHORT_BINBYTES": b"U", "BINBYTES": b"T"}
 _PROTOCOL_2 = b"\x80\x02"
 
 
-class Cifar10FormatError(ValueError):
+class Cifar10FormatError(InvalidFileError):
     """A CIFAR-10 batch file is missing, truncated, hostile or not shaped like the official ones."""
 
 
@@ -92,6 +97,8 @@ class Cifar10:
     train: ImageSet
     test: ImageSet
     folder: Path
+    # sha256 of every batch file read, by file name (empty for data made in memory): results record it.
+    sha256: dict[str, str] = field(default_factory=dict)
 
 
 def default_data_root() -> Path:
@@ -113,13 +120,22 @@ def load_cifar10(root: str | Path, download: bool = False) -> Cifar10:
         raise FileNotFoundError(f"{folder} holds no data_batch_* files")
     if not (folder / TEST_BATCH).is_file():
         raise FileNotFoundError(f"{folder} holds no {TEST_BATCH} file")
-    return Cifar10(train=_concat([read_batch(p) for p in train_files]), test=read_batch(folder / TEST_BATCH),
-                   folder=folder)
+    batches, sha256 = {}, {}
+    for path in [*train_files, folder / TEST_BATCH]:
+        data = path.read_bytes()
+        sha256[path.name] = hashlib.sha256(data).hexdigest()
+        batches[path.name] = _parse_batch(data, path)
+    return Cifar10(train=_concat([batches[p.name] for p in train_files]), test=batches[TEST_BATCH], folder=folder,
+                   sha256=sha256)
 
 
 def read_batch(path: Path) -> ImageSet:
     """One official batch file as an :class:`ImageSet`; :class:`Cifar10FormatError` if it is not one."""
-    batch = _unpickle_python2(path)
+    return _parse_batch(Path(path).read_bytes(), Path(path))
+
+
+def _parse_batch(data: bytes, path: Path) -> ImageSet:
+    batch = _unpickle_python2(data, path)
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
         raise Cifar10FormatError(f"{path}: expected a dict with b'data' and b'labels', got {keys}")
@@ -198,9 +214,9 @@ def _concat(parts: list[ImageSet]) -> ImageSet:
     return ImageSet(torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]))
 
 
-def _unpickle_python2(path: Path):
+def _unpickle_python2(data: bytes, path: Path):
     try:
-        data = _swap_string_opcodes(path.read_bytes(), _PY2_STRING_TO_BYTES)
+        data = _swap_string_opcodes(data, _PY2_STRING_TO_BYTES)
         return restricted_load(data, CIFAR10_PICKLE_GLOBALS, CIFAR10_PICKLE_REPLACEMENTS)
     except UnsafePickleError as error:
         raise Cifar10FormatError(f"{path}: hostile or foreign pickle: {error}") from error

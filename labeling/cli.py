@@ -1,7 +1,8 @@
 """``cgbench label plan|launch|status|collect|verify``: labelling architectures by training them.
 
 Registered through the ``cgbench.commands`` entry point (``label = "labeling.cli:register"``).
-Heavy imports (torch, submitit) happen inside the commands so ``cgbench --help`` stays fast.
+Heavy imports (torch, submitit, pyarrow) happen inside the commands so ``cgbench --help`` stays fast.
+Errors are :class:`~cgbench.errors.CgbenchError` s, which ``cgbench.cli.main`` prints in one line.
 The SLURM backend is imported only when ``--backend submitit`` is asked for, so the local backend
 works where submitit is not installed.
 """
@@ -12,94 +13,127 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from cgbench.cli import examples, non_negative_int, positive_int
+
 from .backends import BACKENDS
 
 
 def register(subparsers) -> None:
-    label = subparsers.add_parser("label", help="train networks of a family to give it labels (plan, launch, "
-                                  "status, collect, verify)")
-    sub = label.add_subparsers(dest="label_command", required=True)
+    label = subparsers.add_parser(
+        "label", help="train networks of a family to give it labels (plan, launch, status, collect, verify)",
+        description="Label architectures by training them on CIFAR-10: plan work units, launch them on this "
+                    "machine's GPUs or a SLURM cluster, follow their status, collect the results as label columns "
+                    "of the family, and verify a sample by retraining.",
+        epilog=examples("cgbench label plan hiaml --n 500 --recipe standard --train-seeds 0,1 --out plans/hiaml",
+                        "cgbench label launch plans/hiaml --backend local --devices cuda --per-gpu 4",
+                        "cgbench label status plans/hiaml", "cgbench label collect plans/hiaml"))
+    sub = label.add_subparsers(dest="label_command", required=True, metavar="COMMAND")
     _add_plan(sub)
     _add_launch(sub)
-    p = sub.add_parser("status", help="done / pending / in progress (checkpoint) / failed units of a plan")
+    p = sub.add_parser("status", help="done / pending / in progress (checkpoint) / failed units of a plan",
+                       description="Count a plan's units by state and list the in-progress and failed ones "
+                                   "(failures grouped by reason).",
+                       epilog=examples("cgbench label status plans/hiaml", "cgbench label status plans/hiaml --show 50"))
     p.add_argument("plan", help="plan folder")
-    p.add_argument("--show", type=int, default=10, help="list at most this many units per state")
+    p.add_argument("--show", type=non_negative_int, default=10,
+                   help="list at most this many units per state (default: %(default)s)")
     p.set_defaults(func=_cmd_status)
-    p = sub.add_parser("collect", help="write the plans' results as label columns of their family")
-    p.add_argument("plans", nargs="+", help="plan folders (same family and recipe)")
+    p = sub.add_parser("collect", help="write the plans' results as label columns of their family",
+                       description="Check every finished result against its plan, then write the results as "
+                                   "label columns c10_<recipe>_final / _best of the family and merge them in.",
+                       epilog=examples("cgbench label collect plans/hiaml",
+                                       "cgbench label collect plans/hiaml-1 plans/hiaml-2 --replace"))
+    p.add_argument("plans", nargs="+", metavar="PLAN", help="plan folders (same family and recipe)")
     p.add_argument("--replace", action="store_true",
                    help="replace a collected column of the same name made with a different recipe hash")
     p.set_defaults(func=_cmd_collect)
-    p = sub.add_parser("verify", help="retrain K random finished units and report agreement")
+    p = sub.add_parser("verify", help="retrain K random finished units and report agreement",
+                       description="Retrain K randomly chosen finished units of a plan and report how far the "
+                                   "new accuracies are from the stored ones.",
+                       epilog=examples("cgbench label verify plans/hiaml --k 5 --device cuda"))
     p.add_argument("plan", help="plan folder")
-    p.add_argument("--k", type=int, required=True, help="how many finished units to retrain")
-    p.add_argument("--seed", type=int, default=0, help="seed of the choice of units")
-    p.add_argument("--device", default="cpu", help="torch device of the retrains (cpu, cuda, cuda:1, ...)")
-    p.add_argument("--data-root", help="folder holding cifar-10-batches-py")
-    p.add_argument("--compile", action="store_true")
+    p.add_argument("--k", type=positive_int, required=True, help="how many finished units to retrain")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed of the choice of units (default: %(default)s)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device of the retrains: cpu, cuda, cuda:1, ... (default: %(default)s)")
+    p.add_argument("--data-root", help="folder holding cifar-10-batches-py (default: $CGBENCH_DATA or "
+                   "<CGBENCH_HOME>/data)")
+    p.add_argument("--compile", action="store_true", help="torch.compile each network")
     p.set_defaults(func=_cmd_verify)
 
 
 def _add_plan(sub) -> None:
-    p = sub.add_parser("plan", help="sample architectures of a family into a plan of work units")
-    p.add_argument("family")
-    p.add_argument("--n", type=int, required=True, help="how many architectures")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    p.add_argument("--recipe", default="standard", help="a registered recipe or a recipe JSON file")
-    p.add_argument("--train-seeds", default="0", help="comma-separated training seeds per architecture")
+    p = sub.add_parser("plan", help="sample architectures of a family into a plan of work units",
+                       description="Draw N architectures of a built family (without replacement, seeded) and "
+                                   "write one work unit per architecture and training seed.",
+                       epilog=examples("cgbench label plan hiaml --n 500",
+                                       "cgbench label plan inception --n 100 --recipe short12 --train-seeds 0,1,2 "
+                                       "--out plans/inc"))
+    p.add_argument("family", help="a family with a search space, e.g. hiaml, inception, two_path")
+    p.add_argument("--n", type=positive_int, required=True, help="how many architectures")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: %(default)s)")
+    p.add_argument("--recipe", default="standard",
+                   help="a registered recipe (standard, short12, short36, tiny_cpu) or a recipe JSON file "
+                        "(default: %(default)s)")
+    p.add_argument("--train-seeds", type=_train_seeds, default=(0,),
+                   help="comma-separated training seeds per architecture (default: 0)")
     p.add_argument("--out", help="plan folder (default: <CGBENCH_HOME>/labeling/<family>-<recipe>-...)")
     p.set_defaults(func=_cmd_plan)
 
 
 def _add_launch(sub) -> None:
-    p = sub.add_parser("launch", help="run a plan's pending units (local processes or a SLURM job array)")
+    p = sub.add_parser("launch", help="run a plan's pending units (local processes or a SLURM job array)",
+                       description="Start workers for a plan's pending units: local processes (one or more per "
+                                   "GPU) or a SLURM job array through submitit. A finished unit is never rerun.",
+                       epilog=examples("cgbench label launch plans/hiaml --backend local --devices cuda --per-gpu 4",
+                                       "cgbench label launch plans/hiaml --backend submitit --array-parallelism 32 "
+                                       "--timeout-min 240 --gpus-per-node 1 --partition gpu"))
     p.add_argument("plan", help="plan folder")
-    p.add_argument("--backend", choices=BACKENDS, default="local")
+    p.add_argument("--backend", choices=BACKENDS, default="local", help="where to run (default: %(default)s)")
     p.add_argument("--data-root", help="folder holding cifar-10-batches-py (default: $CGBENCH_DATA or "
                    "<CGBENCH_HOME>/data)")
     p.add_argument("--wait", action="store_true", help="wait until every task has ended")
     p.add_argument("--compile", action="store_true", help="torch.compile each network")
     local = p.add_argument_group("local backend")
     local.add_argument("--devices", choices=("cpu", "cuda"), help="default: cuda when a GPU is visible, else cpu")
-    local.add_argument("--per-gpu", type=int, default=1, help="worker processes per GPU (small networks)")
+    local.add_argument("--per-gpu", type=positive_int, default=1,
+                       help="worker processes per GPU, for small networks (default: %(default)s)")
     slurm = p.add_argument_group("submitit backend (SLURM)")
-    slurm.add_argument("--array-parallelism", type=int, help="most array tasks running at once")
-    slurm.add_argument("--timeout-min", type=int, help="time limit of each array task, minutes")
-    slurm.add_argument("--partition")
-    slurm.add_argument("--gpus-per-node", type=int)
-    slurm.add_argument("--cpus-per-task", type=int)
-    slurm.add_argument("--units-per-task", type=int,
+    slurm.add_argument("--array-parallelism", type=positive_int,
+                       help="most array tasks running at once (default: submitit's)")
+    slurm.add_argument("--timeout-min", type=positive_int,
+                       help="time limit of each array task, minutes (default: the backend's)")
+    slurm.add_argument("--partition", help="SLURM partition (default: the cluster's default)")
+    slurm.add_argument("--gpus-per-node", type=non_negative_int, help="0 for CPU tasks, 1 for GPU tasks "
+                       "(default: the backend's)")
+    slurm.add_argument("--cpus-per-task", type=positive_int, help="CPU cores per task (default: the backend's)")
+    slurm.add_argument("--units-per-task", type=positive_int,
                        help="units per array task (default: one wave of --array-parallelism tasks)")
     p.set_defaults(func=_cmd_launch)
 
 
-def _parse_seeds(text: str) -> tuple[int, ...]:
+def _train_seeds(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated non-negative integers."""
     try:
         return tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
-        raise SystemExit(f"--train-seeds must be comma-separated integers such as 0,1,2; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers such as 0,1,2; got {text!r}") from None
 
 
 def _cmd_plan(args: argparse.Namespace) -> None:
     from .plan import make_plan
     from .recipe import resolve_recipe
 
-    try:
-        recipe = resolve_recipe(args.recipe)
-        plan = make_plan(args.family, args.n, args.seed, recipe, Path(args.out) if args.out else None,
-                         _parse_seeds(args.train_seeds))
-    except (ValueError, FileExistsError) as error:
-        raise SystemExit(f"cgbench label plan: {error}") from None
+    recipe = resolve_recipe(args.recipe)
+    plan = make_plan(args.family, args.n, args.seed, recipe, Path(args.out) if args.out else None, args.train_seeds)
     print(f"plan {plan.folder}: {len(plan.units)} units ({plan.family}, recipe {recipe.name} {recipe.hash})")
 
 
 def _load_plan(folder: str):
     from .plan import load_plan
 
-    try:
-        return load_plan(folder)
-    except (FileNotFoundError, ValueError) as error:
-        raise SystemExit(str(error)) from None
+    return load_plan(folder)
 
 
 def _cmd_launch(args: argparse.Namespace) -> None:
@@ -108,10 +142,7 @@ def _cmd_launch(args: argparse.Namespace) -> None:
         from .backends import local
 
         devices = args.devices or _default_devices()
-        try:
-            local.worker_slots(devices, args.per_gpu)
-        except (ValueError, RuntimeError) as error:
-            raise SystemExit(f"cgbench label launch: {error}") from None
+        local.worker_slots(devices, args.per_gpu)
         report = local.launch(plan, data_root=args.data_root, devices=devices, per_gpu=args.per_gpu,
                               wait=args.wait, compile=args.compile)
     else:
@@ -153,11 +184,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
 def _cmd_collect(args: argparse.Namespace) -> None:
     from .collect import collect
 
-    plans = [_load_plan(folder) for folder in args.plans]
-    try:
-        report = collect(plans, replace=args.replace)
-    except (ValueError, FileExistsError) as error:
-        raise SystemExit(f"cgbench label collect: {error}") from None
+    report = collect([_load_plan(folder) for folder in args.plans], replace=args.replace)
     print(f"collected {report.n_results} results ({report.n_archs} architectures) into {report.family}: "
           f"{', '.join(report.columns)}; family rebuilt at {report.family_folder}")
 
@@ -166,10 +193,6 @@ def _cmd_verify(args: argparse.Namespace) -> None:
     from .verify import verify
 
     plan = _load_plan(args.plan)
-    try:
-        report = verify(plan, args.k, seed=args.seed, device=args.device, data_root=args.data_root,
-                        compile=args.compile)
-    except ValueError as error:
-        raise SystemExit(f"cgbench label verify: {error}") from None
+    report = verify(plan, args.k, seed=args.seed, device=args.device, data_root=args.data_root, compile=args.compile)
     print("\n".join(report.lines()))
     print(f"report: {report.folder / 'report.json'}")

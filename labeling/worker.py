@@ -28,6 +28,8 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
+from cgbench.userfiles import read_text
+
 from .plan import Plan, WorkUnit, load_plan
 from .store import ResultExistsError, ResultStore, now_iso, run_context
 
@@ -72,7 +74,8 @@ def train_unit(plan: Plan, unit: WorkUnit, data, device: str, checkpoint_path: P
     return {
         "unit": {"unit_id": unit.unit_id, "family": unit.family, "arch_id": unit.arch_id, "seed": unit.seed},
         "recipe": {"name": plan.recipe.name, "hash": plan.recipe.hash},
-        "train": result.as_dict(), "resumed_from_checkpoint": resumed, "device_requested": device,
+        "train": result.as_dict(), "cifar10_sha256": dict(data.sha256), "resumed_from_checkpoint": resumed,
+        "device_requested": device,
         "started": started, "finished": now_iso(), **run_context(),
     }
 
@@ -166,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.units:
         unit_ids = [u for u in args.units.split(",") if u]
     elif args.units_file:
-        unit_ids = [line.strip() for line in Path(args.units_file).read_text().splitlines() if line.strip()]
+        unit_ids = [line.strip() for line in read_text(Path(args.units_file), "a file of unit ids").splitlines()
+                    if line.strip()]
     unknown = [u for u in unit_ids or () if u not in plan.units_by_id]
     if unknown:
         raise SystemExit(f"{len(unknown)} unit ids are not in the plan {plan.folder} (e.g. {unknown[0]!r})")

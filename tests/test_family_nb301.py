@@ -8,7 +8,7 @@ import torch
 
 from cgbench import Evaluator, build_family, load_family
 from cgbench.cli import main
-from cgbench.families import importers
+from cgbench.dataset import import_families
 from cgbench.families.nb301 import (OPS, SPACE, ZC_FILE, NB301Network, arch_string, from_naslib_compact,
                                     genotype_from_config, imported_runs_path, make_genotype, parse_arch_string,
                                     read_imported_runs, read_zc_nb301)
@@ -250,22 +250,22 @@ def test_malformed_result_files_are_refused(tmp_path):
     del missing["info"]
     write(tmp_path / "a" / "results_0.json", missing)
     with pytest.raises(ValueError, match=r"results_0\.json: missing key 'info'"):
-        importers()["nb301"][0](tmp_path / "a", False)
+        import_families("nb301", tmp_path / "a", progress=False)
 
     unknown_op = result_record(genotype, 90.0, 89.0)
     unknown_op["optimized_hyperparamater_config"][f"{PREFIX}edge_normal_0"] = "none"
     write(tmp_path / "b" / "results_1.json", unknown_op)
     with pytest.raises(ValueError, match=r"results_1\.json: .*edge_normal_0 = 'none' is not a NAS-Bench-301 op"):
-        importers()["nb301"][0](tmp_path / "b", False)
+        import_families("nb301", tmp_path / "b", progress=False)
 
     no_inputs = result_record(genotype, 90.0, 89.0)
     del no_inputs["optimized_hyperparamater_config"][f"{PREFIX}inputs_node_reduce_5"]
     write(tmp_path / "c" / "results_2.json", no_inputs)
     with pytest.raises(ValueError, match=r"results_2\.json: missing key '.*inputs_node_reduce_5'"):
-        importers()["nb301"][0](tmp_path / "c", False)
+        import_families("nb301", tmp_path / "c", progress=False)
 
     other_fidelity = result_record(genotype, 90.0, 89.0)
     other_fidelity["optimized_hyperparamater_config"][f"{PREFIX}init_channels"] = 50
     write(tmp_path / "d" / "results_3.json", other_fidelity)
     with pytest.raises(ValueError, match=r"results_3\.json: .*init_channels = 50"):
-        importers()["nb301"][0](tmp_path / "d", False)
+        import_families("nb301", tmp_path / "d", progress=False)

@@ -137,13 +137,12 @@ def test_plan_launch_kill_relaunch_status_verify_collect(capsys, tmp_path, data_
     assert provenance["recipe"] == RECIPE.as_dict() and provenance["plans"] == [str(folder)]
 
 
-def test_cli_refuses_bad_input_with_the_reason(capsys, tmp_path):
-    with pytest.raises(SystemExit, match="neither a registered recipe"):
-        cgbench(capsys, "plan", "hiaml", "--n", "2", "--recipe", "no_such_recipe", "--out", str(tmp_path / "p"))
-    with pytest.raises(SystemExit, match="comma-separated integers"):
-        cgbench(capsys, "plan", "hiaml", "--n", "2", "--recipe", "tiny_cpu", "--train-seeds", "0,x")
-    with pytest.raises(SystemExit, match="does not exist"):
-        cgbench(capsys, "status", str(tmp_path / "nowhere"))
+def test_cli_refuses_bad_input_with_the_reason(cli_error, tmp_path):
+    assert "neither a registered recipe" in cli_error("label", "plan", "hiaml", "--n", "2", "--recipe",
+                                                      "no_such_recipe", "--out", tmp_path / "p")
+    assert "comma-separated integers" in cli_error("label", "plan", "hiaml", "--n", "2", "--recipe", "tiny_cpu",
+                                                   "--train-seeds", "0,x")
+    assert "does not exist" in cli_error("label", "status", tmp_path / "nowhere")
 
 
 def test_local_worker_slots_follow_the_visible_gpus(monkeypatch):

@@ -146,8 +146,9 @@ def test_cli_commands(nb201, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert 0.85 < result["spearman"] < 0.95
     (tmp_path / "bad.csv").write_text("\n".join(rows[:-1]))
-    with pytest.raises(SystemExit, match="no prediction"):
+    with pytest.raises(SystemExit) as exit_info:
         main(["evaluate", "nb201", str(tmp_path / "bad.csv")])
+    assert exit_info.value.code == 2 and "1 arch_id(s) have no prediction" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from scipy.stats import spearmanr
 
+from cgbench.errors import InvalidInputError
 from cgbench.dataset import load_family
 from cgbench.families import family_spec
 from cgbench.families import nb101 as nb101_module
@@ -131,7 +132,7 @@ def reference_scores(family_name: str, progress: bool = True, dataset: str = "ci
     """NAS-Bench-Suite-Zero's proxy scores of ``family_name`` on ``dataset`` (see :data:`REFERENCE_DATASETS`)."""
     if dataset not in REFERENCE_DATASETS.get(family_name, ()):
         known = "; ".join(f"{name}: {', '.join(sets)}" for name, sets in REFERENCE_DATASETS.items())
-        raise ValueError(f"NAS-Bench-Suite-Zero has no reference scores of {family_name!r} on {dataset!r} ({known})")
+        raise InvalidInputError(f"NAS-Bench-Suite-Zero has no reference scores of {family_name!r} on {dataset!r} ({known})")
     if dataset in TASKS:
         return cross_task_reference(fetch(CROSS_TASK_FILE, progress), family_name, dataset)
     if family_name == "nb201":

@@ -30,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cgbench.dataset import Family
+from cgbench.errors import InvalidFileError
 from cgbench.families.space import SearchSpace
 from cgbench.storage import atomic_write
 
@@ -137,11 +138,16 @@ class ScoreFile:
     def read(self) -> pa.Table:
         if not self.path.exists():
             return SCHEMA.empty_table()
-        table = pq.read_table(self.path)
-        stored = json.loads(table.schema.metadata[METADATA_KEY])
-        if stored["recipe"] != self.recipe.as_dict() or stored["proxy"] != self.proxy:
-            raise ValueError(f"{self.path} holds {stored['proxy']} under recipe {stored['recipe']}, not "
-                             f"{self.proxy} under {self.recipe.as_dict()}: the file is misnamed; delete it")
+        try:
+            table = pq.read_table(self.path)
+            stored = json.loads((table.schema.metadata or {})[METADATA_KEY])
+        except (pa.ArrowException, KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise InvalidFileError(f"{self.path} is not a readable score file ({type(err).__name__}: {err}); "
+                                   "delete it and score again") from None
+        if not isinstance(stored, dict) or stored.get("recipe") != self.recipe.as_dict() \
+                or stored.get("proxy") != self.proxy:
+            raise InvalidFileError(f"{self.path} holds {str(stored)[:200]}, not "
+                                   f"{self.proxy} under {self.recipe.as_dict()}: the file is misnamed; delete it")
         return table.select(SCHEMA.names).cast(SCHEMA)
 
     def write(self, table: pa.Table) -> None:

@@ -64,6 +64,7 @@ class FamilySpec(ABC):
     labels: ClassVar[tuple[LabelColumn, ...]]
     # None for an unlabelled family (architectures waiting for labels).
     default_target: ClassVar[str | None]
+    # The input of every network (N, C, H, W); a search-space family takes its space's.
     input_shape: ClassVar[tuple[int, int, int, int]]
     # The search space the architectures come from; None for model zoos.
     space: ClassVar[SearchSpace | None] = None
@@ -72,9 +73,19 @@ class FamilySpec(ABC):
     # False for a family whose full build takes too long for the main job (`cgbench run`).
     in_main_job: ClassVar[bool] = True
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # A search-space family feeds its networks the space's input; it need not say it twice.
+        if "input_shape" not in cls.__dict__ and getattr(cls, "space", None) is not None:
+            cls.input_shape = cls.space.input_shape
+
     @abstractmethod
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         """One row per architecture: arch_id, config, graph columns, flops, params, wl_hash, labels."""
+
+    def build(self, raw_paths: dict[str, Path], progress: bool = True) -> tuple[pa.Table, dict]:
+        """The table and what the build found besides it (manifest entries, e.g. a zoo's capture failures)."""
+        return self.build_table(raw_paths, progress), {}
 
     def manifest(self) -> dict:
         return {

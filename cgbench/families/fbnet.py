@@ -265,7 +265,6 @@ class FBNet(FamilySpec):
     raw_files = (ARCH_FILE, METAINFO, *(f.raw for f in LATENCY_FILES))
     labels = tuple(f.label("FBNet CIFAR-100 network (3x32x32)") for f in LATENCY_FILES)
     default_target = "lat_pixel3_ms"
-    input_shape = SPACE.input_shape
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:

@@ -314,7 +314,6 @@ class NB201(FamilySpec):
     raw_files = (_NASLIB_ZEN, _ANALOG, _MINI, STR_ARCH2IDX, *(f.raw for f in LATENCY_FILES), CROSS_TASK_FILE)
     labels = _labels()
     default_target = "c10_valid_acc_200ep"
-    input_shape = (1, 3, 32, 32)
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:

@@ -33,6 +33,7 @@ predictor's input should describe the trained model.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,9 +48,12 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from ..sources import cgbench_home, github_file
+from ..errors import InvalidFileError
+from ..importers import ImportedFamily
+from ..sources import cgbench_home, fetch, github_file
 from ..storage import atomic_write
-from . import register_family, register_importer
+from ..userfiles import read_json
+from . import register_family
 from .base import FamilySpec, LabelColumn, nullable_int_column, space_table
 from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task
 from .fragments import Composer, Composition, Value
@@ -349,6 +353,10 @@ _TRAINING_SETUP = {
 }
 
 
+# One result file is a few kilobytes; the cap only keeps a stray huge file from filling memory.
+_MAX_RESULT_BYTES = 16 * 2**20
+
+
 @dataclass(frozen=True)
 class RunResult:
     genotype: Genotype
@@ -370,50 +378,51 @@ def genotype_from_config(config: Mapping, where: str) -> Genotype:
                 used.add(key)
                 op = _require(config, key, where)
                 if op not in OPS:
-                    raise ValueError(f"{where}: {key} = {op!r} is not a NAS-Bench-301 op (one of {', '.join(OPS)})")
+                    raise InvalidFileError(f"{where}: {key} = {op!r} is not a NAS-Bench-301 op "
+                                           f"(one of {', '.join(OPS)})")
                 edges.append((op, source))
         stray = sorted(k for k in config if k.startswith(f"{_PREFIX}edge_{kind}_") and k not in used)
         if stray:
-            raise ValueError(f"{where}: {stray[0]} is set but its node does not take that input")
+            raise InvalidFileError(f"{where}: {stray[0]} is set but its node does not take that input")
         cells.append(edges)
-    return make_genotype(*cells)
+    try:
+        return make_genotype(*cells)
+    except ValueError as err:
+        raise InvalidFileError(f"{where}: {err}") from None
 
 
 def _node_inputs(config: Mapping, key: str, node: int, where: str) -> tuple[int, int]:
     text = _require(config, key, where)
     parts = str(text).split("_")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ValueError(f"{where}: {key} = {text!r} is not 'i_j'")
+        raise InvalidFileError(f"{where}: {key} = {text!r} is not 'i_j'")
     i, j = int(parts[0]), int(parts[1])
     if not 0 <= i < j < node:
-        raise ValueError(f"{where}: {key} = {text!r} needs two distinct inputs below {node}")
+        raise InvalidFileError(f"{where}: {key} = {text!r} needs two distinct inputs below {node}")
     return i, j
 
 
 def _require(record: Mapping, key: str, where: str):
     if not isinstance(record, Mapping) or key not in record:
-        raise ValueError(f"{where}: missing key {key!r}")
+        raise InvalidFileError(f"{where}: missing key {key!r}")
     return record[key]
 
 
 def read_result(path: Path) -> RunResult:
-    """One NB-301 training run; ValueError naming the file and key if it is not one."""
+    """One NB-301 training run; InvalidFileError naming the file and key if it is not one."""
     where = str(path)
-    try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{where}: not valid JSON ({err})") from None
+    record = read_json(path, "a NAS-Bench-301 result JSON file", _MAX_RESULT_BYTES)
     config = _require(record, "optimized_hyperparamater_config", where)
     for key, expected in _TRAINING_SETUP.items():
         if _require(config, key, where) != expected:
-            raise ValueError(f"{where}: {key} = {config[key]!r}; the nb301 family holds NAS-Bench-301's "
-                             f"main training setup ({key} = {expected})")
+            raise InvalidFileError(f"{where}: {key} = {config[key]!r}; the nb301 family holds NAS-Bench-301's "
+                                   f"main training setup ({key} = {expected})")
     info = _require(record, "info", where)
     if not isinstance(info, list) or not info:
-        raise ValueError(f"{where}: 'info' must be a non-empty list")
+        raise InvalidFileError(f"{where}: 'info' must be a non-empty list")
     val_accuracy = _number(_require(info[0], "val_accuracy", f"{where} info[0]"), "info[0].val_accuracy", where)
     if np.isnan(val_accuracy):
-        raise ValueError(f"{where}: info[0].val_accuracy is null")
+        raise InvalidFileError(f"{where}: info[0].val_accuracy is null")
     return RunResult(
         genotype=genotype_from_config(config, where),
         val_accuracy=val_accuracy,
@@ -427,18 +436,25 @@ def _number(value, key: str, where: str) -> float:
     if value is None:
         return float("nan")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{where}: {key} = {value!r} is not a number")
-    return float(value)
+        raise InvalidFileError(f"{where}: {key} = {value!r} is not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidFileError(f"{where}: {key} = {value!r} is not a finite number")
+    return number
 
 
 def read_results(folder: Path, progress: bool = True) -> dict[str, list[RunResult]]:
     """Every ``*.json`` under ``folder`` (recursively), grouped by canonical arch_id."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a directory of NAS-Bench-301 result JSON files")
+        what = "does not exist" if not folder.exists() else "is a file"
+        raise NotADirectoryError(f"{folder} {what}; expected a folder of NAS-Bench-301 result JSON files")
     paths = sorted(folder.rglob("*.json"))
     if not paths:
-        raise ValueError(f"{folder} holds no *.json files")
+        raise InvalidFileError(f"{folder} holds no *.json files")
     runs: dict[str, list[RunResult]] = defaultdict(list)
     for path in tqdm(paths, desc="nb301 results", disable=not progress):
         result = read_result(path)
@@ -527,10 +543,10 @@ def read_imported_runs(path: Path) -> dict[str, list[RunResult]]:
     try:
         table = pq.read_table(path)
     except pa.ArrowException as err:
-        raise ValueError(f"{path} is not a readable table of imported NB-301 runs ({err}); run "
+        raise InvalidFileError(f"{path} is not a readable table of imported NB-301 runs ({err}); run "
                          "`cgbench import nb301 DIR` again") from None
     if set(table.column_names) != {"arch_id", *_RUN_FIELDS}:
-        raise ValueError(f"{path} has columns {table.column_names}, not those of imported NB-301 runs; run "
+        raise InvalidFileError(f"{path} has columns {table.column_names}, not those of imported NB-301 runs; run "
                          "`cgbench import nb301 DIR` again")
     columns = {name: table.column(name).to_numpy(zero_copy_only=False) for name in _RUN_FIELDS}
     runs: dict[str, list[RunResult]] = defaultdict(list)
@@ -559,7 +575,6 @@ class NB301(FamilySpec):
     raw_files = (ZC_FILE, CROSS_TASK_FILE)
     labels = (SURROGATE, *TRAINED, *cross_task_labels("NB-301"))
     default_target = SURROGATE.name
-    input_shape = (1, 3, 32, 32)
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
@@ -587,10 +602,13 @@ class NB301(FamilySpec):
         )
 
 
-@register_importer("nb301", "NAS-Bench-301 per-architecture result JSON files (nb_301_v13 ...), merged into nb301")
-def import_nb301(path: Path, progress: bool = True) -> list[str]:
-    from ..dataset import build_family  # the dataset module imports the family registry
+def read_results_family(path: Path, progress: bool = True) -> dict[str, ImportedFamily]:
+    """The importer of ``cgbench import nb301``: nb301's table with the runs of a folder of result files.
 
+    Every result file is read and checked before anything is written; then the runs are kept in
+    ``$CGBENCH_HOME/imports/nb301`` (atomically), so that a later rebuild keeps them.
+    """
     write_imported_runs(read_results(Path(path), progress))
-    build_family(NB301.name, force=True, progress=progress)
-    return [NB301.name]
+    spec = NB301()
+    raw_paths = {raw.key: fetch(raw, progress) for raw in spec.raw_files}
+    return {spec.name: ImportedFamily(spec.build_table(raw_paths, progress), {})}

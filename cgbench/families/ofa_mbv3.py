@@ -235,7 +235,6 @@ class OFAMobileNetV3(FamilySpec):
     raw_files = (*RAW_FILES, HELP_ARCHS, *(f.raw for f in LATENCY_FILES))
     labels = (TOP1, *(f.label("OFA-MobileNetV3 sub-network at its own input resolution") for f in LATENCY_FILES))
     default_target = "in1k_top1_ws"
-    input_shape = SPACE.input_shape
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:

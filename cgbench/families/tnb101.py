@@ -399,7 +399,6 @@ class TNB101Micro(FamilySpec):
     raw_files = (_SYNFLOW, CROSS_TASK_FILE)
     labels = (*_task_labels(MICRO_TASKS, "tnb101_classification_synflow.zip"), *cross_task_labels("TNB-101-micro"))
     default_target = "class_object_valid_top1"
-    input_shape = MICRO_SPACE.input_shape
     space = MICRO_SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
@@ -425,7 +424,6 @@ class TNB101Macro(FamilySpec):
     labels = _task_labels(MACRO_TASKS, "tnb101_macro_zen.zip; the four tasks also in "
                                        "tnb101_classification_synflow.zip agree exactly")
     default_target = "class_object_valid_top1"
-    input_shape = MACRO_SPACE.input_shape
     space = MACRO_SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:

@@ -1,6 +1,7 @@
 """Computation graphs: the data model, capture from PyTorch, hashing, features, drawing."""
 
-from .capture import UnknownOpError, ZeroOp, from_module
+from .capture import UnknownOpError, ZeroOp
+from .capturing import from_module
 from .compose import GraphBuilder
 from .counting import count_flops, count_params
 from .hashing import canonical_hash
