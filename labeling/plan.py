@@ -138,6 +138,12 @@ class Plan(PlanLayout):
         unit = self.unit(unit_id)
         return f"{unit.arch_id} seed {unit.seed}"
 
+    def result_problems(self, unit: WorkUnit, record: object) -> list[str]:
+        """Every way ``record`` is not a training result of ``unit`` (empty: it is one)."""
+        from .store import result_problems
+
+        return result_problems(self, unit, record)
+
 
 def default_plan_folder(family: str, n: int, seed: int, recipe: Recipe) -> Path:
     return cgbench_home() / "labeling" / f"{family}-{recipe.name}-{recipe.hash[:8]}-n{n}-s{seed}"
@@ -217,10 +223,12 @@ def write_plan_file(folder: Path, table: pa.Table, metadata: dict[str, str], sum
 def read_plan_file(path: str | Path) -> tuple[pa.Table, dict[str, str], Path]:
     """The units table, the metadata and the file of the plan in folder ``path`` (or the file itself)."""
     path = Path(path)
+    made_by = "expected a plan folder made by `cgbench label plan` or `cgbench zcp plan`"
+    if path.is_file() and path.name != PLAN_FILE:
+        raise InvalidInputError(f"{path} is a file; {made_by}")
     file = path if path.name == PLAN_FILE else path / PLAN_FILE
     if not file.is_file():
-        raise FileNotFoundError(f"{file} does not exist: expected a plan folder made by `cgbench label plan` "
-                                "or `cgbench zcp plan`")
+        raise FileNotFoundError(f"{file} does not exist: {made_by}")
     try:
         table = pq.read_table(file)
     except pa.ArrowException as err:

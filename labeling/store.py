@@ -12,7 +12,7 @@ Leftover temporary files (``.*.tmp``, from a crash between the write and the lin
 and removed when a store is opened if they are older than :data:`STALE_TMP_SECONDS`: a younger
 one may belong to a worker writing right now on another process or node.
 
-Reading a result checks it against its plan (:func:`result_problems`): the schema, the unit id
+Reading a result checks it against its plan (``plan.result_problems``; :func:`result_problems` for training plans): the schema, the unit id
 (the file's name), the unit's family, arch_id and seed, the plan's recipe hash, finite accuracies
 in [0, 100] and the sha256 of the CIFAR-10 files it was trained on. A result that fails raises
 :class:`InvalidResultError` naming the file, so another unit's architecture or a NaN accuracy
@@ -50,7 +50,8 @@ STALE_TMP_SECONDS = 300.0
 # A result holds one record per epoch: a few hundred kilobytes for the longest recipes.
 MAX_RECORD_BYTES = 16 * 2**20
 ACCURACY_FIELDS = ("final_test_acc", "best_test_acc")
-FAILURE_FIELDS = ("unit_id", "arch_id", "seed", "error_type", "message", "attempts", "hostname", "time")
+# What every failure record holds; a record also holds the fields of its plan kind's unit (arch_id, seed, ...).
+FAILURE_FIELDS = ("unit_id", "family", "error_type", "message", "attempts", "hostname", "time")
 TRACEBACK_TAIL_CHARS = 4000
 SLURM_VARIABLES = {"job_id": "SLURM_JOB_ID", "array_job_id": "SLURM_ARRAY_JOB_ID",
                    "array_task_id": "SLURM_ARRAY_TASK_ID", "restart_count": "SLURM_RESTART_COUNT"}
@@ -65,7 +66,10 @@ class InvalidResultError(InvalidFileError):
 
 
 def result_problems(plan: Plan, unit: WorkUnit, record: object) -> list[str]:
-    """Every way ``record`` is not a result of ``unit`` of ``plan`` (empty: it is one)."""
+    """Every way ``record`` is not a training result of ``unit`` of ``plan`` (empty: it is one).
+
+    ``Plan.result_problems``; other plan kinds check their own results.
+    """
     if not isinstance(record, dict):
         return [f"it holds {type(record).__name__}, not a result object"]
     problems = []
@@ -165,7 +169,7 @@ class ResultStore:
             record = read_json(path, "a labelling result", MAX_RECORD_BYTES)
         except InvalidFileError as err:
             raise InvalidResultError(str(err)) from None
-        problems = result_problems(self.plan, self.plan.unit(unit_id), record)
+        problems = self.plan.result_problems(self.plan.unit(unit_id), record)
         if problems:
             raise InvalidResultError(f"{path}: {'; '.join(problems)}")
         return record

@@ -75,8 +75,11 @@ def test_paths_of_the_wrong_kind(nb101, predictions_csv, cli_error, tmp_path):
         f"cgbench import: error: {tmp_path} is a folder; expected NB-101's nasbench_only108.tfrecord"
     assert cli_error("leaderboard", "validate", tmp_path).endswith("a submission file is named *.json.gz "
                                                                    "(gzip-compressed JSON) or *.json")
-    assert cli_error("label", "status", predictions_csv).endswith("does not exist: expected a plan folder made by "
-                                                                  "`cgbench label plan`")
+    assert cli_error("label", "status", predictions_csv) == (
+        f"cgbench label status: error: {predictions_csv} is a file; expected a plan folder made by "
+        "`cgbench label plan` or `cgbench zcp plan`")
+    assert cli_error("label", "status", tmp_path).endswith(
+        "plan.parquet does not exist: expected a plan folder made by `cgbench label plan` or `cgbench zcp plan`")
 
 
 def test_negative_and_zero_counts(nb101, predictions_csv, cli_error):

@@ -96,6 +96,24 @@ class ZcpPlan(PlanLayout):
         unit = self.unit(unit_id)
         return f"{unit.proxy} on {len(unit.arch_ids)} architectures from {unit.arch_ids[0]!r}"
 
+    def result_problems(self, unit: ZcpUnit, record: object) -> list[str]:
+        """Every way ``record`` is not a scoring result of ``unit`` (empty: it is one)."""
+        if not isinstance(record, dict):
+            return [f"it holds {type(record).__name__}, not a result object"]
+        problems = []
+        if record.get("unit") != {**asdict(unit), "arch_ids": list(unit.arch_ids)}:
+            problems.append(f"its unit is not the plan's unit {unit.unit_id} ({self.unit_label(unit.unit_id)})")
+        if record.get("recipe") != self.recipes[unit.proxy].as_dict():
+            problems.append(f"its recipe is not the plan's {unit.proxy} recipe {unit.recipe_hash}")
+        for key in ("scores", "seconds"):
+            values = record.get(key)
+            if not isinstance(values, list) or len(values) != len(unit.arch_ids) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                problems.append(f"its {key!r} is not a list of {len(unit.arch_ids)} numbers, one per architecture")
+        if not isinstance(record.get("git_revision"), str):
+            problems.append("git_revision is missing")
+        return problems
+
     def run_units(self, unit_ids=None, device: str = "cpu", data_root: str | Path | None = None,
                   progress: bool = True) -> RunSummary:
         """Score the pending units among ``unit_ids`` (all when None), publishing one result per unit."""
