@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .errors import InvalidInputError, UnknownNameError
-from .metrics import bootstrap_ci, standard_metrics
+from .metrics import BEYOND_FLOPS_METRICS, bootstrap_ci, standard_metrics
 from .splits import PARTS
 
 
@@ -80,6 +80,7 @@ class Evaluator:
         for i, a in enumerate(self.arch_ids):
             self._rows.setdefault(a, []).append(i)
         self.metrics = standard_metrics(tuple(k for k in ks if k <= len(self.y_true)), self.higher_is_better)
+        self.flops = np.asarray(family.table.column("flops").to_numpy(), np.float64)[self.indices]
 
     @property
     def expected_input_format(self) -> str:
@@ -202,14 +203,32 @@ class Evaluator:
                                           f"{_examples(examples)}\n{self.expected_input_format}")
         return values
 
-    def eval(self, predictions, bootstrap: int = 0) -> dict[str, float]:
+    @property
+    def metric_names(self) -> list[str]:
+        """Every metric ``eval`` reports, in order (``n`` aside)."""
+        return [*self.metrics, *BEYOND_FLOPS_METRICS]
+
+    def eval(self, predictions, bootstrap: int = 0, metrics: Sequence[str] | None = None) -> dict[str, float]:
         """``n`` (the rows scored: those of the part that carry the target; ``self.n_unlabelled`` says
-        how many were left out) and every metric, with ``_ci_low``/``_ci_high`` if ``bootstrap``."""
+        how many were left out) and every metric (or those named in ``metrics``), with
+        ``_ci_low``/``_ci_high`` if ``bootstrap`` > 0 resamples are asked for.
+
+        Besides the rank and error metrics it reports the FLOPs ranking on the same rows
+        (``flops_spearman``), the difference to it (``spearman_gain_over_flops``) and the partial
+        Spearman given FLOPs (``spearman_beyond_flops``, :func:`cgbench.metrics.partial_spearman`):
+        how much the prediction knows beyond FLOPs.
+        """
+        names = self.metric_names if metrics is None else list(metrics)
+        unknown = [name for name in names if name not in self.metric_names]
+        if unknown:
+            raise UnknownNameError(f"unknown metric(s) {unknown}; the Evaluator reports {', '.join(self.metric_names)}")
         y_pred = self.check(predictions)
         result: dict[str, float] = {"n": len(y_pred)}
-        for name, metric in self.metrics.items():
-            result[name] = metric(self.y_true, y_pred)
+        for name in names:
+            metric, arrays = ((self.metrics[name], (self.y_true, y_pred)) if name in self.metrics else
+                              (BEYOND_FLOPS_METRICS[name], (self.y_true, y_pred, self.flops)))
+            result[name] = metric(*arrays)
             if bootstrap:
-                low, high = bootstrap_ci(metric, self.y_true, y_pred, n_resamples=bootstrap)
+                low, high = bootstrap_ci(metric, *arrays, n_resamples=bootstrap)
                 result[f"{name}_ci_low"], result[f"{name}_ci_high"] = low, high
         return {k: (v if not isinstance(v, float) or math.isfinite(v) else float("nan")) for k, v in result.items()}

@@ -104,15 +104,53 @@ def mape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(100 * np.mean(np.abs(y_pred[nonzero] - y_true[nonzero]) / np.abs(y_true[nonzero])))
 
 
-def bootstrap_ci(metric: Callable[[np.ndarray, np.ndarray], float], y_true: np.ndarray, y_pred: np.ndarray,
-                 n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``metric`` over architectures resampled with replacement."""
-    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+def bootstrap_ci(metric: Callable[..., float], *arrays: np.ndarray, n_resamples: int = 1000,
+                 confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``metric(*arrays)`` over architectures resampled with replacement.
+
+    ``arrays`` are aligned per architecture (``y_true, y_pred`` and, for the beyond-FLOPs metrics,
+    the FLOPs): one resample draws the same rows of each.
+    """
+    arrays = tuple(np.asarray(a, float) for a in arrays)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(y_true), size=(n_resamples, len(y_true)))
-    values = np.array([metric(y_true[d], y_pred[d]) for d in draws])
+    draws = rng.integers(0, len(arrays[0]), size=(n_resamples, len(arrays[0])))
+    values = np.array([metric(*(a[d] for a in arrays)) for d in draws])
     alpha = (1 - confidence) / 2
     return float(np.nanquantile(values, alpha)), float(np.nanquantile(values, 1 - alpha))
+
+
+def partial_spearman(y_true: np.ndarray, y_pred: np.ndarray, covariate: np.ndarray) -> float:
+    """Spearman's rho of ``y_true`` and ``y_pred`` after the ranks of ``covariate`` are accounted for.
+
+    The partial correlation of the three rank vectors, (r_tp - r_tc r_pc) / sqrt((1 - r_tc^2)(1 - r_pc^2))
+    with r the Spearman correlations: the rank correlation between what the truth and the prediction
+    do *not* share with the covariate. With FLOPs as the covariate (log-FLOPs has the same ranks) it is
+    what a predictor knows beyond FLOPs: 0 for a prediction that is a monotone function of FLOPs, by
+    definition (it adds nothing; the formula is 0/0 there), positive when its departures from the
+    FLOPs ranking follow the truth's, negative when they go against them.
+    """
+    r_tp, r_tc, r_pc = spearman(y_true, y_pred), spearman(y_true, covariate), spearman(y_pred, covariate)
+    if 1 - r_pc ** 2 < 1e-12:
+        return 0.0
+    return float((r_tp - r_tc * r_pc) / np.sqrt((1 - r_tc ** 2) * (1 - r_pc ** 2)))
+
+
+def flops_spearman(y_true: np.ndarray, y_pred: np.ndarray, flops: np.ndarray) -> float:
+    """Spearman's rho of the FLOPs ranking on the same rows: the trivial baseline a score is set beside."""
+    return spearman(y_true, flops)
+
+
+def spearman_gain_over_flops(y_true: np.ndarray, y_pred: np.ndarray, flops: np.ndarray) -> float:
+    """Spearman's rho of the prediction minus that of the FLOPs ranking on the same rows."""
+    return spearman(y_true, y_pred) - spearman(y_true, flops)
+
+
+# Metrics of (y_true, y_pred, flops): every family stores FLOPs, so every evaluation reports them.
+BEYOND_FLOPS_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], float]] = {
+    "flops_spearman": flops_spearman,
+    "spearman_gain_over_flops": spearman_gain_over_flops,
+    "spearman_beyond_flops": partial_spearman,
+}
 
 
 def standard_metrics(ks: tuple[int, ...] = (10, 50),

@@ -142,3 +142,19 @@ def test_rows_carrying_several_targets(nb201):
     assert len(both) == 199 and len(nb201.labelled_rows("lat_fpga_ms")) == 15625
     with pytest.raises(KeyError, match="no label column"):
         nb201.labelled_rows("lat_nowhere_ms")
+
+
+def test_every_evaluation_sets_the_score_beside_the_flops_ranking(evaluator, nb201):
+    flops = nb201.table.column("flops").to_numpy()[evaluator.indices].astype(float)
+    by_flops = evaluator.eval(flops)
+    assert by_flops["spearman"] == pytest.approx(by_flops["flops_spearman"])
+    assert by_flops["spearman_gain_over_flops"] == pytest.approx(0.0, abs=1e-12)
+    assert by_flops["spearman_beyond_flops"] == 0.0
+    perfect = evaluator.eval(evaluator.y_true)
+    assert 0.6 < perfect["flops_spearman"] < 0.8  # NB-201 CIFAR-10: FLOPs alone rank at about 0.71
+    assert perfect["spearman_gain_over_flops"] == pytest.approx(1.0 - perfect["flops_spearman"])
+    assert perfect["spearman_beyond_flops"] == pytest.approx(1.0)
+    some = evaluator.eval(evaluator.y_true, metrics=["spearman", "spearman_beyond_flops"])
+    assert set(some) == {"n", "spearman", "spearman_beyond_flops"}
+    with pytest.raises(KeyError, match="unknown metric"):
+        evaluator.eval(evaluator.y_true, metrics=["r2"])
