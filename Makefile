@@ -32,6 +32,7 @@ test: system-deps-test $(STAMP)
 	$(PYTHON) -m pytest -q
 
 bench: $(STAMP)
+	$(PYTHON) benchmarks/bench_cli_help.py
 	$(PYTHON) benchmarks/bench_cold_start.py
 	$(PYTHON) benchmarks/bench_new_user.py
 	$(PYTHON) benchmarks/bench_nb201.py

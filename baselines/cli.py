@@ -1,45 +1,32 @@
 """``cgbench benchmark``: run the benchmark protocol for some predictors, print and save the results.
 
-Registered as a ``cgbench`` subcommand through the ``cgbench.commands`` entry-point group.
+Registered as a ``cgbench`` subcommand through the ``cgbench.commands`` entry-point group. The
+parser shows the protocol's defaults from ``baselines.defaults``; the protocol, the predictors
+and torch are imported when the command runs, so ``cgbench --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from baselines import protocol as proto
-from baselines.predictor import list_predictors
-from baselines.report import anchor_lines, plot_rank_correlation, plot_scatter, results_table
+from baselines import defaults
+from cgbench.cli import examples, non_negative_int, positive_int
+from cgbench.errors import unknown_name
 
-# Modules whose import registers predictors; a module another issue has not delivered yet is skipped.
-PREDICTOR_MODULES = ("baselines.simple", "baselines.gennape", "baselines.zc_ranker")
+if TYPE_CHECKING:
+    from baselines import protocol as proto
+
 DEFAULT_SUBMISSIONS = Path("leaderboard") / "submissions"
 
 
-def load_predictors() -> list[str]:
-    """Import the predictor modules (registering their predictors); the names of the missing modules."""
-    missing = []
-    for module in PREDICTOR_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            missing.append(module)
-    return missing
-
-
-def default_methods(full: bool) -> list[str]:
-    known = set(list_predictors())
-    return [m for m in (proto.FULL_METHODS if full else proto.DEFAULT_METHODS) if m in known]
-
-
 def make_protocol(args: argparse.Namespace) -> proto.Protocol:
+    from baselines import protocol as proto
+
     seeds = tuple(args.seeds) if args.seeds else proto.DEFAULT_SEEDS
     tracks = tuple(args.tracks) if args.tracks else proto.TRACKS
     if args.full:
@@ -51,6 +38,9 @@ def make_protocol(args: argparse.Namespace) -> proto.Protocol:
 def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, submissions: Path | None,
                   progress: bool = True) -> list[proto.Aggregate]:
     """Run every method under ``protocol``; print the table and anchors; write results, plots, submissions."""
+    from baselines import protocol as proto
+    from baselines.report import anchor_lines, plot_rank_correlation, plot_scatter, results_table
+
     started = time.perf_counter()
     families = proto.load_families(protocol, progress=progress)
     runs: list[proto.Run] = []
@@ -86,43 +76,46 @@ def set_torch_threads(threads: int) -> None:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
-    missing = load_predictors()
-    methods = args.methods or default_methods(args.full)
-    if not methods:
-        raise SystemExit(f"no predictors are registered (modules not found: {', '.join(missing)})")
-    unknown = [m for m in methods if m not in list_predictors()]
-    if unknown:
-        raise SystemExit(f"unknown method(s) {unknown}; registered predictors: {', '.join(list_predictors())}")
-    if missing and not args.methods:
-        print(f"note: {', '.join(missing)} not found; running the registered methods {', '.join(methods)}")
-    if args.threads < 1:
-        raise SystemExit(f"--threads must be a positive number of torch threads, got {args.threads}")
+    from baselines.predictor import list_predictors
+
+    methods = args.methods or (defaults.FULL_METHODS if args.full else defaults.DEFAULT_METHODS)
+    for method in methods:
+        if method not in list_predictors():
+            raise unknown_name("method", method, list_predictors())
+    protocol = make_protocol(args)
     set_torch_threads(args.threads)
     print(f"torch threads: {args.threads}")
-    try:
-        protocol = make_protocol(args)
-    except ValueError as err:
-        raise SystemExit(f"invalid protocol: {err}") from None
     run_benchmark(methods, protocol, Path(args.out), None if args.no_submissions else Path(args.submissions),
                   progress=not args.no_progress)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("benchmark", help="run the benchmark protocol (in-family, zero-shot, few-shot tracks) "
-                                         "for reference predictors; print the table, write submissions and plots")
-    p.add_argument("--methods", nargs="+", help=f"predictors to run (default: {' '.join(proto.DEFAULT_METHODS)}; with --full also "
-                                                "zc_ranker; those registered)")
-    p.add_argument("--families", nargs="+",
-                   help=f"labelled families (default: {' '.join(proto.DEFAULT_FAMILIES)}; with --full: all labelled)")
-    p.add_argument("--seeds", nargs="+", type=int, help="seeds (default: 0 1 2 3 4)")
-    p.add_argument("--tracks", nargs="+", choices=proto.TRACKS, help="tracks (default: all three)")
-    p.add_argument("--source", default=proto.DEFAULT_SOURCE,
+    p = sub.add_parser(
+        "benchmark", help="run the benchmark protocol (in-family, zero-shot, few-shot tracks) for reference "
+                          "predictors; print the table, write submissions and plots",
+        description="Run predictors on the benchmark's tracks (baselines/protocol.py states every cap of the "
+                    "quick protocol), print the results table next to published anchors, write results and plots "
+                    "to --out and one leaderboard submission per method to --submissions.",
+        epilog=examples("cgbench benchmark", "cgbench benchmark --methods gennape --seeds 0 --families nb201 nb101",
+                        "cgbench benchmark --full"))
+    p.add_argument("--methods", nargs="+", metavar="METHOD",
+                   help=f"predictors to run (default: {' '.join(defaults.DEFAULT_METHODS)}; with --full also "
+                        "zc_ranker; those registered)")
+    p.add_argument("--families", nargs="+", metavar="FAMILY",
+                   help=f"labelled families (default: {' '.join(defaults.DEFAULT_FAMILIES)}; with --full: every "
+                        "labelled family)")
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, metavar="SEED",
+                   help=f"seeds (default: {' '.join(map(str, defaults.DEFAULT_SEEDS))})")
+    p.add_argument("--tracks", nargs="+", choices=defaults.TRACKS, metavar="TRACK",
+                   help=f"tracks, some of {', '.join(defaults.TRACKS)} (default: all three)")
+    p.add_argument("--source", default=defaults.DEFAULT_SOURCE,
                    help="family the zero-shot and few-shot models train on (default: %(default)s)")
-    p.add_argument("--train-cap", type=int, default=proto.QUICK_TRAIN_CAP,
-                   help="most labelled training rows per fit in the quick protocol (default: %(default)s; --full uses all)")
+    p.add_argument("--train-cap", type=positive_int, default=defaults.QUICK_TRAIN_CAP,
+                   help="most labelled training rows per fit in the quick protocol (default: %(default)s; "
+                        "--full uses all)")
     p.add_argument("--full", action="store_true",
                    help="paper-scale protocol: all labelled families, all rows, each predictor's paper epochs")
-    p.add_argument("--threads", type=int, default=proto.QUICK_TORCH_THREADS,
+    p.add_argument("--threads", type=positive_int, default=defaults.QUICK_TORCH_THREADS,
                    help="torch intra-op threads for the run (default: %(default)s; on two shared cores "
                         "torch's default thread count trains about ten times slower)")
     p.add_argument("--out", default="results", help="folder for results and plots (default: %(default)s)")

@@ -15,6 +15,8 @@ from typing import ClassVar
 import numpy as np
 
 from cgbench.dataset import Family
+from cgbench.errors import unknown_name
+from leaderboard.submission import METHOD_NAME
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,16 @@ class Predictor(ABC):
     def fine_tune(self, data: TrainingSet, seed: int) -> None:
         """Adapt a fitted predictor to a few labelled rows of a new family (few-shot track).
 
-        The default refits on those rows only; learned predictors override it to start from
-        their pretrained state.
+        The default refits on those rows only (:attr:`fine_tune_refits` says so); learned
+        predictors override it to start from their pretrained state.
         """
         self.fit([data], seed)
+
+    @property
+    def fine_tune_refits(self) -> bool:
+        """True when :meth:`fine_tune` is the default refit on the few rows alone (rules such as FLOPs,
+        or a predictor without a fine-tuning of its own); False when it starts from the fitted state."""
+        return type(self).fine_tune is Predictor.fine_tune
 
     @property
     def n_parameters(self) -> int:
@@ -59,19 +67,27 @@ _REGISTRY: dict[str, Callable[..., Predictor]] = {}
 
 
 def register_predictor(cls: type[Predictor]) -> type[Predictor]:
+    # The name becomes a submission's method name: the file leaderboard/submissions/<name>.json.gz.
+    if not METHOD_NAME.fullmatch(cls.name):
+        raise ValueError(f"predictor name {cls.name!r} must be lower-case letters, digits and _ (it names files)")
     if cls.name in _REGISTRY:
         raise ValueError(f"predictor {cls.name!r} is registered twice")
     _REGISTRY[cls.name] = cls
     return cls
 
 
+def _import_predictors() -> None:
+    """Import every predictor module; each registers its predictors. A new predictor module is added here."""
+    from baselines import gennape, graf, simple, zc_ranker  # noqa: F401
+
+
 def make_predictor(name: str, **options) -> Predictor:
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown predictor {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
-    return factory(**options)
+    _import_predictors()
+    if name not in _REGISTRY:
+        raise unknown_name("predictor", name, _REGISTRY)
+    return _REGISTRY[name](**options)
 
 
 def list_predictors() -> list[str]:
+    _import_predictors()
     return sorted(_REGISTRY)

@@ -50,30 +50,24 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from baselines.defaults import (DEFAULT_FAMILIES, DEFAULT_METHODS, DEFAULT_SEEDS,  # noqa: F401 (the protocol's names)
+                                DEFAULT_SOURCE, FULL_METHODS, QUICK_TORCH_THREADS, QUICK_TRAIN_CAP, TRACKS)
 from baselines.predictor import Predictor, TrainingSet, make_predictor
 from cgbench.dataset import Family, family_folder
 from cgbench.dataset import load_families as cgbench_load_families
+from cgbench.errors import InvalidInputError
 from cgbench.evaluation import Evaluator
+from cgbench.families import family_spec
+from cgbench.storage import is_built
 
-TRACKS = ("in_family", "zero_shot", "few_shot")
 TRACK_SPLITS = {"in_family": "random", "zero_shot": "random", "few_shot": "fewshot50"}
 TEST_PART = "test"
-DEFAULT_SEEDS = (0, 1, 2, 3, 4)
-DEFAULT_FAMILIES = ("nb201", "nb101", "nasbench_macro", "ofa_mbv3", "tnb101_micro")
-DEFAULT_SOURCE = "nb101"
-DEFAULT_METHODS = ("flops", "params", "gin", "gennape")
-# zc_ranker scores every test row with four proxies (seconds per network on a CPU: hours for the
-# default families on two cores), so only the full protocol runs it by default.
-FULL_METHODS = (*DEFAULT_METHODS, "zc_ranker")
-QUICK_TRAIN_CAP = 300
 # Fewer epochs than even the predictors' CPU-friendly defaults, so that 5 seeds x (6 fits + 4
 # fine-tunes) per learned method fit in minutes; the full protocol switches to paper settings.
 QUICK_PREDICTOR_OPTIONS: dict[str, dict] = {
     "gin": {"epochs": 10},
     "gennape": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
 }
-# One intra-op thread: on two shared cores torch's default thread count trains ~10x slower.
-QUICK_TORCH_THREADS = 1
 FULL_PREDICTOR_OPTIONS: dict[str, dict] = {"gennape": {"paper_scale": True}}
 SUMMARY_METRICS = ("spearman", "kendall")
 # GENNAPE's gap-thresholded Kendall is O(n^2) (seconds on the 15,575 few-shot test rows of nb201):
@@ -97,15 +91,15 @@ class Protocol:
     def __post_init__(self) -> None:
         unknown = [t for t in self.tracks if t not in TRACKS]
         if unknown:
-            raise ValueError(f"unknown track(s) {unknown}; expected some of {list(TRACKS)}")
+            raise InvalidInputError(f"unknown track(s) {unknown}; expected some of {list(TRACKS)}")
         if not self.families:
-            raise ValueError("a protocol needs at least one family")
+            raise InvalidInputError("a protocol needs at least one family")
         if not self.seeds:
-            raise ValueError("a protocol needs at least one seed")
+            raise InvalidInputError("a protocol needs at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {list(self.seeds)}")
+            raise InvalidInputError(f"seeds must be distinct, got {list(self.seeds)}")
         if self.train_cap is not None and self.train_cap < 1:
-            raise ValueError(f"train_cap must be a positive number of rows or None, got {self.train_cap}")
+            raise InvalidInputError(f"train_cap must be a positive number of rows or None, got {self.train_cap}")
 
     @classmethod
     def paper(cls, families: Sequence[str] | None = None, seeds: Sequence[int] = DEFAULT_SEEDS,
@@ -139,14 +133,14 @@ class Protocol:
 
 def labelled_families() -> list[str]:
     """Families with a default target that can be loaded now: buildable ones, and imported ones already built."""
-    from cgbench.families import family_spec, list_families
+    from cgbench.families import list_families
 
     names = []
     for name in list_families():
         spec = family_spec(name)
         if spec.default_target is None:
             continue
-        if spec.import_command is not None and not (family_folder(spec) / "manifest.json").exists():
+        if spec.import_command is not None and not is_built(family_folder(spec)):
             continue
         names.append(name)
     return names
@@ -350,12 +344,11 @@ def load_families(protocol: Protocol, progress: bool = True) -> dict[str, Family
     names = list(protocol.families)
     if {"zero_shot", "few_shot"} & set(protocol.tracks) and protocol.source not in names:
         names.append(protocol.source)
-    families = cgbench_load_families(names, progress=progress)
-    for name, family in families.items():
-        if family.default_target is None:
-            raise ValueError(f"{name} is unlabelled; the benchmark needs labelled families "
-                             f"(labelled ones: {', '.join(labelled_families())})")
-    return families
+    for name in names:
+        if family_spec(name).default_target is None:
+            raise InvalidInputError(f"{name} is unlabelled; the benchmark needs labelled families "
+                                    f"(labelled ones: {', '.join(labelled_families())})")
+    return cgbench_load_families(names, progress=progress)
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .errors import InvalidFileError, InvalidInputError
 from .families.base import FamilySpec, LabelColumn
 from .sources import cgbench_home, sha256_of
 from .storage import atomic_write
@@ -64,12 +65,13 @@ def write_collected(family: str, column: LabelColumn, arch_ids: Sequence[str], v
                     n_seeds: Sequence[int], std: Sequence[float], provenance: dict) -> Path:
     """Store (or replace) the collected label set ``column.name`` of ``family``, atomically."""
     if not COLUMN_NAME.fullmatch(column.name):
-        raise ValueError(f"label column name {column.name!r} must be lower-case letters, digits and _")
+        raise InvalidInputError(f"label column name {column.name!r} must be lower-case letters, digits and _")
     if len(set(arch_ids)) != len(arch_ids):
-        raise ValueError(f"{column.name}: arch_ids must be distinct (one value per architecture)")
+        raise InvalidInputError(f"{column.name}: arch_ids must be distinct (one value per architecture)")
     lengths = {len(arch_ids), len(values), len(n_seeds), len(std)}
     if len(lengths) != 1:
-        raise ValueError(f"{column.name}: arch_ids, values, n_seeds and std must have one length, got {lengths}")
+        raise InvalidInputError(f"{column.name}: arch_ids, values, n_seeds and std must have one length, "
+                                f"got {lengths}")
     table = pa.table({
         "arch_id": pa.array(list(arch_ids), pa.string()),
         "value": pa.array(np.asarray(values, np.float64)),
@@ -88,19 +90,30 @@ def read_collected(family: str) -> list[CollectedLabels]:
 
 
 def _read(path: Path) -> CollectedLabels:
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except pa.ArrowException as err:
+        raise InvalidFileError(f"{path} is not a readable collected label set ({err}); delete or replace it") from None
     meta = table.schema.metadata or {}
     if COLUMN_KEY not in meta or PROVENANCE_KEY not in meta:
-        raise ValueError(f"{path} is not a collected label set (no label column metadata); delete or replace it")
-    column = json.loads(meta[COLUMN_KEY])
-    expected = {f.name for f in fields(LabelColumn)}
-    if set(column) != expected:
-        raise ValueError(f"{path}: label column metadata has fields {sorted(column)}, expected {sorted(expected)}")
+        raise InvalidFileError(f"{path} is not a collected label set (no label column metadata); delete or replace it")
+    try:
+        column, provenance = json.loads(meta[COLUMN_KEY]), json.loads(meta[PROVENANCE_KEY])
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InvalidFileError(f"{path}: its metadata is not JSON ({err}); delete or replace it") from None
+    known = {f.name for f in fields(LabelColumn)}
+    # Fields with defaults were added later (direction, device); files written before them lack them.
+    required = {f.name for f in fields(LabelColumn) if f.default is MISSING}
+    if not isinstance(column, dict) or not required <= set(column) <= known:
+        raise InvalidFileError(f"{path}: label column metadata has fields {sorted(column)}, expected "
+                               f"{sorted(required)} and optionally {sorted(known - required)}; delete or replace it")
+    missing = [c for c in ("arch_id", "value", "n_seeds", "std") if c not in table.column_names]
+    if missing:
+        raise InvalidFileError(f"{path} lacks the column(s) {missing}; delete or replace it")
     return CollectedLabels(
         column=LabelColumn(**column), arch_ids=table.column("arch_id").to_pylist(),
         values=table.column("value").to_numpy(), n_seeds=table.column("n_seeds").to_numpy(),
-        std=table.column("std").to_numpy(zero_copy_only=False), provenance=json.loads(meta[PROVENANCE_KEY]),
-        path=path,
+        std=table.column("std").to_numpy(zero_copy_only=False), provenance=provenance, path=path,
     )
 
 
@@ -130,13 +143,13 @@ def merge_collected(spec: FamilySpec, table: pa.Table) -> tuple[pa.Table, dict]:
     for labelled in sets:
         name = labelled.column.name
         if name in labels or name in table.column_names:
-            raise ValueError(f"collected label set {labelled.path} is named like an existing column of "
-                             f"{spec.name} ({name!r}); rename or delete it")
+            raise InvalidFileError(f"collected label set {labelled.path} is named like an existing column of "
+                                   f"{spec.name} ({name!r}); rename or delete it")
         unknown = [a for a in labelled.arch_ids if a not in row_of]
         if unknown:
-            raise ValueError(f"collected label set {labelled.path} labels {len(unknown)} architectures that "
-                             f"{spec.name} v{spec.version} does not hold (e.g. {unknown[0]!r}); delete it or "
-                             "collect again from plans of this family version")
+            raise InvalidFileError(f"collected label set {labelled.path} labels {len(unknown)} architectures that "
+                                   f"{spec.name} v{spec.version} does not hold (e.g. {unknown[0]!r}); delete it or "
+                                   "collect again from plans of this family version")
         values = np.full(table.num_rows, np.nan)
         values[[row_of[a] for a in labelled.arch_ids]] = labelled.values
         table = table.append_column(name, pa.array(values, mask=np.isnan(values)))

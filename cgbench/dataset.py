@@ -15,21 +15,28 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from . import __version__
 from .collected import MANIFEST_KEY, is_stale, merge_collected
+from .errors import CgbenchError, InvalidInputError, UnknownNameError
 from .families import FamilySpec, family_spec, list_families
 from .graph.model import ComputationGraph
 from .graph.vocab import CG_FORMAT_VERSION
+from .importers import importer
 from .metadata import CITATION, annotate_table, dataset_description, licence_summary
 from .progress import phase, reporting
 from .sources import cgbench_home, fetch
-from .splits import PARTS, splits_from_table, splits_to_table, standard_splits
-from .storage import (DATA_FILE, MANIFEST_FILE, SPLITS_FILE, FamilyIntegrityError, GraphTable, read_manifest,
-                      read_parquet, verify_family, write_family)
+from .splits import PARTS, fewshot_split, splits_from_table, splits_to_table, standard_splits
+from .storage import (DATA_FILE, MANIFEST_FILE, SPLITS_FILE, FamilyIntegrityError, GraphTable, is_built,
+                      read_manifest, read_parquet, reading, verify_family, write_family)
 
-__all__ = ["Family", "FamilyNotBuiltError", "build_family", "family_folder", "list_families", "load_families",
-           "load_family", "store_family"]
+__all__ = ["Family", "FamilyNotBuiltError", "build_family", "family_column", "family_folder", "import_families",
+           "list_families", "load_families", "load_family", "store_family"]
+
+# Manifest entries a build computes from its table; a label refresh recomputes them and keeps the rest
+# (a zoo's capture failures, an import's source file, a subset's members).
+_COMPUTED_KEYS = frozenset({"cgbench_version", "cg_format", "n_archs", "splits", "files", "labels", MANIFEST_KEY})
 
 
 def family_folder(spec: FamilySpec) -> Path:
@@ -37,49 +44,79 @@ def family_folder(spec: FamilySpec) -> Path:
     return cgbench_home() / "families" / spec.name / spec.version
 
 
-def _rebuild_hint(name: str) -> str:
-    return f"Rebuild it with `cgbench build {name} --force`."
+def rebuild_command(spec: FamilySpec) -> str:
+    """The command that (re)builds a family: its import command for families built from user files."""
+    return spec.import_command or f"cgbench build {spec.name} --force"
 
 
-class FamilyNotBuiltError(FileNotFoundError):
+class FamilyNotBuiltError(CgbenchError, FileNotFoundError):
     """A family built from files a user brings has not been imported yet."""
 
 
-def build_family(name: str, force: bool = False, progress: bool = True, note: str = "") -> Path:
+class ArchitectureIndexError(InvalidInputError, IndexError):
+    """A row index outside a family."""
+
+
+def build_family(name: str, force: bool = False, progress: bool = True) -> Path:
     """Fetch the raw files of family ``name``, build its table and splits, write them atomically.
 
     Returns the family's folder; a verified build there is kept unless ``force``. Every phase is
-    announced on stderr (``progress=False`` keeps it quiet); ``note`` is added to the first line
-    (``load_families`` says "(k of n)").
+    announced on stderr (``progress=False`` keeps it quiet).
     """
     spec = family_spec(name)
-    folder = family_folder(spec)
-    if not force and (folder / "manifest.json").exists():
-        return folder
+    return _build(spec, family_folder(spec), force, progress)
+
+
+def _build(spec: FamilySpec, folder: Path, force: bool, progress: bool, note: str = "") -> Path:
+    """``build_family``'s work; ``note`` is added to the first line it prints ("(k of n)")."""
+    if not force:
+        with reading(folder):  # not in the instant a rebuild swaps its files in
+            if is_built(folder):
+                return folder
     if spec.import_command is not None:
         raise FamilyNotBuiltError(
-            f"{name} is built from files you bring (they are not public downloads); run `{spec.import_command}`")
-    with reporting(progress), phase(f"building {name}{note} (first use; later loads read {folder})"):
-        with phase(f"{name}: fetching {len(spec.raw_files)} raw file(s)"):
+            f"{spec.name} is built from files you bring (they are not public downloads); run `{spec.import_command}`")
+    with reporting(progress), phase(f"building {spec.name}{note} (first use; later loads read {folder})"):
+        with phase(f"{spec.name}: fetching {len(spec.raw_files)} raw file(s)"):
             raw_paths = {raw.key: fetch(raw, progress) for raw in spec.raw_files}
-        with phase(f"{name}: reading the raw files and composing the CGs"):
-            table = spec.build_table(raw_paths, progress)
-        return store_family(spec, *merge_collected(spec, table))
+        with phase(f"{spec.name}: reading the raw files and composing the CGs"):
+            table, found = spec.build(raw_paths, progress)
+        table, collected = merge_collected(spec, table)
+        return store_family(spec, table, {**found, **collected})
+
+
+def import_families(kind: str, path: Path, progress: bool = True) -> list[str]:
+    """Run the importer ``kind`` on ``path`` and store every family it read; their names.
+
+    The importer reads everything before anything is written, so a bad file leaves no family
+    half-imported.
+    """
+    path = Path(path)
+    imported = importer(kind).load()(path, progress)
+    with reporting(progress):
+        for name, (table, found) in sorted(imported.items()):
+            store_family(family_spec(name), table, {"imported_from": path.name, **found})
+    return sorted(imported)
 
 
 def refresh_collected_labels(name: str) -> Path:
     """Merge the family's collected label sets (``cgbench.collected``) into its stored build anew.
 
     The CGs are kept: the stored table loses its previously merged collected columns and gets the
-    current ones, so this costs one table read and write, not a rebuild.
+    current ones, so this costs one table read and write, not a rebuild. Manifest entries of the
+    build (capture failures, the imported file, ...) are kept.
     """
     spec = family_spec(name)
-    folder = family_folder(spec)
-    manifest = read_manifest(folder)
-    verify_family(folder, manifest, _rebuild_hint(name))
-    table = read_parquet(folder / DATA_FILE, memory_map=False)
-    table = table.drop_columns([c for c in manifest.get(MANIFEST_KEY, {}) if c in table.column_names])
-    return store_family(spec, *merge_collected(spec, table))
+    family = Family.from_folder(spec, family_folder(spec))
+    return _refresh(family)
+
+
+def _refresh(family: Family) -> Path:
+    manifest = family.manifest
+    table = family.table.drop_columns([c for c in manifest.get(MANIFEST_KEY, {}) if c in family.table.column_names])
+    table, collected = merge_collected(family.spec, table)
+    kept = {key: value for key, value in manifest.items() if key not in _COMPUTED_KEYS}
+    return store_family(family.spec, table, {**kept, **collected})
 
 
 def store_family(spec: FamilySpec, table: pa.Table, extra_manifest: dict | None = None) -> Path:
@@ -101,13 +138,24 @@ def store_family(spec: FamilySpec, table: pa.Table, extra_manifest: dict | None 
     return folder
 
 
+def family_column(name: str, column: str, progress: bool = True) -> list:
+    """One column of the family's verified build (built first if need be), read without its graphs."""
+    spec = family_spec(name)
+    folder = _build(spec, family_folder(spec), False, progress)
+    rebuild = rebuild_command(spec)
+    with reading(folder):
+        verify_family(folder, read_manifest(folder, spec.name, spec.version, rebuild), rebuild)
+        return pq.read_table(folder / DATA_FILE, columns=[column]).column(column).to_pylist()
+
+
 def load_family(name: str, progress: bool = True) -> Family:
     """The family ``name`` (see ``cgbench families``): built on first use, then read from the cache.
 
     The first call fetches the raw files (from ``CGBENCH_MIRROR`` when set), builds the table of
     CGs and labels and the standard splits, and writes them under ``$CGBENCH_HOME/families/``
     (default ``~/.cache/cgbench``), announcing each phase on stderr unless ``progress=False``.
-    Later calls check the files' sha256 against the manifest and memory-map them.
+    Later calls check the files' sha256 against the manifest and memory-map them; collected
+    labels (``cgbench.collected``) are merged in again when they changed.
 
     >>> nb201 = load_family("nb201")
     >>> nb201
@@ -124,11 +172,16 @@ def load_families(names: Sequence[str], progress: bool = True) -> dict[str, Fami
 def _load(name: str, progress: bool, note: str) -> Family:
     spec = family_spec(name)
     folder = family_folder(spec)
-    if not (folder / "manifest.json").exists():
-        build_family(name, progress=progress, note=note)
-    elif is_stale(name, read_manifest(folder)):
-        refresh_collected_labels(name)
-    return Family.from_folder(spec, folder)
+    with reading(folder):
+        family = Family.read(spec, folder) if is_built(folder) else None
+    if family is None:
+        _build(spec, folder, False, progress, note)
+        family = Family.from_folder(spec, folder)
+    if is_stale(name, family.manifest):
+        with reporting(progress):
+            _refresh(family)
+        family = Family.from_folder(spec, folder)
+    return family
 
 
 class Family:
@@ -152,14 +205,24 @@ class Family:
 
     @classmethod
     def from_folder(cls, spec: FamilySpec, folder: Path) -> Family:
-        """Read a stored family version, checking every file against the manifest's sha256."""
-        manifest = read_manifest(folder)
-        verify_family(folder, manifest, _rebuild_hint(spec.name))
+        """The family stored in ``folder``, checked against ``spec`` and its manifest's sha256s."""
+        with reading(folder):
+            return cls.read(spec, folder)
+
+    @classmethod
+    def read(cls, spec: FamilySpec, folder: Path) -> Family:
+        """:meth:`from_folder` for a caller that holds :func:`cgbench.storage.reading` on ``folder``."""
+        rebuild = rebuild_command(spec)
+        manifest = read_manifest(folder, spec.name, spec.version, rebuild)
+        verify_family(folder, manifest, rebuild)
         try:
             table = read_parquet(folder / DATA_FILE)
             splits = splits_from_table(read_parquet(folder / SPLITS_FILE))
         except pa.ArrowException as err:
-            raise FamilyIntegrityError(f"cannot read {folder}: {err}. {_rebuild_hint(spec.name)}") from None
+            raise FamilyIntegrityError(f"cannot read {folder}: {err}; run `{rebuild}`") from None
+        if table.num_rows != manifest["n_archs"]:
+            raise FamilyIntegrityError(f"{folder / DATA_FILE} has {table.num_rows} rows but its manifest records "
+                                       f"{manifest['n_archs']}; run `{rebuild}`")
         return cls(spec, folder, manifest, table, splits)
 
     @property
@@ -207,8 +270,7 @@ class Family:
         """What label column ``target`` (default: the default target) means: unit, dataset, split,
         epochs, seeds, source and licence, and a description."""
         target = target or self.default_target
-        if target not in self.manifest["labels"]:
-            raise KeyError(f"{self.name} has no label column {target!r}; it has {self.targets}")
+        self.labels(target)  # unknown targets fail here, naming the known ones
         return dict(self.manifest["labels"][target])
 
     @cached_property
@@ -220,10 +282,25 @@ class Family:
         """Label column ``target`` (default: the default target) as float64, NaN where a row has none."""
         target = target or self.default_target
         if target is None:
-            raise KeyError(f"{self.name} is unlabelled (architectures waiting for labels); it has no targets")
+            raise UnknownNameError(f"{self.name} is unlabelled (architectures waiting for labels); it has no targets")
         if target not in self.manifest["labels"]:
-            raise KeyError(f"{self.name} has no label column {target!r}; it has {self.targets}")
+            raise UnknownNameError(f"{self.name} has no label column {target!r}; it has {', '.join(self.targets)}")
         return np.asarray(self.table.column(target).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+    def higher_is_better(self, target: str | None = None) -> bool:
+        """The direction of ``target`` (default target if None): False for costs such as latency."""
+        target = target or self.default_target
+        self.labels(target)  # unknown targets fail here, naming the known ones
+        return bool(self.manifest["labels"][target].get("higher_is_better", True))
+
+    def labelled_rows(self, *targets: str) -> np.ndarray:
+        """Indices of the rows that carry every one of ``targets`` (e.g. an accuracy and a latency)."""
+        if not targets:
+            raise ValueError("name at least one target")
+        labelled = np.ones(len(self), bool)
+        for target in targets:
+            labelled &= ~np.isnan(self.labels(target))
+        return np.flatnonzero(labelled)
 
     @cached_property
     def graphs(self) -> GraphTable:
@@ -233,18 +310,33 @@ class Family:
     def graph(self, i: int) -> ComputationGraph:
         """The CG of row ``i``."""
         if not 0 <= i < len(self):
-            raise IndexError(f"{self.name} has {len(self)} architectures; index {i} is out of range")
+            raise ArchitectureIndexError(f"{self.name} has {len(self)} architectures (rows 0 to {len(self) - 1}); "
+                                         f"index {i} is out of range")
         return self.graphs.graph(i)
 
-    def get_idx_split(self, name: str = "random") -> dict[str, np.ndarray]:
+    def get_idx_split(self, name: str = "random", target: str | None = None) -> dict[str, np.ndarray]:
         """OGB style: ``{"train", "valid", "test"}`` row-index arrays of the stored split ``name``.
 
         ``random`` (80/10/10), ``dedup`` (80/10/10 over one representative per isomorphism class)
         and, for labelled families, ``fewshot50`` (GENNAPE's 50 fine-tuning rows and the rest as
-        test; its ``valid`` is empty by design, see ``cgbench.splits``).
+        test; its ``valid`` is empty by design, see ``cgbench.splits``). With ``target``, each part
+        keeps only the rows labelled by it (families whose targets cover different rows), and
+        ``fewshot50`` is the few-shot split of that target: the stored one is of the default
+        target, another target's is computed by the same rule (``cgbench.splits.fewshot_split``)
+        over the rows it labels.
         """
+        parts = self.split_parts(name, target)
+        if target is None:
+            return parts
+        labelled = ~np.isnan(self.labels(target))
+        return {part: idx[labelled[idx]] for part, idx in parts.items()}
+
+    def split_parts(self, name: str, target: str | None = None) -> dict[str, np.ndarray]:
+        """The parts of split ``name`` for ``target`` before unlabelled rows are dropped."""
         if name not in self.splits:
-            raise KeyError(f"{self.name} has no split {name!r}; it has {sorted(self.splits)}")
+            raise UnknownNameError(f"{self.name} has no split {name!r}; it has {', '.join(sorted(self.splits))}")
+        if name == "fewshot50" and target not in (None, self.default_target):
+            return fewshot_split(self.labels(target))
         return {part: self.splits[name][part].copy() for part in PARTS}
 
     def to_pandas(self, graphs: bool = False):

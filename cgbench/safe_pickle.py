@@ -12,8 +12,10 @@ import io
 import pickle
 from collections.abc import Iterable, Mapping
 
+from .errors import CgbenchError
 
-class UnsafePickleError(pickle.UnpicklingError):
+
+class UnsafePickleError(CgbenchError, pickle.UnpicklingError):
     """The pickle asked for a global that the format's allow-list does not contain."""
 
 

@@ -21,10 +21,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .errors import CgbenchError, CgbenchHomeError
+
 GITHUB_RAW = "https://raw.githubusercontent.com"
 
 
-class SourceIntegrityError(RuntimeError):
+class SourceIntegrityError(CgbenchError, RuntimeError):
     """A raw file's bytes do not match the sha256 its source declares."""
 
 
@@ -53,7 +55,16 @@ def github_file(source_id: str, repo: str, commit: str, path: str, sha256: str, 
 
 
 def cgbench_home() -> Path:
-    return Path(os.environ.get("CGBENCH_HOME", Path.home() / ".cache" / "cgbench"))
+    """``$CGBENCH_HOME`` (default ``~/.cache/cgbench``): where raw files, families and caches live."""
+    value = os.environ.get("CGBENCH_HOME")
+    if value is None:
+        return Path.home() / ".cache" / "cgbench"
+    if not value.strip():
+        raise CgbenchHomeError("CGBENCH_HOME is set but empty; unset it or set it to a folder")
+    home = Path(value).expanduser()
+    if home.exists() and not home.is_dir():
+        raise CgbenchHomeError(f"CGBENCH_HOME={value} is a file; it must be a folder (created if missing)")
+    return home
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -75,7 +86,7 @@ def fetch(raw: RawFile, progress: bool = True) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as tmp:
-        staged = Path(tmp) / raw.filename
+        staged = Path(tmp) / Path(raw.filename).name  # a filename may keep the upstream folders
         mirror = os.environ.get("CGBENCH_MIRROR")
         if mirror:
             _copy_from_mirror(raw, Path(mirror), staged)

@@ -2,10 +2,23 @@
 
 A family version is a folder holding ``data.parquet`` (one row per architecture: ``arch_id``,
 ``config``, graph columns as nested lists, FLOPs, parameters, labels), ``splits.parquet`` and
-``manifest.json``. The manifest records the sha256 of every data file and is written last,
-so a folder without one is an unfinished build. Every file is written to a temporary name in
-the same folder and renamed into place. Reading checks the sha256s first: a truncated or
-altered file gives :class:`FamilyIntegrityError` with the command that rebuilds it.
+``manifest.json``. The manifest records the sha256 of exactly those two data files, by plain
+name, and what the family is (name, version, row count, labels, splits). Reading checks the
+manifest against the family it should describe and the sha256s first: a truncated or altered
+file, or a manifest that lists other files or describes another family, gives
+:class:`FamilyIntegrityError` naming the file and the command that rebuilds it.
+
+Writing is atomic for readers, also against a rebuild (``cgbench build --force``) while other
+processes read: every file is first written to a temporary name in the folder and flushed to
+disk, then, under an exclusive lock that readers share (``.read.lock``, ``flock``), the manifest
+is removed, the data files are renamed into place and the new manifest is renamed in last. A
+reader holding the shared lock therefore sees the old build or the new one, never a mix and
+never neither; a writer killed before the renames leaves the old build, and one killed during
+them leaves no manifest (an unfinished build, rebuilt on the next load). Readers take the shared
+lock through a gate (``.gate.lock``) that a writer closes while it waits for the readers of the
+moment to finish, so a stream of readers cannot starve it. Writers take a third lock
+(``.write.lock``) for the whole write, so the next writer knows that temporary files it finds
+(``.*.tmp``) belong to a killed writer and removes them.
 
 Graphs travel in CSR form (:class:`GraphTable`): per-graph offsets into concatenated node and
 edge arrays. Parquet list columns store exactly that, so loading needs no per-graph work.
@@ -13,10 +26,14 @@ edge arrays. Parquet list columns store exactly that, so loading needs no per-gr
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,15 +42,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .errors import CgbenchError, InvalidFileError
 from .graph.model import ComputationGraph, check_graphs
 from .sources import sha256_of
+from .userfiles import read_json
 
 DATA_FILE, SPLITS_FILE, MANIFEST_FILE = "data.parquet", "splits.parquet", "manifest.json"
+FAMILY_FILES = (DATA_FILE, SPLITS_FILE)
+# What every manifest holds; a manifest without one of these keys was not written by cgbench.
+MANIFEST_KEYS = ("family", "version", "files", "n_archs", "labels", "default_target", "splits", "cg_format")
 GRAPH_COLUMNS = ("node_op", "node_shape", "node_attr", "edge_src", "edge_dst")
+_READ_LOCK, _GATE_LOCK, _WRITE_LOCK = ".read.lock", ".gate.lock", ".write.lock"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# A manifest is a few kilobytes; a larger one is not cgbench's.
+_MAX_MANIFEST_BYTES = 16 * 2**20
 
 
-class FamilyIntegrityError(RuntimeError):
-    """A stored family file is missing, truncated or altered."""
+class FamilyIntegrityError(CgbenchError, RuntimeError):
+    """A stored family file is missing, truncated, altered, or describes another family."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,26 +83,46 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+def staged_file(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a new temporary file ``.<name>.*.tmp`` next to ``path``, flushed to disk.
+
+    The caller renames it into place (or removes it); if ``write`` fails, the file is removed. The file
+    gets the mode a plainly created file would have (readable by others under umask 022).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; expected a file name to write")
+    blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        raise NotADirectoryError(f"{blocking} is a file, so {path} cannot be written")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    written = False
+    try:
+        os.chmod(tmp, _new_file_mode())
+        write(Path(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        written = True
+    finally:
+        if not written:
+            os.unlink(tmp)
+    return Path(tmp)
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file ``.<name>.*.tmp`` next to ``path``, then rename it into place.
 
     The file and the rename are flushed to disk, so a crash leaves either the old file or the new one.
-    The file gets the mode a plainly created file would have (readable by others under umask 022).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = staged_file(path, write)
     try:
-        os.chmod(tmp, _new_file_mode())
-        write(Path(tmp))
-        with open(tmp, "rb") as written:
-            os.fsync(written.fileno())
         os.replace(tmp, path)
         fsync_folder(path.parent)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -179,39 +225,136 @@ class GraphTable:
 # Family folders
 
 
+def _locked(path: Path, exclusive: bool) -> int | None:
+    """An open descriptor of the lock file ``path``, locked; None in a folder nobody may write to."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError as err:
+        # A folder nobody may write to (a read-only cache) has no writers to wait for.
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return None
+        raise
+    fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    return fd
+
+
+@contextmanager
+def _flock(path: Path, exclusive: bool) -> Iterator[None]:
+    fd = _locked(path, exclusive)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+@contextmanager
+def reading(folder: Path) -> Iterator[None]:
+    """Hold while reading a family folder's manifest and files: no writer swaps them meanwhile."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        yield  # nothing built yet, nothing to protect
+        return
+    with _flock(folder / _GATE_LOCK, exclusive=False):
+        fd = _locked(folder / _READ_LOCK, exclusive=False)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def is_built(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished build (its manifest is written last)."""
+    return (Path(folder) / MANIFEST_FILE).is_file()
+
+
+def remove_orphans(folder: Path) -> list[Path]:
+    """Remove the temporary files that killed writers left in ``folder``; call it holding the write lock."""
+    orphans = sorted(Path(folder).glob(".*.tmp"))
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    return orphans
+
+
 def write_family(folder: Path, table: pa.Table, splits: pa.Table, manifest: dict) -> None:
-    """Write a family version: data and splits first, the manifest (with their sha256s) last."""
+    """Write a family version: data and splits staged first, then swapped in with the manifest last."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / MANIFEST_FILE).unlink(missing_ok=True)
-    files = {}
-    for name, content in ((DATA_FILE, table), (SPLITS_FILE, splits)):
-        atomic_write(folder / name, lambda tmp, content=content: pq.write_table(
-            content, tmp, compression="zstd", row_group_size=1 << 20))
-        files[name] = sha256_of(folder / name)
-    atomic_write_text(folder / MANIFEST_FILE, json.dumps({**manifest, "files": files}, indent=2, sort_keys=True))
+    with _flock(folder / _WRITE_LOCK, exclusive=True):
+        remove_orphans(folder)
+        staged: dict[str, Path] = {}
+        try:
+            for name, content in ((DATA_FILE, table), (SPLITS_FILE, splits)):
+                staged[name] = staged_file(folder / name, lambda tmp, content=content: pq.write_table(
+                    content, tmp, compression="zstd", row_group_size=1 << 20))
+            files = {name: sha256_of(tmp) for name, tmp in staged.items()}
+            text = json.dumps({**manifest, "files": files}, indent=2, sort_keys=True)
+            staged[MANIFEST_FILE] = staged_file(folder / MANIFEST_FILE, lambda tmp: tmp.write_text(text))
+            with _flock(folder / _GATE_LOCK, exclusive=True), _flock(folder / _READ_LOCK, exclusive=True):
+                (folder / MANIFEST_FILE).unlink(missing_ok=True)
+                fsync_folder(folder)
+                for name in (*FAMILY_FILES, MANIFEST_FILE):
+                    os.replace(staged[name], folder / name)
+                fsync_folder(folder)
+        finally:
+            for tmp in staged.values():
+                tmp.unlink(missing_ok=True)
 
 
-def read_manifest(folder: Path) -> dict:
+def read_manifest(folder: Path, family: str, version: str, rebuild: str) -> dict:
+    """The manifest of ``folder``, checked to describe ``family`` ``version`` and to list exactly its files.
+
+    ``rebuild`` is the command that rebuilds the family; every error names it.
+    """
     path = Path(folder) / MANIFEST_FILE
+    if not path.is_file():
+        raise FamilyIntegrityError(f"{path} is missing: the family was never built or its build was interrupted; "
+                                   f"run `{rebuild}`")
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FamilyIntegrityError(f"{path} is missing: the family was never built or its build was interrupted") from None
-    except json.JSONDecodeError as err:
-        raise FamilyIntegrityError(f"{path} is not valid JSON ({err}); rebuild the family") from None
+        manifest = read_json(path, "a family manifest", _MAX_MANIFEST_BYTES)
+    except InvalidFileError as err:
+        raise FamilyIntegrityError(f"{err}; run `{rebuild}`") from None
+    _check_manifest(manifest, path, family, version, rebuild)
+    return manifest
 
 
-def verify_family(folder: Path, manifest: dict, rebuild_hint: str) -> None:
-    for name, expected in manifest["files"].items():
+def _check_manifest(manifest: object, path: Path, family: str, version: str, rebuild: str) -> None:
+    def fail(problem: str) -> FamilyIntegrityError:
+        return FamilyIntegrityError(f"{path} {problem}; run `{rebuild}`")
+
+    if not isinstance(manifest, dict):
+        raise fail(f"is not a JSON object but {type(manifest).__name__}")
+    missing = [key for key in MANIFEST_KEYS if key not in manifest]
+    if missing:
+        raise fail(f"lacks the key(s) {missing}")
+    if (manifest["family"], manifest["version"]) != (family, version):
+        raise fail(f"describes {manifest['family']!r} version {manifest['version']!r}, not {family!r} "
+                   f"version {version!r}")
+    files = manifest["files"]
+    if not isinstance(files, dict) or set(files) != set(FAMILY_FILES):
+        listed = sorted(files) if isinstance(files, dict) else files
+        raise fail(f"must list exactly the family's files {list(FAMILY_FILES)}, but lists {listed}")
+    bad = [name for name, digest in files.items() if not (isinstance(digest, str) and _SHA256.fullmatch(digest))]
+    if bad:
+        raise fail(f"records no valid sha256 for {bad}")
+    n_archs = manifest["n_archs"]
+    if isinstance(n_archs, bool) or not isinstance(n_archs, int) or n_archs < 0:
+        raise fail(f"records n_archs = {n_archs!r}, not a row count")
+
+
+def verify_family(folder: Path, manifest: dict, rebuild: str) -> None:
+    """Raise :class:`FamilyIntegrityError` unless every file of a checked manifest has its recorded sha256."""
+    for name in FAMILY_FILES:
+        expected = manifest["files"][name]
         path = Path(folder) / name
-        if not path.exists():
-            raise FamilyIntegrityError(f"{path} is missing. {rebuild_hint}")
+        if not path.is_file():
+            raise FamilyIntegrityError(f"{path} is missing; run `{rebuild}`")
         actual = sha256_of(path)
         if actual != expected:
             raise FamilyIntegrityError(
                 f"{path} has sha256 {actual} but its manifest records {expected}: the file is truncated "
-                f"or altered. {rebuild_hint}"
+                f"or altered; run `{rebuild}`"
             )
 
 

@@ -22,6 +22,9 @@ Choices and why:
   ``torchvision.datasets.CIFAR10``'s URL and checksum, not the ``CIFAR10`` dataset class itself,
   whose constructor would then unpickle the files with the unrestricted ``pickle.load``.
 - Default data root: ``$CGBENCH_DATA``, else ``<CGBENCH_HOME>/data``.
+- :func:`load_cifar10` records the sha256 of every batch file it read (``Cifar10.sha256``, hashed
+  from the very bytes it parsed), so each training result names the data it was trained and
+  tested on.
 - :func:`synthetic_cifar10` makes learnable stand-in images (a class colour, a class stripe pattern,
   noise) so tests and CPU benchmarks need no download and can check that training learns.
   :func:`write_synthetic_cifar10` (``cgbench label data --synthetic N``) writes them in the official
@@ -46,14 +49,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cgbench.errors import CgbenchError, InvalidFileError, InvalidInputError
 from cgbench.safe_pickle import UnsafePickleError, restricted_load
 from cgbench.sources import cgbench_home
+from cgbench.userfiles import read_json
 
 CIFAR10_FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 # Written next to the batches of a synthetic stand-in; its presence marks every label made from them.
 SYNTHETIC_MARKER = "SYNTHETIC.json"
+# The integers a synthetic marker records (how the stand-in was made); labels made from it quote them.
+MARKER_COUNTS = ("seed", "n_train", "n_test")
 IMAGE_SHAPE = (3, 32, 32)
 PIXELS_PER_IMAGE = 3 * 32 * 32
 NUM_CLASSES = 10
@@ -70,7 +77,15 @@ _BYTES_TO_PY2_STRING = {"SHORT_BINBYTES": b"U", "BINBYTES": b"T"}
 _PROTOCOL_2 = b"\x80\x02"
 
 
-class Cifar10FormatError(ValueError):
+class MissingDataError(CgbenchError, FileNotFoundError):
+    """The data root holds no CIFAR-10 batches; the message names the command that gets them."""
+
+
+class Cifar10DownloadError(CgbenchError, RuntimeError):
+    """The official CIFAR-10 archive could not be downloaded (no network, a proxy, a bad checksum)."""
+
+
+class Cifar10FormatError(InvalidFileError):
     """A CIFAR-10 batch file is missing, truncated, hostile or not shaped like the official ones."""
 
 
@@ -102,11 +117,13 @@ class Cifar10:
     train: ImageSet
     test: ImageSet
     folder: Path
+    # sha256 of every batch file read, by file name (empty for data made in memory): results record it.
+    sha256: dict[str, str] = field(default_factory=dict)
     # The marker of a synthetic stand-in (how it was made), None for real data.
     synthetic: dict | None = None
 
     def describe(self) -> dict:
-        """What a result records about the data it was trained on."""
+        """What a result records about the data it was trained on (besides the files' sha256)."""
         return {"folder": str(self.folder), "n_train_images": len(self.train), "n_test_images": len(self.test),
                 "synthetic": self.synthetic}
 
@@ -121,7 +138,7 @@ def load_cifar10(root: str | Path, download: bool = False) -> Cifar10:
     if download and not has_all_batches(Path(root)):
         download_cifar10(Path(root))
     if not folder.is_dir():
-        raise FileNotFoundError(
+        raise MissingDataError(
             f"no CIFAR-10 folder {folder}; expected the official python batches there "
             f"(`cgbench label data --download --data-root {root}` or load_cifar10(root, download=True) fetches them; "
             f"`cgbench label data --synthetic 5000 --data-root {root}` writes a stand-in to rehearse offline)"
@@ -131,13 +148,22 @@ def load_cifar10(root: str | Path, download: bool = False) -> Cifar10:
         raise FileNotFoundError(f"{folder} holds no data_batch_* files")
     if not (folder / TEST_BATCH).is_file():
         raise FileNotFoundError(f"{folder} holds no {TEST_BATCH} file")
-    return Cifar10(train=_concat([read_batch(p) for p in train_files]), test=read_batch(folder / TEST_BATCH),
-                   folder=folder, synthetic=read_synthetic_marker(folder))
+    batches, sha256 = {}, {}
+    for path in [*train_files, folder / TEST_BATCH]:
+        data = path.read_bytes()
+        sha256[path.name] = hashlib.sha256(data).hexdigest()
+        batches[path.name] = _parse_batch(data, path)
+    return Cifar10(train=_concat([batches[p.name] for p in train_files]), test=batches[TEST_BATCH], folder=folder,
+                   sha256=sha256, synthetic=read_synthetic_marker(folder))
 
 
 def read_batch(path: Path) -> ImageSet:
     """One official batch file as an :class:`ImageSet`; :class:`Cifar10FormatError` if it is not one."""
-    batch = _unpickle_python2(path)
+    return _parse_batch(Path(path).read_bytes(), Path(path))
+
+
+def _parse_batch(data: bytes, path: Path) -> ImageSet:
+    batch = _unpickle_python2(data, path)
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
         raise Cifar10FormatError(f"{path}: expected a dict with b'data' and b'labels', got {keys}")
@@ -200,7 +226,7 @@ def write_synthetic_cifar10(root: str | Path, n_train: int, n_test: int | None =
     ``n_test`` defaults to a fifth of ``n_train`` (at least 100). Returns the batches' folder.
     """
     if n_train < 5:
-        raise ValueError(f"a synthetic set needs at least 5 training images (one per batch file), got {n_train}")
+        raise InvalidInputError(f"a synthetic set needs at least 5 training images (one per batch file), got {n_train}")
     n_test = n_test if n_test is not None else max(100, n_train // 5)
     train, test = synthetic_cifar10(n_train, n_test, seed)
     folder = write_cifar10_batches(root, train, test)
@@ -213,8 +239,22 @@ def write_synthetic_cifar10(root: str | Path, n_train: int, n_test: int | None =
 
 
 def read_synthetic_marker(folder: Path) -> dict | None:
+    """The synthetic marker of a batches folder (how the stand-in was made), None if there is none."""
     path = Path(folder) / SYNTHETIC_MARKER
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    marker = read_json(path, "the marker of a synthetic CIFAR-10 stand-in", limit=2**16)
+    if not is_synthetic_marker(marker):
+        raise InvalidFileError(f"{path} is not a synthetic-data marker written by `cgbench label data --synthetic` "
+                               f"(expected a JSON object with \"synthetic\": true and integer {', '.join(MARKER_COUNTS)}); "
+                               "remove it if the batches are real")
+    return marker
+
+
+def is_synthetic_marker(marker: object) -> bool:
+    """Whether ``marker`` is what :func:`write_synthetic_cifar10` writes (results and collected labels carry it)."""
+    return (isinstance(marker, dict) and marker.get("synthetic") is True
+            and all(isinstance(marker.get(key), int) and not isinstance(marker.get(key), bool) for key in MARKER_COUNTS))
 
 
 def has_all_batches(root: Path) -> bool:
@@ -247,10 +287,6 @@ def download_cifar10(root: Path) -> Path:
     folder = Path(root) / CIFAR10_FOLDER
     (folder / SYNTHETIC_MARKER).unlink(missing_ok=True)  # the official files replaced a stand-in
     return folder
-
-
-class Cifar10DownloadError(RuntimeError):
-    """The official CIFAR-10 archive could not be downloaded (no network, a proxy, a bad checksum)."""
 
 
 @dataclass
@@ -315,9 +351,9 @@ def _concat(parts: list[ImageSet]) -> ImageSet:
     return ImageSet(torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]))
 
 
-def _unpickle_python2(path: Path):
+def _unpickle_python2(data: bytes, path: Path):
     try:
-        data = _swap_string_opcodes(path.read_bytes(), _PY2_STRING_TO_BYTES)
+        data = _swap_string_opcodes(data, _PY2_STRING_TO_BYTES)
         return restricted_load(data, CIFAR10_PICKLE_GLOBALS, CIFAR10_PICKLE_REPLACEMENTS)
     except UnsafePickleError as error:
         raise Cifar10FormatError(f"{path}: hostile or foreign pickle: {error}") from error

@@ -1,7 +1,8 @@
 """``cgbench label plan|data|launch|status|collect|verify``: labelling architectures by training them.
 
 Registered through the ``cgbench.commands`` entry point (``label = "labeling.cli:register"``).
-Heavy imports (torch, submitit) happen inside the commands so ``cgbench --help`` stays fast.
+Heavy imports (torch, submitit, pyarrow) happen inside the commands so ``cgbench --help`` stays fast.
+Errors are :class:`~cgbench.errors.CgbenchError` s, which ``cgbench.cli.main`` prints in one line.
 The SLURM backend is imported only when ``--backend submitit`` is asked for, so the local backend
 works where submitit is not installed.
 """
@@ -12,103 +13,132 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from cgbench.cli import examples, non_negative_int, positive_int
+
 from .backends import BACKENDS
 
 
 def register(subparsers) -> None:
-    label = subparsers.add_parser("label", help="train networks of a family to give it labels (plan, launch, "
-                                  "status, collect, verify)")
-    sub = label.add_subparsers(dest="label_command", required=True)
+    label = subparsers.add_parser(
+        "label", help="train networks of a family to give it labels (plan, data, launch, status, collect, verify)",
+        description="Label architectures by training them on CIFAR-10: plan work units, launch them on this "
+                    "machine's GPUs or a SLURM cluster, follow their status, collect the results as label columns "
+                    "of the family, and verify a sample by retraining.",
+        epilog=examples("cgbench label plan hiaml --n 500 --recipe standard --train-seeds 0,1 --out plans/hiaml",
+                        "cgbench label data --download",
+                        "cgbench label launch plans/hiaml --backend local --devices cuda --per-gpu 4",
+                        "cgbench label status plans/hiaml", "cgbench label collect plans/hiaml"))
+    sub = label.add_subparsers(dest="label_command", required=True, metavar="COMMAND")
     _add_plan(sub)
     _add_data(sub)
     _add_launch(sub)
-    p = sub.add_parser("status", help="done / pending / in progress (checkpoint) / failed units of a plan")
+    p = sub.add_parser("status", help="done / pending / in progress (checkpoint) / failed units of a plan",
+                       description="Count a plan's units by state and list the in-progress and failed ones "
+                                   "(failures grouped by reason).",
+                       epilog=examples("cgbench label status plans/hiaml", "cgbench label status plans/hiaml --show 50"))
     p.add_argument("plan", help="plan folder")
-    p.add_argument("--show", type=int, default=10, help="list at most this many units per state")
+    p.add_argument("--show", type=non_negative_int, default=10,
+                   help="list at most this many units per state (default: %(default)s)")
     p.set_defaults(func=_cmd_status)
-    p = sub.add_parser("collect", help="write the plans' results as label columns of their family")
-    p.add_argument("plans", nargs="+", help="plan folders (same family and recipe)")
+    p = sub.add_parser("collect", help="write the plans' results as label columns of their family",
+                       description="Check every finished result against its plan, then write the results as "
+                                   "label columns c10_<recipe>_final / _best of the family and merge them in.",
+                       epilog=examples("cgbench label collect plans/hiaml",
+                                       "cgbench label collect plans/hiaml-1 plans/hiaml-2 --replace"))
+    p.add_argument("plans", nargs="+", metavar="PLAN", help="plan folders (same family and recipe)")
     p.add_argument("--replace", action="store_true",
                    help="replace a collected column of the same name made with a different recipe hash")
     p.set_defaults(func=_cmd_collect)
-    p = sub.add_parser("verify", help="retrain K random finished units and report agreement")
+    p = sub.add_parser("verify", help="retrain K random finished units and report agreement",
+                       description="Retrain K randomly chosen finished units of a plan and report how far the "
+                                   "new accuracies are from the stored ones.",
+                       epilog=examples("cgbench label verify plans/hiaml --k 5 --device cuda"))
     p.add_argument("plan", help="plan folder")
-    p.add_argument("--k", type=int, required=True, help="how many finished units to retrain")
-    p.add_argument("--seed", type=int, default=0, help="seed of the choice of units")
-    p.add_argument("--device", default="cpu", help="torch device of the retrains (cpu, cuda, cuda:1, ...)")
-    p.add_argument("--data-root", help="folder holding cifar-10-batches-py")
-    p.add_argument("--compile", action="store_true")
+    p.add_argument("--k", type=positive_int, required=True, help="how many finished units to retrain")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed of the choice of units (default: %(default)s)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device of the retrains: cpu, cuda, cuda:1, ... (default: %(default)s)")
+    p.add_argument("--data-root", help="folder holding cifar-10-batches-py (default: $CGBENCH_DATA or "
+                   "<CGBENCH_HOME>/data)")
+    p.add_argument("--compile", action="store_true", help="torch.compile each network")
     p.set_defaults(func=_cmd_verify)
 
 
 def _add_plan(sub) -> None:
-    p = sub.add_parser("plan", help="sample architectures of a family into a plan of work units")
-    p.add_argument("family")
-    p.add_argument("--n", type=int, required=True, help="how many architectures")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    p.add_argument("--recipe", default="standard", help="a registered recipe or a recipe JSON file")
-    p.add_argument("--train-seeds", default="0", help="comma-separated training seeds per architecture")
+    p = sub.add_parser("plan", help="sample architectures of a family into a plan of work units",
+                       description="Draw N architectures of a built family (without replacement, seeded) and "
+                                   "write one work unit per architecture and training seed.",
+                       epilog=examples("cgbench label plan hiaml --n 500",
+                                       "cgbench label plan inception --n 100 --recipe short12 --train-seeds 0,1,2 "
+                                       "--out plans/inc"))
+    p.add_argument("family", help="a family with a search space, e.g. hiaml, inception, two_path")
+    p.add_argument("--n", type=positive_int, required=True, help="how many architectures")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default: %(default)s)")
+    p.add_argument("--recipe", default="standard",
+                   help="a registered recipe (standard, short12, short36, tiny_cpu) or a recipe JSON file "
+                        "(default: %(default)s)")
+    p.add_argument("--train-seeds", type=_train_seeds, default=(0,),
+                   help="comma-separated training seeds per architecture (default: 0)")
     p.add_argument("--out", help="plan folder (default: <CGBENCH_HOME>/labeling/<family>-<recipe>-...)")
     p.set_defaults(func=_cmd_plan)
 
 
-_DATA_EXAMPLE = """examples:
-  cgbench label data --check                 # what is in the data root: official, synthetic, missing
-  cgbench label data --download              # the official CIFAR-10 (170 MB, md5-checked; needs internet)
-  cgbench label data --synthetic 5000        # an offline stand-in to rehearse the whole flow on a laptop"""
-
-
 def _add_data(sub) -> None:
-    import argparse
-
     p = sub.add_parser("data", help="get, check or fake the CIFAR-10 the trainings read",
                        description="Manage the CIFAR-10 python batches (cifar-10-batches-py) under the data root. "
                                    "Labels trained on a --synthetic stand-in are marked synthetic in results, "
                                    "collected label columns (synthetic_c10_*) and their descriptions.",
-                       epilog=_DATA_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=examples(
+                           "cgbench label data --check          # what is in the data root: official, synthetic, "
+                           "missing",
+                           "cgbench label data --download       # the official CIFAR-10 (170 MB, md5-checked; needs "
+                           "internet)",
+                           "cgbench label data --synthetic 5000 # an offline stand-in to rehearse the whole flow"))
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--download", action="store_true",
                       help="download the official CIFAR-10 (torchvision's URL and md5) unless it is there")
     what.add_argument("--check", action="store_true",
                       help="check every batch file: present, readable, official (md5) or synthetic")
-    what.add_argument("--synthetic", type=int, metavar="N",
-                      help="write N learnable synthetic training images (and N/5 test images, at least 100) "
-                           "in the official format, marked synthetic")
-    p.add_argument("--data-root", help="folder for cifar-10-batches-py (default: $CGBENCH_DATA or <CGBENCH_HOME>/data)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic images (default: 0)")
+    what.add_argument("--synthetic", type=positive_int, metavar="N",
+                      help="write N (at least 5) learnable synthetic training images, and N/5 test images (at "
+                           "least 100), in the official format, marked synthetic")
+    p.add_argument("--data-root", help="folder for cifar-10-batches-py (default: $CGBENCH_DATA or "
+                                       "<CGBENCH_HOME>/data)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed of the synthetic images (default: %(default)s)")
     p.set_defaults(func=_cmd_data)
 
 
 def _cmd_data(args: argparse.Namespace) -> None:
-    from .cifar10 import Cifar10DownloadError, check_cifar10, default_data_root, download_cifar10, write_synthetic_cifar10
+    from .cifar10 import MissingDataError, check_cifar10, default_data_root, download_cifar10, write_synthetic_cifar10
 
     root = Path(args.data_root) if args.data_root else default_data_root()
     if args.synthetic is not None:
-        try:
-            folder = write_synthetic_cifar10(root, args.synthetic, seed=args.seed)
-        except ValueError as error:
-            raise SystemExit(f"cgbench label data: {error}") from None
+        folder = write_synthetic_cifar10(root, args.synthetic, seed=args.seed)
         print(f"wrote a SYNTHETIC CIFAR-10 stand-in to {folder} ({args.synthetic} training images): labels "
               "trained on it are rehearsal labels, marked synthetic wherever they go")
     elif args.download:
         if check_cifar10(root).official:
             print(f"{root / 'cifar-10-batches-py'} already holds the official CIFAR-10 (every md5 matches)")
             return
-        try:
-            print(f"downloaded CIFAR-10 to {download_cifar10(root)}")
-        except Cifar10DownloadError as error:
-            raise SystemExit(f"cgbench label data: {error}") from None
+        print(f"downloaded CIFAR-10 to {download_cifar10(root)}")
     check = check_cifar10(root)
     print("\n".join(check.lines()))
     if args.check and not check.complete:
-        raise SystemExit(f"cgbench label data: {root} has no complete CIFAR-10; run `cgbench label data --download` "
-                         "(needs internet) or `cgbench label data --synthetic 5000` (an offline stand-in)")
+        raise MissingDataError(f"{root} has no complete CIFAR-10; run `cgbench label data --download` (needs "
+                               "internet) or `cgbench label data --synthetic 5000` (an offline stand-in)")
 
 
 def _add_launch(sub) -> None:
-    p = sub.add_parser("launch", help="run a plan's pending units (local processes or a SLURM job array)")
+    p = sub.add_parser("launch", help="run a plan's pending units (local processes or a SLURM job array)",
+                       description="Start workers for a plan's pending units: local processes (one or more per "
+                                   "GPU) or a SLURM job array through submitit. A finished unit is never rerun.",
+                       epilog=examples("cgbench label launch plans/hiaml --backend local --devices cuda --per-gpu 4",
+                                       "cgbench label launch plans/hiaml --backend submitit --array-parallelism 32 "
+                                       "--timeout-min 240 --gpus-per-node 1 --partition gpu"))
     p.add_argument("plan", help="plan folder")
-    p.add_argument("--backend", choices=BACKENDS, default="local")
+    p.add_argument("--backend", choices=BACKENDS, default="local", help="where to run (default: %(default)s)")
     p.add_argument("--data-root", help="folder holding cifar-10-batches-py (default: $CGBENCH_DATA or "
                    "<CGBENCH_HOME>/data)")
     p.add_argument("--download", action="store_true",
@@ -119,60 +149,60 @@ def _add_launch(sub) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile each network")
     local = p.add_argument_group("local backend")
     local.add_argument("--devices", choices=("cpu", "cuda"), help="default: cuda when a GPU is visible, else cpu")
-    local.add_argument("--per-gpu", type=int, default=1, help="worker processes per GPU (small networks)")
+    local.add_argument("--per-gpu", type=positive_int, default=1,
+                       help="worker processes per GPU, for small networks (default: %(default)s)")
     slurm = p.add_argument_group("submitit backend (SLURM)")
-    slurm.add_argument("--array-parallelism", type=int, help="most array tasks running at once")
-    slurm.add_argument("--timeout-min", type=int, help="time limit of each array task, minutes")
-    slurm.add_argument("--partition")
-    slurm.add_argument("--gpus-per-node", type=int)
-    slurm.add_argument("--cpus-per-task", type=int)
-    slurm.add_argument("--units-per-task", type=int,
+    slurm.add_argument("--array-parallelism", type=positive_int,
+                       help="most array tasks running at once (default: submitit's)")
+    slurm.add_argument("--timeout-min", type=positive_int,
+                       help="time limit of each array task, minutes (default: the backend's)")
+    slurm.add_argument("--partition", help="SLURM partition (default: the cluster's default)")
+    slurm.add_argument("--gpus-per-node", type=non_negative_int, help="0 for CPU tasks, 1 for GPU tasks "
+                       "(default: the backend's)")
+    slurm.add_argument("--cpus-per-task", type=positive_int, help="CPU cores per task (default: the backend's)")
+    slurm.add_argument("--units-per-task", type=positive_int,
                        help="units per array task (default: one wave of --array-parallelism tasks)")
     p.set_defaults(func=_cmd_launch)
 
 
-def _parse_seeds(text: str) -> tuple[int, ...]:
+def _train_seeds(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated non-negative integers."""
     try:
         return tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
-        raise SystemExit(f"--train-seeds must be comma-separated integers such as 0,1,2; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers such as 0,1,2; got {text!r}") from None
 
 
 def _cmd_plan(args: argparse.Namespace) -> None:
     from .plan import make_plan
     from .recipe import resolve_recipe
 
-    try:
-        recipe = resolve_recipe(args.recipe)
-        plan = make_plan(args.family, args.n, args.seed, recipe, Path(args.out) if args.out else None,
-                         _parse_seeds(args.train_seeds))
-    except (ValueError, FileExistsError) as error:
-        raise SystemExit(f"cgbench label plan: {error}") from None
+    recipe = resolve_recipe(args.recipe)
+    plan = make_plan(args.family, args.n, args.seed, recipe, Path(args.out) if args.out else None, args.train_seeds)
     print(f"plan {plan.folder}: {len(plan.units)} units ({plan.family}, recipe {recipe.name} {recipe.hash})")
 
 
 def _load_plan(folder: str):
-    from .plan import Plan
+    from .plan import load_plan
 
-    try:
-        return Plan.load(folder)
-    except (FileNotFoundError, ValueError) as error:
-        raise SystemExit(str(error)) from None
+    return load_plan(folder)
 
 
 def _cmd_launch(args: argparse.Namespace) -> None:
+    from .plan import Plan
+
     plan = _load_plan(args.plan)
-    root = _ensure_data(args.data_root, args.download)
+    # Training plans read CIFAR-10: it is checked (and fetched if allowed) before any worker starts.
+    # Plans of other kinds (zero-cost scoring) read what their recipes say, from --data-root as given.
+    training = isinstance(plan, Plan)
+    root = _ensure_data(args.data_root, args.download) if training else args.data_root
     if args.backend == "local":
         from .backends import local
 
         devices = args.devices or _default_devices()
-        try:
-            slots = local.worker_slots(devices, args.per_gpu)
-        except (ValueError, RuntimeError) as error:
-            raise SystemExit(f"cgbench label launch: {error}") from None
-        if not args.no_estimate:
-            _print_estimate(plan, root, slots[0][1] if devices == "cpu" else "cuda", len(slots))
+        slots = local.worker_slots(devices, args.per_gpu)
+        if training and not args.no_estimate:
+            _print_estimate(plan, root, "cpu" if devices == "cpu" else "cuda", len(slots))
         report = local.launch(plan, data_root=root, devices=devices, per_gpu=args.per_gpu,
                               wait=args.wait, compile=args.compile)
     else:
@@ -181,7 +211,7 @@ def _cmd_launch(args: argparse.Namespace) -> None:
         options = {name: getattr(args, name) for name in ("array_parallelism", "timeout_min", "partition",
                                                           "gpus_per_node", "cpus_per_task", "units_per_task")
                    if getattr(args, name) is not None}
-        if not args.no_estimate:
+        if training and not args.no_estimate:
             _print_estimate(plan, root, "cuda" if _default_devices() == "cuda" else None,
                             options.get("array_parallelism", 4))
         report = slurm.launch(plan, data_root=root, wait=args.wait, compile=args.compile, **options)
@@ -191,21 +221,18 @@ def _cmd_launch(args: argparse.Namespace) -> None:
 
 
 def _ensure_data(data_root: str | None, download: bool) -> Path:
-    """The data root, with CIFAR-10 in it (downloaded if allowed), or a message that says which command to run."""
-    from .cifar10 import Cifar10DownloadError, default_data_root, download_cifar10, has_batches
+    """The data root, with CIFAR-10 in it (downloaded if allowed), or an error that says which command to run."""
+    from .cifar10 import MissingDataError, default_data_root, download_cifar10, has_batches
 
     root = Path(data_root) if data_root else default_data_root()
     if has_batches(root):
         return root
     if not download:
-        raise SystemExit(
-            f"cgbench label launch: no CIFAR-10 in {root / 'cifar-10-batches-py'}. Run `cgbench label data --download"
+        raise MissingDataError(
+            f"no CIFAR-10 in {root / 'cifar-10-batches-py'}. Run `cgbench label data --download"
             f"{' --data-root ' + str(root) if data_root else ''}` (needs internet), pass --download here, or "
             f"rehearse offline on a stand-in: `cgbench label data --synthetic 5000`")
-    try:
-        print(f"downloaded CIFAR-10 to {download_cifar10(root)}")
-    except Cifar10DownloadError as error:
-        raise SystemExit(f"cgbench label launch: {error}") from None
+    print(f"downloaded CIFAR-10 to {download_cifar10(root)}")
     return root
 
 
@@ -240,26 +267,22 @@ def _cmd_status(args: argparse.Namespace) -> None:
     plan = _load_plan(args.plan)
     status = plan_status(plan)
     counts = status.counts()
-    print(f"{plan.folder} ({plan.family}, recipe {plan.recipe.name} {plan.recipe.hash}): {len(plan.units)} units: "
+    print(f"{plan.folder} ({plan.describe()}): {len(plan.units)} units: "
           + ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in counts.items()))
     for uid, age in list(status.in_progress.items())[:args.show]:
-        print(f"  in progress: {uid} {plan.unit(uid).arch_id} (last checkpoint {age:.0f} s ago)")
+        print(f"  in progress: {uid} {plan.unit_label(uid)} (last checkpoint {age:.0f} s ago)")
     reasons = Counter(f"{r['error_type']}: {r['message']}" for r in status.failed.values())
     for reason, n in reasons.most_common():
         print(f"  failed x{n}: {reason}")
     for uid, record in list(status.failed.items())[:args.show]:
-        print(f"  failed: {uid} {record['arch_id']} seed {record['seed']} (attempts {record['attempts']}, "
+        print(f"  failed: {uid} {plan.unit_label(uid)} (attempts {record['attempts']}, "
               f"{record['hostname']}, {record['time']}): {record['error_type']}")
 
 
 def _cmd_collect(args: argparse.Namespace) -> None:
     from .collect import collect
 
-    plans = [_load_plan(folder) for folder in args.plans]
-    try:
-        report = collect(plans, replace=args.replace)
-    except (ValueError, FileExistsError) as error:
-        raise SystemExit(f"cgbench label collect: {error}") from None
+    report = collect([_load_plan(folder) for folder in args.plans], replace=args.replace)
     print(f"collected {report.n_results} results ({report.n_archs} architectures) into {report.family}: "
           f"{', '.join(report.columns)}; family rebuilt at {report.family_folder}")
 
@@ -268,10 +291,6 @@ def _cmd_verify(args: argparse.Namespace) -> None:
     from .verify import verify
 
     plan = _load_plan(args.plan)
-    try:
-        report = verify(plan, args.k, seed=args.seed, device=args.device, data_root=args.data_root,
-                        compile=args.compile)
-    except ValueError as error:
-        raise SystemExit(f"cgbench label verify: {error}") from None
+    report = verify(plan, args.k, seed=args.seed, device=args.device, data_root=args.data_root, compile=args.compile)
     print("\n".join(report.lines()))
     print(f"report: {report.folder / 'report.json'}")

@@ -17,6 +17,11 @@ Choices:
 - A collected column is owned by one recipe hash: collecting a recipe whose *name* matches an
   existing column made under a different hash (an edited recipe file) is refused unless
   ``replace`` is given, so labels of two different schedules never silently mix or overwrite.
+- Every result is checked against its plan before anything is written (``ResultStore.read``:
+  schema, unit id, architecture, seed, recipe hash, finite accuracies, CIFAR-10 sha256); one bad
+  file stops the collection with an error that names the bad files.
+- The provenance of the collected labels carries the sha256 of the CIFAR-10 files the results
+  were trained on (each distinct set once).
 - After writing, the family's stored build is re-merged at once
   (``cgbench.dataset.refresh_collected_labels``), so the next ``load_family`` sees the labels.
 - Results trained on a synthetic stand-in (``cgbench label data --synthetic``; recorded in each
@@ -37,11 +42,12 @@ import numpy as np
 from tqdm import tqdm
 
 from cgbench.collected import collected_folder, read_collected, write_collected
+from cgbench.errors import InvalidInputError
 from cgbench.families.base import LabelColumn
 
 from .plan import Plan, family_arch_ids
 from .recipe import Recipe
-from .store import ResultStore, now_iso
+from .store import InvalidResultError, ResultStore, now_iso
 
 SOURCE_ID = "cgbench"
 LICENCE = "CC-BY-4.0 (labels produced by cgbench)"
@@ -72,15 +78,16 @@ def collect(plans: Sequence[Plan], replace: bool = False, progress: bool = True)
     family, recipe = _common_family_and_recipe(plans)
     results = _read_results(plans, progress)
     if not results:
-        raise ValueError(f"no finished units in {', '.join(str(p.folder) for p in plans)}: nothing to collect "
-                         "(see `cgbench label status`)")
+        raise InvalidInputError(f"no finished units in {', '.join(str(p.folder) for p in plans)}: nothing to collect "
+                                "(see `cgbench label status`)")
     synthetic = _synthetic_marker(results)
+    # After reading: whether the columns are the synthetic ones depends on the data the results record.
     _check_owner(family, recipe, replace, synthetic is not None)
     known = set(family_arch_ids(family, progress))
     strangers = sorted({r["unit"]["arch_id"] for r in results} - known)
     if strangers:
-        raise ValueError(f"{len(strangers)} trained architectures are not in the family {family} "
-                         f"(e.g. {strangers[0]!r}); the plan belongs to another version of the family")
+        raise InvalidInputError(f"{len(strangers)} trained architectures are not in the family {family} "
+                                f"(e.g. {strangers[0]!r}); the plan belongs to another version of the family")
     provenance = {**_provenance(plans, recipe, results), "synthetic_data": synthetic}
     paths = []
     for kind, field_name in KINDS.items():
@@ -99,28 +106,38 @@ def _synthetic_marker(results: Sequence[dict]) -> dict | None:
         return None
     if not all(markers):
         n = sum(1 for m in markers if m)
-        raise ValueError(f"{n} of {len(results)} results were trained on a synthetic stand-in and the others on "
-                         "real data; collect them from separate plans (synthetic labels are rehearsal labels)")
+        raise InvalidInputError(f"{n} of {len(results)} results were trained on a synthetic stand-in and the others "
+                                "on real data; collect them from separate plans (synthetic labels are rehearsal labels)")
     return markers[0]
 
 
 def _common_family_and_recipe(plans: Sequence[Plan]) -> tuple[str, Recipe]:
     if not plans:
-        raise ValueError("collect needs at least one plan")
+        raise InvalidInputError("collect needs at least one plan")
     pairs = {(p.family, p.recipe.hash) for p in plans}
     if len(pairs) != 1:
-        raise ValueError(f"plans collected together must share family and recipe; got (family, recipe hash) "
-                         f"{sorted(pairs)}")
+        raise InvalidInputError(f"plans collected together must share family and recipe; got (family, recipe hash) "
+                                f"{sorted(pairs)}")
     return plans[0].family, plans[0].recipe
 
 
 def _read_results(plans: Sequence[Plan], progress: bool) -> list[dict]:
+    """Every finished unit's result, each checked against its plan; one error naming every bad file."""
     by_unit: dict[str, dict] = {}
+    bad: list[str] = []
     for plan in plans:
         store = ResultStore(plan)
         finished = sorted(store.finished() & set(plan.units_by_id))
         for uid in tqdm(finished, desc=f"reading results of {plan.folder.name}", disable=not progress):
-            by_unit.setdefault(uid, store.read(uid))
+            if uid in by_unit:
+                continue
+            try:
+                by_unit[uid] = store.read(uid)
+            except InvalidResultError as err:
+                bad.append(str(err))
+    if bad:
+        raise InvalidResultError(f"{len(bad)} result file(s) do not match their plan, nothing was collected: "
+                                 + " | ".join(bad[:5]) + (" | ..." if len(bad) > 5 else ""))
     return [by_unit[uid] for uid in sorted(by_unit)]
 
 
@@ -175,5 +192,7 @@ def _provenance(plans: Sequence[Plan], recipe: Recipe, results: Sequence[dict]) 
         "plans": [str(p.folder) for p in plans], "recipe": recipe.as_dict(), "recipe_hash": recipe.hash,
         "git_revisions": sorted({r["git_revision"] for r in results}),
         "devices": sorted({r["train"]["device"] for r in results}), "n_results": len(results),
+        "cifar10_sha256": [json.loads(text) for text in sorted({json.dumps(r["cifar10_sha256"], sort_keys=True)
+                                                                 for r in results})],
         "collected": now_iso(), "collected_into": str(collected_folder(plans[0].family)),
     }

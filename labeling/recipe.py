@@ -38,6 +38,11 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from cgbench.errors import InvalidInputError
+from cgbench.userfiles import read_json
+
+# A recipe file is a few hundred bytes.
+MAX_RECIPE_BYTES = 2**20
 OPTIMIZERS = ("sgd",)
 SCHEDULES = ("cosine",)
 AUGMENTATIONS = ("crop_flip", "none")
@@ -66,7 +71,7 @@ class Recipe:
     def __post_init__(self) -> None:
         problems = _problems(self)
         if problems:
-            raise ValueError(f"invalid recipe {self.name!r}: " + "; ".join(problems))
+            raise InvalidInputError(f"invalid recipe {self.name!r}: " + "; ".join(problems))
         # A JSON file may write lr 1 or 1.0; both must give the same recipe and hash.
         for name in FLOAT_FIELDS:
             object.__setattr__(self, name, float(getattr(self, name)))
@@ -77,12 +82,12 @@ class Recipe:
     @classmethod
     def from_dict(cls, d: dict) -> Recipe:
         if not isinstance(d, dict):
-            raise ValueError(f"a recipe must be a JSON object of its fields, got {type(d).__name__}")
+            raise InvalidInputError(f"a recipe must be a JSON object of its fields, got {type(d).__name__}")
         expected = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - expected)
         missing = sorted(expected - set(d))
         if unknown or missing:
-            raise ValueError(
+            raise InvalidInputError(
                 f"recipe fields do not match: unknown {unknown or 'none'}, missing {missing or 'none'}; "
                 f"expected exactly {sorted(expected)}"
             )
@@ -154,7 +159,7 @@ def list_recipes() -> list[str]:
 
 def get_recipe(name: str) -> Recipe:
     if name not in _REGISTRY:
-        raise ValueError(f"unknown recipe {name!r}; registered recipes: {', '.join(list_recipes())}")
+        raise InvalidInputError(f"unknown recipe {name!r}; registered recipes: {', '.join(list_recipes())}")
     return _REGISTRY[name]
 
 
@@ -164,12 +169,8 @@ def resolve_recipe(name_or_path: str | Path) -> Recipe:
         return _REGISTRY[str(name_or_path)]
     path = Path(name_or_path)
     if not path.is_file():
-        raise ValueError(
+        raise InvalidInputError(
             f"{str(name_or_path)!r} is neither a registered recipe ({', '.join(list_recipes())}) "
             f"nor an existing JSON recipe file"
         )
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"recipe file {path} is not valid JSON: {error}") from error
-    return Recipe.from_dict(data)
+    return Recipe.from_dict(read_json(path, "a recipe JSON file", MAX_RECIPE_BYTES))

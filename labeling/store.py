@@ -12,6 +12,12 @@ Leftover temporary files (``.*.tmp``, from a crash between the write and the lin
 and removed when a store is opened if they are older than :data:`STALE_TMP_SECONDS`: a younger
 one may belong to a worker writing right now on another process or node.
 
+Reading a result checks it against its plan (``plan.result_problems``; :func:`result_problems` for training plans): the schema, the unit id
+(the file's name), the unit's family, arch_id and seed, the plan's recipe hash, finite accuracies
+in [0, 100] and the sha256 of the CIFAR-10 files it was trained on. A result that fails raises
+:class:`InvalidResultError` naming the file, so another unit's architecture or a NaN accuracy
+never becomes a label.
+
 Failures go to ``<plan>/failures/<unit_id>.json`` (exception type and message, traceback tail,
 host, time, attempt count) and are removed when the unit later succeeds. A unit with a
 checkpoint (``<plan>/checkpoints/<unit_id>.pt``) and no result is in progress, or was cut off
@@ -28,17 +34,24 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
 from cgbench import __version__ as cgbench_version
+from cgbench.errors import InvalidFileError
 from cgbench.storage import atomic_write_text, fsync_folder
+from cgbench.userfiles import read_json
 
 from .plan import Plan, WorkUnit
 
 STALE_TMP_SECONDS = 300.0
+# A result holds one record per epoch: a few hundred kilobytes for the longest recipes.
+MAX_RECORD_BYTES = 16 * 2**20
+ACCURACY_FIELDS = ("final_test_acc", "best_test_acc")
+# What every failure record holds; a record also holds the fields of its plan kind's unit (arch_id, seed, ...).
+FAILURE_FIELDS = ("unit_id", "family", "error_type", "message", "attempts", "hostname", "time")
 TRACEBACK_TAIL_CHARS = 4000
 SLURM_VARIABLES = {"job_id": "SLURM_JOB_ID", "array_job_id": "SLURM_ARRAY_JOB_ID",
                    "array_task_id": "SLURM_ARRAY_TASK_ID", "restart_count": "SLURM_RESTART_COUNT"}
@@ -46,6 +59,53 @@ SLURM_VARIABLES = {"job_id": "SLURM_JOB_ID", "array_job_id": "SLURM_ARRAY_JOB_ID
 
 class ResultExistsError(FileExistsError):
     """A unit already has its result; a store never holds two."""
+
+
+class InvalidResultError(InvalidFileError):
+    """A result file that is unreadable or does not belong to its unit of the plan."""
+
+
+def result_problems(plan: Plan, unit: WorkUnit, record: object) -> list[str]:
+    """Every way ``record`` is not a training result of ``unit`` of ``plan`` (empty: it is one).
+
+    ``Plan.result_problems``; other plan kinds check their own results.
+    """
+    if not isinstance(record, dict):
+        return [f"it holds {type(record).__name__}, not a result object"]
+    problems = []
+    for key in ("unit", "recipe", "train", "cifar10_sha256"):
+        if not isinstance(record.get(key), dict):
+            problems.append(f"its {key!r} is missing or not an object")
+    if problems:
+        return problems
+    expected_unit = {"unit_id": unit.unit_id, "family": unit.family, "arch_id": unit.arch_id, "seed": unit.seed}
+    for key, expected in expected_unit.items():
+        if record["unit"].get(key) != expected:
+            problems.append(f"unit.{key} is {record['unit'].get(key)!r}, but the plan's unit has {expected!r}")
+    if record["recipe"].get("hash") != plan.recipe.hash:
+        problems.append(f"recipe.hash is {record['recipe'].get('hash')!r}, but the plan's recipe is {plan.recipe.hash}")
+    for key in ACCURACY_FIELDS:
+        value = record["train"].get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            problems.append(f"train.{key} is {value!r}, not an accuracy in [0, 100]")
+    for where, key in ((record["train"], "device"), (record, "git_revision")):
+        if not isinstance(where.get(key), str):
+            problems.append(f"{key} is missing")
+    data = record.get("data")  # older results do not record it
+    if data is not None and not (isinstance(data, dict) and _marker_or_none(data.get("synthetic"))):
+        problems.append("data.synthetic is neither null nor the marker of a synthetic stand-in")
+    sha256 = record["cifar10_sha256"]
+    if not sha256 or not all(isinstance(v, str) and len(v) == 64 for v in sha256.values()):
+        problems.append("cifar10_sha256 does not record the sha256 of the CIFAR-10 files the unit was trained on")
+    return problems
+
+
+def _marker_or_none(marker: object) -> bool:
+    if marker is None:
+        return True
+    from .cifar10 import is_synthetic_marker  # imports torch: only for results trained on a stand-in
+
+    return is_synthetic_marker(marker)
 
 
 def now_iso() -> str:
@@ -112,10 +172,18 @@ class ResultStore:
         return [u for u in units if u.unit_id not in finished]
 
     def read(self, unit_id: str) -> dict:
+        """The result of ``unit_id``, checked against the plan; :class:`InvalidResultError` names a bad file."""
         path = self.result_path(unit_id)
         if not path.is_file():
             raise FileNotFoundError(f"unit {unit_id} has no result yet ({path})")
-        return json.loads(path.read_text())
+        try:
+            record = read_json(path, "a labelling result", MAX_RECORD_BYTES)
+        except InvalidFileError as err:
+            raise InvalidResultError(str(err)) from None
+        problems = self.plan.result_problems(self.plan.unit(unit_id), record)
+        if problems:
+            raise InvalidResultError(f"{path}: {'; '.join(problems)}")
+        return record
 
     def write(self, unit_id: str, result: dict) -> Path:
         """Publish ``result`` as the one result of ``unit_id``; :class:`ResultExistsError` if it has one."""
@@ -143,7 +211,7 @@ class ResultStore:
     def record_failure(self, unit: WorkUnit, error: BaseException) -> dict:
         previous = self.failure(unit.unit_id)
         record = {
-            "unit_id": unit.unit_id, "family": unit.family, "arch_id": unit.arch_id, "seed": unit.seed,
+            **asdict(unit),  # unit_id, family, and what the plan kind's units hold (arch_id, seed, ...)
             "error_type": type(error).__name__, "message": str(error),
             "traceback": "".join(traceback.format_exception(error))[-TRACEBACK_TAIL_CHARS:],
             "time": now_iso(), "attempts": (previous or {}).get("attempts", 0) + 1, **run_context(),
@@ -152,8 +220,15 @@ class ResultStore:
         return record
 
     def failure(self, unit_id: str) -> dict | None:
+        """The unit's failure record, if it has one."""
         path = self.failure_path(unit_id)
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        record = read_json(path, "a failure record", MAX_RECORD_BYTES)
+        missing = [k for k in FAILURE_FIELDS if not isinstance(record, dict) or k not in record]
+        if missing:
+            raise InvalidFileError(f"{path} is not a failure record (it lacks {missing}); delete it to retry the unit")
+        return record
 
 
 @dataclass

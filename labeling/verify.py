@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from cgbench.errors import InvalidInputError
 from cgbench.storage import atomic_write_text
 
 from .plan import Plan
@@ -74,7 +75,7 @@ def verify(plan: Plan, k: int, seed: int = 0, device: str = "cpu", data_root: st
     store = ResultStore(plan)
     finished = sorted(store.finished() & set(plan.units_by_id))
     if not 1 <= k <= len(finished):
-        raise ValueError(f"k must be between 1 and the {len(finished)} finished units of {plan.folder}, got {k}")
+        raise InvalidInputError(f"k must be between 1 and the {len(finished)} finished units of {plan.folder}, got {k}")
     chosen = [finished[i] for i in np.random.default_rng(seed).choice(len(finished), size=k, replace=False)]
     folder = plan.folder / "verify"
     retrains = ResultStore(plan, results_dir=folder / "results", failures_dir=folder / "failures")

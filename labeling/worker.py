@@ -28,7 +28,9 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-from .plan import Plan, WorkUnit
+from cgbench.userfiles import read_text
+
+from .plan import Plan, WorkUnit, load_plan
 from .store import ResultExistsError, ResultStore, now_iso, run_context
 
 # What building or training one network can raise that says "this unit failed", not "stop".
@@ -72,20 +74,29 @@ def train_unit(plan: Plan, unit: WorkUnit, data, device: str, checkpoint_path: P
     return {
         "unit": {"unit_id": unit.unit_id, "family": unit.family, "arch_id": unit.arch_id, "seed": unit.seed},
         "recipe": {"name": plan.recipe.name, "hash": plan.recipe.hash},
-        "train": result.as_dict(), "data": data.describe(), "resumed_from_checkpoint": resumed,
-        "device_requested": device,
+        "train": result.as_dict(), "data": data.describe(), "cifar10_sha256": dict(data.sha256),
+        "resumed_from_checkpoint": resumed, "device_requested": device,
         "started": started, "finished": now_iso(), **run_context(),
     }
 
 
-def run_units(plan: Plan, unit_ids: Sequence[str] | None = None, device: str = "cpu",
-              data_root: str | Path | None = None, progress: bool = True, compile: bool = False) -> RunSummary:
-    """Train the pending units among ``unit_ids`` (all of the plan's when None)."""
+def pending_units(plan, unit_ids: Sequence[str] | None) -> tuple[ResultStore, list, RunSummary]:
+    """The plan's store, its units among ``unit_ids`` (all when None) without a result, and a summary
+    that lists the others as skipped: where every plan kind's ``run_units`` starts."""
     store = ResultStore(plan)
     units = plan.units if unit_ids is None else [plan.unit(u) for u in unit_ids]
     todo = store.pending(units)
     todo_ids = {u.unit_id for u in todo}
-    summary = RunSummary(done=[], failed=[], skipped=[u.unit_id for u in units if u.unit_id not in todo_ids])
+    return store, todo, RunSummary(done=[], failed=[], skipped=[u.unit_id for u in units if u.unit_id not in todo_ids])
+
+
+def run_units(plan, unit_ids: Sequence[str] | None = None, device: str = "cpu",
+              data_root: str | Path | None = None, progress: bool = True, compile: bool = False) -> RunSummary:
+    """Run the pending units among ``unit_ids`` (all of the plan's when None): train them for a training
+    plan; a plan of another kind (zero-cost scoring) runs its units through its own ``run_units``."""
+    if not isinstance(plan, Plan):
+        return plan.run_units(unit_ids, device=device, data_root=data_root, progress=progress)
+    store, todo, summary = pending_units(plan, unit_ids)
     if not todo:
         return summary
     data = _load_data(store, todo, data_root)
@@ -153,12 +164,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    plan = Plan.load(args.plan)
+    plan = load_plan(args.plan)
     unit_ids = None
     if args.units:
         unit_ids = [u for u in args.units.split(",") if u]
     elif args.units_file:
-        unit_ids = [line.strip() for line in Path(args.units_file).read_text().splitlines() if line.strip()]
+        unit_ids = [line.strip() for line in read_text(Path(args.units_file), "a file of unit ids").splitlines()
+                    if line.strip()]
     unknown = [u for u in unit_ids or () if u not in plan.units_by_id]
     if unknown:
         raise SystemExit(f"{len(unknown)} unit ids are not in the plan {plan.folder} (e.g. {unknown[0]!r})")

@@ -1,9 +1,21 @@
 """cgbench leaderboard: the submission format, the validator that recomputes every score, and the
-static leaderboard page (``cgbench leaderboard validate FILE``, ``cgbench leaderboard render``)."""
+static leaderboard page (``cgbench leaderboard validate FILE``, ``cgbench leaderboard render``).
 
-from .submission import (FamilyVersion, InvalidSubmissionError, MethodInfo, Run, Submission, load_submission,
-                         write_submission)
-from .validate import RunMetrics, SeedSummary, ValidatedSubmission, validate_submission
+The names below are imported on first use (PEP 562), so registering the ``cgbench leaderboard``
+command loads no family code.
+"""
 
-__all__ = ["FamilyVersion", "InvalidSubmissionError", "MethodInfo", "Run", "RunMetrics", "SeedSummary", "Submission",
-           "ValidatedSubmission", "load_submission", "validate_submission", "write_submission"]
+from __future__ import annotations
+
+from cgbench.lazy import lazy_exports
+
+_LAZY = {
+    **dict.fromkeys(("FamilyVersion", "InvalidSubmissionError", "MethodInfo", "Run", "Submission", "load_submission",
+                     "write_submission"), "leaderboard.submission"),
+    **dict.fromkeys(("RunMetrics", "SeedSummary", "ValidatedSubmission", "validate_submission"), "leaderboard.validate"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -1,5 +1,6 @@
 """``cgbench leaderboard validate FILE`` and ``cgbench leaderboard render``, registered through the
-``cgbench.commands`` entry-point group."""
+``cgbench.commands`` entry-point group. An invalid submission is an ``InvalidSubmissionError``, which
+``cgbench.cli.main`` prints in one line (exit status 2)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from cgbench.cli import examples
 
 SUBMISSIONS_DIR = Path(__file__).resolve().parent / "submissions"
 DEFAULT_OUT = Path("artifacts") / "leaderboard"
@@ -18,7 +21,7 @@ def _cmd_validate(args: argparse.Namespace) -> None:
     try:
         result = validate_submission(Path(args.file))
     except InvalidSubmissionError as err:
-        raise SystemExit(f"invalid submission {args.file}: {err}") from None
+        raise InvalidSubmissionError(f"invalid submission {args.file}: {err}") from None
     report = {
         "method": result.submission.method.name,
         "runs": [{"track": r.run.track, "family": r.run.family, "seed": r.run.seed, "target": r.run.target,
@@ -46,13 +49,27 @@ def _cmd_render(args: argparse.Namespace) -> None:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("leaderboard", help="validate submissions and render the leaderboard")
-    commands = parser.add_subparsers(dest="leaderboard_command", required=True)
-    p = commands.add_parser("validate", help="check a submission file (.json.gz or .json) and print its recomputed metrics")
-    p.add_argument("file")
+    parser = subparsers.add_parser(
+        "leaderboard", help="validate submissions and render the leaderboard",
+        description="Validate submission files (every metric is recomputed from the predictions) and render the "
+                    "leaderboard as a static HTML page and a Markdown table.",
+        epilog=examples("cgbench leaderboard validate my_method.json.gz", "cgbench leaderboard render"))
+    commands = parser.add_subparsers(dest="leaderboard_command", required=True, metavar="COMMAND")
+    p = commands.add_parser("validate", help="check a submission file (.json.gz or .json) and print its recomputed "
+                                             "metrics",
+                            description="Check a submission against the format and the current family builds and "
+                                        "print its metrics, recomputed with the Evaluator (JSON on stdout).",
+                            epilog=examples("cgbench leaderboard validate leaderboard/submissions/gin.json.gz"))
+    p.add_argument("file", help="the submission (.json.gz or .json)")
     p.set_defaults(func=_cmd_validate)
-    p = commands.add_parser("render", help="write the leaderboard as a static HTML page and a Markdown table")
-    p.add_argument("--submissions", default=str(SUBMISSIONS_DIR), help="folder of submission files (*.json.gz or *.json)")
-    p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for index.html and leaderboard.md")
+    p = commands.add_parser("render", help="write the leaderboard as a static HTML page and a Markdown table",
+                            description="Validate every submission in --submissions and write index.html and "
+                                        "leaderboard.md to --out; invalid submissions are left out and listed.",
+                            epilog=examples("cgbench leaderboard render",
+                                            "cgbench leaderboard render --submissions my_subs --out site --strict"))
+    p.add_argument("--submissions", default=str(SUBMISSIONS_DIR),
+                   help="folder of submission files, *.json.gz or *.json (default: the shipped leaderboard/submissions)")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for index.html and leaderboard.md "
+                                                           "(default: %(default)s)")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any submission is invalid")
     p.set_defaults(func=_cmd_render)

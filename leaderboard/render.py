@@ -311,23 +311,32 @@ seeds). Click a column header to sort; click again to reverse.</p>
 # Markdown
 
 
+# Markdown passes HTML through and turns [text](address) into links: a cell's text is HTML-escaped
+# as index.html escapes it, and the characters that would start a link, a code span or a new cell
+# are backslash-escaped.
+_MD_ESCAPED = str.maketrans({c: "\\" + c for c in "\\`[]|"})
+# Characters that would end a Markdown link address or open HTML inside it, percent-encoded.
+_URL_ESCAPED = str.maketrans({c: f"%{ord(c):02X}" for c in " ()|<>\"'`"})
+
+
 def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell: no HTML, no link or code syntax, one line."""
+    return html.escape(str(text), quote=False).translate(_MD_ESCAPED).replace("\n", " ").replace("\r", " ")
 
 
 def _md_url(url: str) -> str:
-    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("|", "%7C")
+    return url.translate(_URL_ESCAPED)
 
 
 def _markdown_table(key: tuple[str, str, str], entries: list[Entry]) -> list[str]:
     columns = metric_columns(entries)
     header = ["Method", *(c.title for c in columns), "Seeds", "Training labels", "Parameters", "Hardware", "Code"]
-    lines = [f"## {table_title(*key)}", "", "| " + " | ".join(header) + " |",
+    lines = [f"## {_md(table_title(*key))}", "", "| " + " | ".join(header) + " |",
              "|" + "|".join(["---"] + ["---:"] * (len(columns) + 1) + ["---", "---:", "---", "---"]) + "|"]
     for entry in entries:
         method, summary = entry.method, entry.summary
         cells = [_md(method.name), *(mean_std_text(summary, c.key) for c in columns), str(len(summary.seeds)),
-                 training_status(summary.track, summary.family, summary.trained_on), f"{method.n_parameters:,}",
+                 _md(training_status(summary.track, summary.family, summary.trained_on)), f"{method.n_parameters:,}",
                  _md(method.hardware), f"[code]({_md_url(method.code_url)})"]
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
@@ -343,6 +352,6 @@ def render_markdown(board: Board) -> str:
         lines += _markdown_table(key, entries)
     if board.rejected:
         lines += [f"## Left out: {len(board.rejected)} invalid submission(s)", ""]
-        lines += [f"- `{r.path.name}`: {_md(r.reason.splitlines()[0])}" for r in board.rejected]
+        lines += [f"- {_md(r.path.name)}: {_md(r.reason.splitlines()[0])}" for r in board.rejected]
         lines.append("")
     return "\n".join(lines)

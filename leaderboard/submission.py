@@ -16,6 +16,11 @@ with it every rank metric, is exactly the submitted one; error metrics (MAE, MAP
 relative 5e-8 at most where 8 digits do. A predictor's float64 digits beyond float32's are noise,
 and they are most of what gzip cannot compress (arch_ids repeat across seeds and compress well).
 The reader takes any finite JSON number.
+
+Reading is bounded (``cgbench.userfiles``): a file above ``MAX_SUBMISSION_BYTES``, compressed or
+inflated, is refused before it fills memory, and so is JSON nested deeper than the format needs.
+A method's name is lower-case letters, digits and ``_`` (``METHOD_NAME``): it names the file
+``<method>.json.gz`` and a row of the leaderboard.
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ import gzip
 import json
 import math
 import numbers
-import zlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-
 from cgbench import __version__ as CGBENCH_VERSION
+from cgbench.errors import InvalidFileError, InvalidInputError
 from cgbench.storage import atomic_write
+from cgbench.userfiles import MAX_FILE_BYTES, decode_text, gunzip, parse_json, read_bytes
 
 FORMAT_TAG = "cgbench-submission-1"
 TRACK_SPLITS = {"in_family": "random", "zero_shot": "random", "few_shot": "fewshot50"}
@@ -45,9 +51,12 @@ MIN_DIGITS, EXACT_DIGITS = 8, 17
 GZIP_SUFFIX, JSON_SUFFIX = ".json.gz", ".json"
 SUBMISSION_SUFFIXES = (GZIP_SUFFIX, JSON_SUFFIX)
 GZIP_MAGIC = b"\x1f\x8b"
+# The standard protocol's submissions are about 13 MB of JSON; the cap is for the file and for its inflated JSON.
+MAX_SUBMISSION_BYTES = MAX_FILE_BYTES
+METHOD_NAME = re.compile(r"[a-z0-9_]+")
 
 
-class InvalidSubmissionError(ValueError):
+class InvalidSubmissionError(InvalidInputError):
     """A submission that breaks the format or the benchmark's rules; the message says which and where."""
 
 
@@ -126,21 +135,18 @@ def _check_suffix(path: Path) -> None:
 
 
 def read_submission_bytes(path: Path) -> bytes:
-    """The JSON bytes of a submission file, decompressed when its name ends in ``.json.gz``."""
+    """The JSON bytes of a submission file, decompressed when its name ends in ``.json.gz``, at most
+    ``MAX_SUBMISSION_BYTES`` either way."""
     _check_suffix(path)
-    raw = path.read_bytes()
-    if not path.name.endswith(GZIP_SUFFIX):
-        if raw.startswith(GZIP_MAGIC):
-            raise InvalidSubmissionError(f"{path}: the file is gzip-compressed; name it *{GZIP_SUFFIX}")
-        return raw
     try:
-        return gzip.decompress(raw)
-    except EOFError:
-        raise InvalidSubmissionError(f"{path}: truncated gzip file (the compressed stream ends early); "
-                                     "write it again") from None
-    except (gzip.BadGzipFile, zlib.error) as err:
-        raise InvalidSubmissionError(f"{path}: corrupted or not a gzip file ({err}); a *{GZIP_SUFFIX} "
-                                     "submission is gzip-compressed JSON") from None
+        raw = read_bytes(path, "a submission", MAX_SUBMISSION_BYTES)
+        if not path.name.endswith(GZIP_SUFFIX):
+            if raw.startswith(GZIP_MAGIC):
+                raise InvalidSubmissionError(f"{path}: the file is gzip-compressed; name it *{GZIP_SUFFIX}")
+            return raw
+        return gunzip(raw, str(path), MAX_SUBMISSION_BYTES)
+    except (InvalidFileError, IsADirectoryError, FileNotFoundError, PermissionError) as err:
+        raise InvalidSubmissionError(str(err)) from None
 
 
 def load_submission(path: str | Path) -> Submission:
@@ -148,15 +154,9 @@ def load_submission(path: str | Path) -> Submission:
     ``InvalidSubmissionError`` on any problem."""
     path = Path(path)
     try:
-        text = read_submission_bytes(path).decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InvalidSubmissionError(f"{path}: not UTF-8 text ({err})") from None
-    try:
-        document = json.loads(text, object_pairs_hook=_keep_duplicates)
-    except json.JSONDecodeError as err:
-        raise InvalidSubmissionError(
-            f"{path}: not valid JSON (truncated or malformed): {err.msg} at line {err.lineno} column {err.colno}"
-        ) from None
+        document = parse_json(decode_text(read_submission_bytes(path), str(path)), str(path), _keep_duplicates)
+    except InvalidFileError as err:
+        raise InvalidSubmissionError(str(err)) from None
     return parse_submission(document)
 
 
@@ -223,8 +223,12 @@ def _method(value: object) -> MethodInfo:
     code_url = _string(raw["code_url"], "method.code_url")
     if not code_url.startswith(("https://", "http://")):
         raise InvalidSubmissionError(f"method.code_url must be an http(s) address of the code, got {code_url!r}")
+    name = _string(raw["name"], "method.name", non_empty=True)
+    if not METHOD_NAME.fullmatch(name):
+        raise InvalidSubmissionError(f"method.name {name!r} must be lower-case letters, digits and _ "
+                                     f"(it names the file <name>{GZIP_SUFFIX})")
     return MethodInfo(
-        name=_string(raw["name"], "method.name", non_empty=True),
+        name=name,
         description=_string(raw["description"], "method.description"),
         code_url=code_url,
         hardware=_string(raw["hardware"], "method.hardware", non_empty=True),
@@ -298,11 +302,22 @@ def _predictions(value: object, where: str) -> dict[str, float]:
         if isinstance(score, bool) or not isinstance(score, numbers.Real):
             raise InvalidSubmissionError(
                 f"{where}: prediction for {arch_id!r} is {_describe(score)}; expected a finite number")
-        if not math.isfinite(score):
+        value = _finite_float(score)
+        if value is None:
             raise InvalidSubmissionError(
-                f"{where}: prediction for {arch_id!r} is {score!r}; predictions must be finite (no NaN or inf)")
-        predictions[arch_id] = float(score)
+                f"{where}: prediction for {arch_id!r} is {repr(score)[:60]}; predictions must be finite "
+                "(no NaN or inf, no integer beyond float's range)")
+        predictions[arch_id] = value
     return predictions
+
+
+def _finite_float(score: numbers.Real) -> float | None:
+    """``score`` as a float, or None if it is NaN, infinite or (a JSON integer) beyond float's range."""
+    try:
+        value = float(score)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _check_runs_together(runs: tuple[Run, ...], families: dict[str, FamilyVersion]) -> None:
@@ -397,6 +412,7 @@ def _stored_predictions(predictions: Mapping[str, object]) -> dict[str, float]:
 def _plain_float(score: object) -> float:
     if isinstance(score, bool) or not isinstance(score, numbers.Real):
         raise InvalidSubmissionError(f"prediction {score!r} ({type(score).__name__}) is not a real number")
-    if not math.isfinite(score):
+    value = _finite_float(score)
+    if value is None:
         raise InvalidSubmissionError(f"prediction {score!r} is not finite; submissions hold finite numbers only")
-    return float(score)
+    return value

@@ -58,3 +58,39 @@ def restore_collected(cgbench_home):
         for path in collected_folder(family).glob("*.parquet"):
             path.unlink()
         load_family(family, progress=False)
+
+
+@pytest.fixture(scope="session")
+def submission_document():
+    """A submission that passes every check that needs no family data (two predictions, one run)."""
+    from leaderboard.submission import FORMAT_TAG
+
+    return {
+        "format": FORMAT_TAG,
+        "method": {"name": "flops", "description": "d", "code_url": "https://example.org", "hardware": "cpu",
+                   "n_parameters": 0},
+        "cgbench_version": "0.1.0",
+        "families": {"nb101": {"version": "1.0", "data_sha256": "ab"}},
+        "runs": [{"track": "in_family", "family": "nb101", "split": "random", "part": "test",
+                  "target": "c10_val_acc_108ep", "seed": 0, "trained_on": ["nb101"],
+                  "predictions": {"a": 0.5, "b": 0.25}}],
+    }
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """Run ``cgbench ARGV`` expecting a user's error: exit status 2 and the error in one line, the last on
+    stderr (progress bars of the work done before may precede it), with no traceback; returns that line."""
+    from cgbench.cli import main
+
+    def run(*argv: str) -> str:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(a) for a in argv])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2, err
+        lines = err.strip().splitlines()
+        assert "Traceback" not in err and [line for line in lines if ": error: " in line] == lines[-1:], err
+        return lines[-1]
+
+    return run

@@ -187,13 +187,33 @@ def test_cgbench_capture_prints_the_summary_and_draws(tmp_path, capsys):
     assert out.stat().st_size > 1000
 
 
-def test_cgbench_capture_lists_every_unmapped_op_and_fails(tmp_path, capsys):
+def test_cgbench_capture_lists_every_unmapped_op_and_fails(tmp_path, capsys, cli_error):
     (tmp_path / "models.py").write_text(_USER_FILE)
-    with pytest.raises(SystemExit, match="register_op"):
-        main(["capture", f"{tmp_path / 'models.py'}:WithErf", "--input-shape", "1,3,8,8"])
-    assert "unmapped ops written as <oov> (2)" in capsys.readouterr().out
-    main(["capture", f"{tmp_path / 'models.py'}:WithErf", "--input-shape", "1,3,8,8", "--oov"])
+    models = tmp_path / "models.py"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["capture", f"{models}:WithErf", "--input-shape", "1,3,8,8"])
+    printed = capsys.readouterr()
+    assert exit_info.value.code == 2 and "unmapped ops written as <oov> (2)" in printed.out  # every one, then the error
+    line = printed.err.strip().splitlines()[-1]
+    assert line.startswith("cgbench capture: error: no CG mapping for ") and "register_op('special_erf', OP)" in line
+    assert line.endswith("or pass --oov (lossy: an <oov> node)") and "Traceback" not in printed.err
+    main(["capture", f"{models}:WithErf", "--input-shape", "1,3,8,8", "--oov"])
     assert "<oov> x2" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="no class or function 'Nope'.*Tiny"):
-        main(["capture", f"{tmp_path / 'models.py'}:Nope", "--input-shape", "1,3,8,8"])
+    assert cli_error("capture", f"{models}:Nope", "--input-shape", "1,3,8,8") == \
+        f"cgbench capture: error: {models} has no class or function 'Nope' (classes there: Tiny, WithErf)"
     assert OP_ID["<oov>"] == 0
+
+
+def test_cgbench_capture_says_what_is_wrong_in_one_line(tmp_path, cli_error):
+    (tmp_path / "models.py").write_text(_USER_FILE)
+    models = tmp_path / "models.py"
+    assert cli_error("capture", f"{models}:Tiny", "--input-shape", "1,1,16,16").startswith(
+        "cgbench capture: error: the model fails when run on an input of shape (1, 1, 16, 16)")
+    assert cli_error("capture", models, "--input-shape", "1,3,8,8") == \
+        f"cgbench capture: error: expected FILE.py:NAME, got {str(models)!r}"
+    assert cli_error("capture", f"{tmp_path / 'nope.py'}:Tiny", "--input-shape", "1,3,8,8") == \
+        f"cgbench capture: error: {tmp_path / 'nope.py'} does not exist; expected a Python file"
+    assert "argument --input-shape: expected comma-separated integers" in cli_error(
+        "capture", f"{models}:Tiny", "--input-shape", "1,3,x")
+    assert "argument --kwargs: expected a JSON object" in cli_error(
+        "capture", f"{models}:Tiny", "--input-shape", "1,3,8,8", "--kwargs", "[1]")

@@ -20,7 +20,8 @@ import pytest
 
 from cgbench import load_family
 from cgbench.cli import main
-from cgbench.families.gennape import import_gennape, stored_gennape_features
+from cgbench.dataset import import_families
+from cgbench.families.gennape import stored_gennape_features
 from cgbench.graph.features import gennape_features
 from cgbench.graph.vocab import OP_ID
 from cgbench.safe_pickle import UnsafePickleError
@@ -177,7 +178,7 @@ def cg_data_zip(tmp_path, gennape_module):
 @pytest.fixture
 def imported(cgbench_home, cg_data_zip):
     assert "model_src.comp_graph.tf_comp_graph" in sys.modules
-    return import_gennape(cg_data_zip, progress=False)
+    return import_families("gennape", cg_data_zip, progress=False)
 
 
 FAMILIES = ["gennape_hiaml", "gennape_nb101", "gennape_nb301", "gennape_ofa_mbv3", "gennape_ofa_pn"]
@@ -300,7 +301,7 @@ def test_hostile_pickle_is_refused_and_nothing_is_written(tmp_path, monkeypatch,
         "cache/gpi_nb101_comp_graph_cache.pkl": _hostile_cache(gennape_module, kind),
     })
     with pytest.raises(UnsafePickleError, match="posix.system"):
-        import_gennape(path, progress=False)
+        import_families("gennape", path, progress=False)
     assert not home.exists()
 
 
@@ -311,13 +312,13 @@ def test_truncated_zip_gives_a_clear_error(tmp_path):
     path = tmp_path / "CG_data.zip"
     path.write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
     with pytest.raises(ValueError, match="not a readable zip archive"):
-        import_gennape(path, progress=False)
+        import_families("gennape", path, progress=False)
 
 
 def test_a_zip_without_gennape_files_is_refused(tmp_path):
     path = write_zip(tmp_path / "other.zip", {"README.md": b"nothing here"})
     with pytest.raises(ValueError, match="holds none of GENNAPE's CG files"):
-        import_gennape(path, progress=False)
+        import_families("gennape", path, progress=False)
 
 
 def test_a_weighted_node_that_is_not_a_layer_is_refused(tmp_path):
@@ -326,7 +327,7 @@ def test_a_weighted_node_that_is_not_a_layer_is_refused(tmp_path):
     data = json.dumps({"0": {"net_config": {}, "max_perf": 90.0, "perfs": [], "cg": broken}}).encode()
     path = write_zip(tmp_path / "CG_data.zip", {"data/gpi_test_hiaml_cifar10_labelled_cg_data.json": data})
     with pytest.raises(ValueError, match=re.escape("weighted node '1|net/conv2d' has op id 6")):
-        import_gennape(path, progress=False)
+        import_families("gennape", path, progress=False)
 
 
 def test_a_cyclic_cg_is_refused(tmp_path):
@@ -335,4 +336,4 @@ def test_a_cyclic_cg_is_refused(tmp_path):
     data = json.dumps({"0": {"net_config": {}, "max_perf": 90.0, "perfs": [], "cg": broken}}).encode()
     path = write_zip(tmp_path / "CG_data.zip", {"data/gpi_test_hiaml_cifar10_labelled_cg_data.json": data})
     with pytest.raises(ValueError, match="cycle"):
-        import_gennape(path, progress=False)
+        import_families("gennape", path, progress=False)

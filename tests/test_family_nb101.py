@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from cgbench.families.nb101 import (CONV1X1, CONV3X3, INPUT, MAXPOOL3X3, OUTPUT, SPACE, Cell, NB101Cell,
-                                    from_naslib_key, import_nb101, make_cell, nb101_hash, prune,
+                                    from_naslib_key, make_cell, nb101_hash, prune,
                                     read_naslib_zc, vertex_channels)
 from cgbench.formats.tfrecord import (TFRecordError, crc32c, decode_fields, frame_record, masked_crc32c,
                                       read_records, write_records)
+from cgbench.dataset import import_families
 from cgbench.graph import count_flops, count_params, from_module
 
 NASLIB_ZC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "naslib-zc-nb101" / "zc_nasbench101.json"
@@ -259,7 +260,7 @@ def test_importer_round_trip(tfrecord, cgbench_home):
     from cgbench import load_family
 
     path, _, expected = tfrecord
-    assert import_nb101(path, progress=False) == ["nb101_full"]
+    assert import_families("nb101", path, progress=False) == ["nb101_full"]
     family = load_family("nb101_full", progress=False)
     frame = family.to_pandas()
     assert len(frame) == len(expected)
@@ -286,7 +287,7 @@ def test_corrupted_byte_is_refused_with_its_offset(tfrecord, tmp_path):
     broken = tmp_path / "corrupted.tfrecord"
     broken.write_bytes(bytes(data))
     with pytest.raises(TFRecordError, match=f"corrupted data of the record at byte {second}"):
-        import_nb101(broken, progress=False)
+        import_families("nb101", broken, progress=False)
     data = bytearray(path.read_bytes())
     data[2] ^= 0x40                   # the first record's length
     broken.write_bytes(bytes(data))
@@ -301,7 +302,7 @@ def test_truncated_file_is_refused_with_its_offset(tfrecord, tmp_path):
     broken = tmp_path / "truncated.tfrecord"
     broken.write_bytes(data[:-7])
     with pytest.raises(TFRecordError, match=f"truncated at byte {len(data) - 7}.*starts at byte {last}"):
-        import_nb101(broken, progress=False)
+        import_families("nb101", broken, progress=False)
     broken.write_bytes(data[:last + 5])
     with pytest.raises(TFRecordError, match="inside the length header"):
         list(read_records(broken))

@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from cgbench import load_family
+from cgbench import Evaluator, build_family, load_family
 from cgbench.cli import main
-from cgbench.dataset import FamilyNotBuiltError
-from cgbench.families import importers
-from cgbench.families.nb301 import (OPS, SPACE, NB301Network, arch_string, genotype_from_config, make_genotype,
-                                    parse_arch_string)
+from cgbench.dataset import import_families
+from cgbench.families.nb301 import (OPS, SPACE, ZC_FILE, NB301Network, arch_string, from_naslib_compact,
+                                    genotype_from_config, imported_runs_path, make_genotype, parse_arch_string,
+                                    read_imported_runs, read_zc_nb301)
 from cgbench.graph import count_params
+from cgbench.metrics import spearman
+from cgbench.sources import fetch
 
 # DARTS' second-order search result (DARTS paper, genotypes.py): its 20-cell, 36-channel CIFAR
 # network is published as 3.3M parameters (DARTS' training log prints "param size = 3.349342MB").
@@ -142,37 +144,104 @@ def test_genotype_decoding_round_trips_nb301_configs():
         assert genotype_from_config(nb301_config(genotype), "test") == genotype
 
 
-def test_load_before_import_names_the_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("CGBENCH_HOME", str(tmp_path))
-    with pytest.raises(FamilyNotBuiltError, match="cgbench import nb301 DIR"):
-        load_family("nb301", progress=False)
+@pytest.fixture(scope="module")
+def nb301(cgbench_home):
+    return load_family("nb301", progress=False)
 
 
-def test_import_result_files_then_load(cgbench_home, tmp_path):
+def test_the_built_in_family_holds_nas_bench_suite_cells_without_user_files(nb301):
+    assert len(nb301) == 725 + 199 == len(set(nb301.arch_ids))
+    assert nb301.default_target == "c10_val_acc_nb301_surrogate"
+    surrogate = nb301.labels("c10_val_acc_nb301_surrogate")
+    assert (~np.isnan(surrogate)).sum() == 725 and 91.2 < np.nanmin(surrogate) < np.nanmax(surrogate) < 94.5
+    meta = nb301.manifest["labels"]["c10_val_acc_nb301_surrogate"]
+    assert "surrogate" in meta["description"] and "not a trained result" in meta["description"]
+    assert meta["source_id"] == "naslib-zc-nb301" and "not a training run" in meta["seeds"]
+    for task in ("svhn", "scifar100", "ninapro"):
+        assert (~np.isnan(nb301.labels(f"{task}_val_acc"))).sum() == 199
+    # The trained labels exist as columns, empty until NB-301's files are imported.
+    for name in ("c10_val_acc_100ep", "c10_test_acc_100ep", "train_runtime_s"):
+        assert np.isnan(nb301.labels(name)).all()
+    assert nb301.table.column("n_runs").to_numpy().sum() == 0
+    with pytest.raises(ValueError, match="none labelled"):
+        Evaluator(nb301, target="c10_val_acc_100ep")
+    assert len(Evaluator(nb301).arch_ids) > 50
+
+
+def test_info_names_the_surrogate_and_the_empty_trained_columns(nb301, capsys):
+    main(["info", "nb301"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("    ")}
+    surrogate = lines["c10_val_acc_nb301_surrogate"]
+    assert "n=   725" in surrogate and "source naslib-zc-nb301" in surrogate
+    assert "(no row labelled yet)" in lines["c10_val_acc_100ep"]
+    assert "n=   199" in lines["ninapro_val_acc"] and "source naslib-9x" in lines["ninapro_val_acc"]
+
+
+def test_naslib_compact_encoding_is_input_then_op_index():
+    # NASLib's convert_genotype_to_compact of DARTS-V2: (input node, index into OPS) per edge.
+    index = {op: i for i, op in enumerate(OPS)}
+    compact = tuple(tuple((source, index[op]) for op, source in cell) for cell in (DARTS_V2_NORMAL, DARTS_V2_REDUCE))
+    assert from_naslib_compact(compact) == make_genotype(DARTS_V2_NORMAL, DARTS_V2_REDUCE)
+    assert compact[0][:2] == ((0, 3), (1, 3)) and OPS[3] == "sep_conv_3x3"
+    with pytest.raises(ValueError):
+        from_naslib_compact(((0, 9),) * 8)
+
+
+def test_naslib_cells_map_to_genotypes_whose_size_ranks_like_naslibs(nb301):
+    """NASLib's NB-301 network (pools with BN, no affine BN in cells, auxiliary head) is not ours, but its
+    parameter count ranks the 725 cells as ours does, only if the (input, op) pairs are read right."""
+    records = read_zc_nb301(fetch(ZC_FILE, progress=False))
+    params = nb301.table.column("params").to_numpy()
+    row = {arch_id: i for i, arch_id in enumerate(nb301.arch_ids)}
+    ours = [params[row[arch_id]] for arch_id in records]
+    assert spearman(ours, [r.scores["params"] for r in records.values()]) > 0.999
+    flops = nb301.table.column("flops").to_numpy()
+    assert spearman([flops[row[a]] for a in records], [r.scores["flops"] for r in records.values()]) > 0.99
+    assert len(next(iter(records.values())).scores) == 12
+
+
+def test_import_result_files_then_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("CGBENCH_HOME", str(tmp_path / "home"))
+    results = tmp_path / "results"
     genotypes = SPACE.sample_unique(4, seed=11)
     for i, genotype in enumerate(genotypes):
-        write(tmp_path / ["rs", "re", "tpe", "de"][i] / f"results_{i}.json", result_record(genotype, 90.0 + i, 89.5 + i))
+        write(results / ["rs", "re", "tpe", "de"][i] / f"results_{i}.json", result_record(genotype, 90.0 + i, 89.5 + i))
     # A second training run (another seed) of the first genotype.
-    write(tmp_path / "rs" / "results_9.json", result_record(genotypes[0], 91.0, 90.5))
+    write(results / "rs" / "results_9.json", result_record(genotypes[0], 91.0, 90.5))
 
-    main(["import", "nb301", str(tmp_path)])
+    main(["import", "nb301", str(results)])
     family = load_family("nb301", progress=False)
-    assert len(family) == 4
-    assert family.default_target == "c10_val_acc_100ep"
+    assert len(family) == 924 + 4
+    assert family.default_target == "c10_val_acc_nb301_surrogate"
+    trained = family.labelled_rows("c10_val_acc_100ep")
+    assert sorted(family.arch_ids[i] for i in trained) == sorted(SPACE.arch_id(g) for g in genotypes)
     frame = family.to_pandas().set_index("arch_id")
     first = frame.loc[SPACE.arch_id(genotypes[0])]
     assert first["n_runs"] == 2
     assert first["c10_val_acc_100ep"] == pytest.approx(90.5)
     assert first["c10_test_acc_100ep"] == pytest.approx(90.0)
     assert frame.loc[SPACE.arch_id(genotypes[3]), "c10_val_acc_100ep"] == pytest.approx(93.0)
-    for i, arch_id in enumerate(family.arch_ids):
-        assert family.graph(i) == SPACE.composed(SPACE.parse(arch_id)).graph
-    for meta in family.manifest["labels"].values():
+    for i in trained:
+        assert family.graph(int(i)) == SPACE.composed(SPACE.parse(family.arch_ids[i])).graph
+    for name in ("c10_val_acc_100ep", "c10_test_acc_100ep", "train_runtime_s"):
+        meta = family.manifest["labels"][name]
         assert meta["source_id"] == "nas-bench-301 (user-supplied)" and meta["licence"] == "Apache-2.0"
         assert meta["epochs"] == 100
-    dataset = family.to_pyg()
-    assert len(dataset) == 4
-    assert float(dataset[0].y) == pytest.approx(family.labels()[0])
+    dataset = family.to_pyg(target="c10_val_acc_100ep")
+    assert len(dataset) == 928
+    assert float(dataset[int(trained[0])].y) == pytest.approx(family.labels("c10_val_acc_100ep")[trained[0]])
+    # The import outlives a rebuild: the runs are kept beside the family, not re-read from the folder.
+    assert imported_runs_path().exists()
+    build_family("nb301", force=True, progress=False)
+    assert len(load_family("nb301", progress=False).labelled_rows("c10_val_acc_100ep")) == 4
+
+
+def test_a_damaged_import_table_names_the_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("CGBENCH_HOME", str(tmp_path))
+    imported_runs_path().parent.mkdir(parents=True)
+    imported_runs_path().write_bytes(b"not parquet")
+    with pytest.raises(ValueError, match="cgbench import nb301 DIR"):
+        read_imported_runs(imported_runs_path())
 
 
 def test_malformed_result_files_are_refused(tmp_path):
@@ -181,22 +250,22 @@ def test_malformed_result_files_are_refused(tmp_path):
     del missing["info"]
     write(tmp_path / "a" / "results_0.json", missing)
     with pytest.raises(ValueError, match=r"results_0\.json: missing key 'info'"):
-        importers()["nb301"][0](tmp_path / "a", False)
+        import_families("nb301", tmp_path / "a", progress=False)
 
     unknown_op = result_record(genotype, 90.0, 89.0)
     unknown_op["optimized_hyperparamater_config"][f"{PREFIX}edge_normal_0"] = "none"
     write(tmp_path / "b" / "results_1.json", unknown_op)
     with pytest.raises(ValueError, match=r"results_1\.json: .*edge_normal_0 = 'none' is not a NAS-Bench-301 op"):
-        importers()["nb301"][0](tmp_path / "b", False)
+        import_families("nb301", tmp_path / "b", progress=False)
 
     no_inputs = result_record(genotype, 90.0, 89.0)
     del no_inputs["optimized_hyperparamater_config"][f"{PREFIX}inputs_node_reduce_5"]
     write(tmp_path / "c" / "results_2.json", no_inputs)
     with pytest.raises(ValueError, match=r"results_2\.json: missing key '.*inputs_node_reduce_5'"):
-        importers()["nb301"][0](tmp_path / "c", False)
+        import_families("nb301", tmp_path / "c", progress=False)
 
     other_fidelity = result_record(genotype, 90.0, 89.0)
     other_fidelity["optimized_hyperparamater_config"][f"{PREFIX}init_channels"] = 50
     write(tmp_path / "d" / "results_3.json", other_fidelity)
     with pytest.raises(ValueError, match=r"results_3\.json: .*init_channels = 50"):
-        importers()["nb301"][0](tmp_path / "d", False)
+        import_families("nb301", tmp_path / "d", progress=False)

@@ -10,7 +10,7 @@ import torch
 
 from cgbench import load_family
 from cgbench.families import ofa_mbv3, ofa_pn, ofa_resnet50
-from cgbench.families.ofa_blocks import PREDICTOR_RESOLUTIONS, RESOLUTIONS
+from cgbench.families.ofa_blocks import OFA_SAMPLES, PREDICTOR_RESOLUTIONS, RESOLUTIONS
 from cgbench.graph import count_flops, count_params, from_module
 
 MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / ofa_mbv3.SOURCE_ID
@@ -21,6 +21,8 @@ MULTI_RESOLUTION = {"ofa_mbv3": ofa_mbv3.OFAMobileNetV3Space(RESOLUTIONS),
 # sub-network with the full stem, depths 3, 4, 6, 3, expand 0.25 and width 1.0.
 RESNET50D_PARAMS_M = 25.58
 DYNAST_ROWS, DYNAST_DISTINCT_LITERALS = 2373, 2223
+HELP_SUBNETS = 5000
+HELP_OFA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "help-latency" / "ofa"
 
 
 @pytest.mark.parametrize("name", sorted(MULTI_RESOLUTION))
@@ -155,11 +157,12 @@ def mbv3(cgbench_home):
 
 
 def test_mbv3_family_merges_duplicate_evaluations(mbv3):
-    table = mbv3.table
+    rows = mbv3.labelled_rows("in1k_top1_ws")
+    table = mbv3.table.take(rows)
     n_evals = table.column("n_evals").to_numpy()
     assert n_evals.sum() == DYNAST_ROWS
     # Some distinct DyNAS-T literals differ only in inactive blocks: fewer rows than literals.
-    assert len(mbv3) < DYNAST_DISTINCT_LITERALS
+    assert len(rows) < DYNAST_DISTINCT_LITERALS
     assert len(set(mbv3.arch_ids)) == len(mbv3)
     top1, low, high = (table.column(c).to_numpy() for c in ("in1k_top1_ws", "in1k_top1_ws_min", "in1k_top1_ws_max"))
     assert np.all(low <= top1) and np.all(top1 <= high) and np.all((high > low) <= (n_evals > 1))
@@ -167,9 +170,52 @@ def test_mbv3_family_merges_duplicate_evaluations(mbv3):
 
 
 def test_mbv3_family_flops_and_params_equal_dynast(mbv3):
-    table = mbv3.table
+    table = mbv3.table.take(mbv3.labelled_rows("in1k_top1_ws"))
     assert np.array_equal(table.column("flops").to_numpy(), 2 * table.column("dynast_macs").to_numpy())
     assert np.array_equal(table.column("params").to_numpy(), table.column("dynast_params").to_numpy())
+
+
+def test_mbv3_family_holds_helps_subnets_with_their_latencies(mbv3):
+    latency = mbv3.labelled_rows("lat_v100_bs1_ms")
+    assert len(latency) == HELP_SUBNETS and len(mbv3) == len(mbv3.labelled_rows("in1k_top1_ws")) + HELP_SUBNETS
+    lat_names = [n for n in mbv3.targets if n.startswith("lat_")]
+    assert len(lat_names) == 12 and all(np.array_equal(mbv3.labelled_rows(n), latency) for n in lat_names)
+    help_index = mbv3.table.column("help_index").to_numpy(zero_copy_only=False)
+    assert sorted(help_index[latency].astype(int)) == list(range(HELP_SUBNETS))
+    # As published, the two sources share no sub-network: no row carries both labels.
+    assert len(mbv3.labelled_rows("in1k_top1_ws", "lat_v100_bs1_ms")) == 0
+    assert np.isnan(mbv3.table.column("dynast_macs").to_numpy(zero_copy_only=False)[latency].astype(float)).all()
+    subnets = ofa_mbv3.read_help_subnets(HELP_OFA / "ofa_archs.pt")
+    first = latency[np.argsort(help_index[latency])][0]
+    assert mbv3.arch_ids[first] == ofa_mbv3.SPACE.arch_id(subnets[0])
+    assert mbv3.labels("lat_2080ti_bs1_ms")[first] == pytest.approx(12.081937789916992)
+
+
+def test_mbv3_rows_carry_each_subnets_own_resolution(mbv3):
+    resolution = mbv3.table.column("resolution").to_numpy()
+    latency = mbv3.labelled_rows("lat_v100_bs1_ms")
+    assert set(resolution[latency]) == set(RESOLUTIONS)
+    assert set(resolution[mbv3.labelled_rows("in1k_top1_ws")]) == {224}
+    for row in latency[:: len(latency) // 3][:3]:
+        config = ofa_mbv3.SPACE.parse(mbv3.arch_ids[row])
+        graph = mbv3.graph(int(row))
+        assert graph.shape[0][0] == resolution[row] == config.resolution  # the input node's H
+        with torch.device("meta"):
+            net = ofa_mbv3.SPACE.build(config)
+        assert mbv3.table.column("flops")[int(row)].as_py() == count_flops(net, ofa_mbv3.SPACE.input_shape_of(config))
+
+
+def test_mbv3_latency_targets_are_evaluated_on_helps_rows(mbv3):
+    from cgbench import Evaluator
+
+    evaluator = Evaluator(mbv3, split="random", target="lat_titanrtx_bs64_ms")
+    test_part = mbv3.get_idx_split("random")["test"]
+    assert len(evaluator.arch_ids) + evaluator.n_unlabelled == len(test_part)
+    assert not evaluator.higher_is_better and len(evaluator.arch_ids) > 400
+    flops = mbv3.table.column("flops").to_numpy()[evaluator.indices].astype(float)
+    assert evaluator.eval(flops)["spearman"] > 0.5
+    few = mbv3.get_idx_split("fewshot50", target="lat_titanrtx_bs64_ms")
+    assert len(few["train"]) == 50 and len(few["test"]) == HELP_SUBNETS - 50
 
 
 def test_mbv3_family_loads_as_pyg(mbv3):
@@ -188,7 +234,7 @@ def test_duplicate_evaluations_agree_closely(mbv3):
 @pytest.mark.parametrize("name, module", [("ofa_pn", ofa_pn), ("ofa_resnet50", ofa_resnet50)])
 def test_unlabelled_families_build_and_load(cgbench_home, name, module):
     family = load_family(name, progress=False)
-    assert len(family) == module.N_SAMPLES == len(set(family.arch_ids))
+    assert len(family) == OFA_SAMPLES == len(set(family.arch_ids))
     assert family.default_target is None
     resolutions = family.table.column("resolution").to_numpy()
     assert set(resolutions) == set(PREDICTOR_RESOLUTIONS)

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from cgbench.families.cross_task import CROSS_TASK_FILE, read_cross_task
 from cgbench.families.tnb101 import (MACRO_SPACE, MICRO_SPACE, MICRO_TASKS, TASKS, _SYNFLOW, _ZEN,
-                                     read_naslib_tasks)
+                                     from_naslib_graph_indices, micro_arch_string, read_naslib_tasks)
+from cgbench.metrics import spearman
 from cgbench.sources import fetch
 
 
@@ -75,9 +77,9 @@ def test_macro_tasks_in_both_zips_agree_exactly(cgbench_home):
         assert records == zen[task]
 
 
-def _check_labels(family, tasks, n):
+def _check_labels(family, tasks, n, cross_task=()):
     assert len(family) == n
-    assert sorted(family.targets) == sorted(TASKS[t][0] for t in tasks)
+    assert sorted(family.targets) == sorted([*(TASKS[t][0] for t in tasks), *cross_task])
     for task in tasks:
         values = family.labels(TASKS[task][0])
         assert len(values) == n and not np.isnan(values).any()
@@ -90,7 +92,7 @@ def _check_labels(family, tasks, n):
 
 
 def test_micro_family(micro):
-    _check_labels(micro, MICRO_TASKS, 4096)
+    _check_labels(micro, MICRO_TASKS, 4096, ("svhn_val_acc", "scifar100_val_acc", "ninapro_val_acc"))
     assert micro.default_target == "class_object_valid_top1"
     assert len(set(micro.table.column("wl_hash").to_pylist())) == 1376
     assert len(micro.to_pyg()) == 4096
@@ -115,3 +117,24 @@ def test_macro_family(macro):
     _check_labels(macro, tuple(TASKS), 3256)
     assert len(set(macro.table.column("wl_hash").to_pylist())) == 3256
     assert len(macro.to_pyg()) == 3256
+
+
+def test_cross_task_cells_use_naslibs_graph_encoding_not_the_transnas_digits(micro):
+    """9x_all.zip's micro tuples are NASLib's op indices (Identity, Zero, conv3x3, conv1x1) on NASLib's
+    edge order. Read that way, the parameter counts of NASLib's (smaller) network rank exactly like ours;
+    read as TransNAS digits, they do not rank at all."""
+    records = read_cross_task(fetch(CROSS_TASK_FILE, progress=False), "transbench101_micro")["svhn"]
+    assert len(records) == 192
+    params = micro.table.column("params").to_numpy()
+    row = {arch_id: i for i, arch_id in enumerate(micro.arch_ids)}
+    theirs = [r.scores["params"] for r in records.values()]
+    graph = [params[row[micro_arch_string(from_naslib_graph_indices(a))]] for a in records]
+    digits = [params[row[micro_arch_string(a)]] for a in records]
+    assert spearman(graph, theirs) > 0.999
+    assert abs(spearman(digits, theirs)) < 0.2
+    for task in ("svhn", "scifar100", "ninapro"):
+        labelled = ~np.isnan(micro.labels(f"{task}_val_acc"))
+        assert labelled.sum() == 192
+    svhn = micro.labels("svhn_val_acc")
+    for arch, record in list(records.items())[:20]:
+        assert svhn[row[micro_arch_string(from_naslib_graph_indices(arch))]] == record.val_accuracy

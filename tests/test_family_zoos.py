@@ -17,14 +17,14 @@ TORCHVISION_SUBSET = ("resnet18", "googlenet", "vit_b_16", "regnet_y_400mf")
 def timm_zoo(cgbench_home):
     spec = TimmZoo(architectures=TIMM_SUBSET)
     raw = {RESULTS.key: fetch(RESULTS, progress=False)}
-    store_family(spec, spec.build_table(raw, progress=False))
+    store_family(spec, *spec.build(raw, progress=False))
     return load_family("timm_zoo", progress=False)
 
 
 @pytest.fixture(scope="module")
 def torchvision_zoo(cgbench_home):
     spec = TorchvisionZoo(builders=TORCHVISION_SUBSET)
-    store_family(spec, spec.build_table({}, progress=False))
+    store_family(spec, *spec.build({}, progress=False))
     return load_family("torchvision_zoo", progress=False)
 
 

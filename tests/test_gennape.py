@@ -65,10 +65,21 @@ def test_flops_target_transform_round_trips_and_is_scale_free():
     np.testing.assert_allclose(transform.inverse(t, flops), acc)
     # Accuracy in % gives the same standardised target.
     np.testing.assert_allclose(FlopsTargetTransform.fit(100 * acc, flops).forward(100 * acc, flops), t)
-    # The quotient uses log10(GFLOPs + 1) + 1: 9 GFLOPs divides by 2.
-    np.testing.assert_allclose(FlopsTargetTransform.flops_factor(np.array([9e9, 0.0])), [2.0, 1.0])
+    # The quotient uses log10(G + 1) + 1 with G in giga multiply-adds (AIO-P's counter counts a
+    # multiply-add once, cgbench's flops twice): 18e9 FLOPs = 9 G multiply-adds divides by 2.
+    np.testing.assert_allclose(FlopsTargetTransform.flops_factor(np.array([18e9, 0.0])), [2.0, 1.0])
     with pytest.raises(ValueError, match="all equal"):
         FlopsTargetTransform.fit(np.ones(5), np.zeros(5))
+
+
+def test_without_the_flops_transform_the_target_is_the_standardised_accuracy():
+    rng = np.random.default_rng(0)
+    acc, flops = rng.uniform(60, 95, 50), rng.uniform(1e7, 5e9, 50)
+    plain = FlopsTargetTransform.fit(acc, flops, use_flops=False)
+    np.testing.assert_allclose(plain.forward(acc, flops), (acc - acc.mean()) / acc.std())
+    np.testing.assert_allclose(plain.inverse(plain.forward(acc, flops), flops), acc)
+    # With the transform, FLOPs enter the target: the two differ.
+    assert not np.allclose(FlopsTargetTransform.fit(acc, flops).forward(acc, flops), plain.forward(acc, flops))
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +148,17 @@ def test_gennape_ranks_held_out_nb201_rows(nb201, fitted):
     assert u.shape == (len(test), 4)
     np.testing.assert_allclose(u.sum(1), 1.0)
     assert predictor.n_parameters > 0 and "gennape" in list_predictors()
+
+
+def test_head_only_is_the_prediction_before_the_transform_is_inverted(nb201, fitted):
+    predictor, test = fitted
+    head = predictor.predict(nb201, test, head_only=True)
+    flops = nb201.table.column("flops").to_numpy()[test]
+    np.testing.assert_allclose(predictor.predict(nb201, test), predictor._transform.inverse(head, flops))
+    assert abs(head.mean()) < 3  # standardised units, not accuracies
+    assert {"gennape", "gennape_notf", "gennape_head"} <= set(list_predictors())
+    assert make_predictor("gennape_notf").flops_transform is False and make_predictor("gennape").flops_transform
+    assert not predictor.fine_tune_refits
 
 
 def test_fine_tune_starts_from_the_fitted_state_and_changes_predictions(nb201, fitted):

@@ -74,7 +74,8 @@ def launch_and_kill_at_first_checkpoint(folder: Path, data_root: Path) -> str:
     return found[0].stem
 
 
-def test_plan_launch_kill_relaunch_status_verify_collect(capsys, tmp_path, data_root, recipe_file, restore_hiaml):
+def test_plan_launch_kill_relaunch_status_verify_collect(capsys, tmp_path, data_root, recipe_file, restore_hiaml,
+                                                        cli_error):
     from cgbench import load_family
 
     folder = tmp_path / "plan"
@@ -85,9 +86,11 @@ def test_plan_launch_kill_relaunch_status_verify_collect(capsys, tmp_path, data_
     assert "0 done, 3 pending, 0 in progress, 0 failed" in cgbench(capsys, "status", str(folder))
 
     # Without CIFAR-10 nothing starts: the launch says which command gets it (or fakes it offline).
-    with pytest.raises(SystemExit, match="no CIFAR-10 in .*no-cifar-here.*cgbench label data --download.*--synthetic"):
-        cgbench(capsys, "launch", str(folder), "--backend", "local", "--devices", "cpu", "--wait",
-                "--data-root", str(tmp_path / "no-cifar-here"))
+    line = cli_error("label", "launch", folder, "--backend", "local", "--devices", "cpu", "--wait",
+                     "--data-root", tmp_path / "no-cifar-here")
+    assert line == (f"cgbench label launch: error: no CIFAR-10 in {tmp_path / 'no-cifar-here' / 'cifar-10-batches-py'}. "
+                    f"Run `cgbench label data --download --data-root {tmp_path / 'no-cifar-here'}` (needs internet), "
+                    "pass --download here, or rehearse offline on a stand-in: `cgbench label data --synthetic 5000`")
     assert "0 done, 3 pending, 0 in progress, 0 failed" in cgbench(capsys, "status", str(folder))
 
     killed = launch_and_kill_at_first_checkpoint(folder, data_root)
@@ -131,13 +134,12 @@ def test_plan_launch_kill_relaunch_status_verify_collect(capsys, tmp_path, data_
     assert provenance["recipe"] == RECIPE.as_dict() and provenance["plans"] == [str(folder)]
 
 
-def test_cli_refuses_bad_input_with_the_reason(capsys, tmp_path):
-    with pytest.raises(SystemExit, match="neither a registered recipe"):
-        cgbench(capsys, "plan", "hiaml", "--n", "2", "--recipe", "no_such_recipe", "--out", str(tmp_path / "p"))
-    with pytest.raises(SystemExit, match="comma-separated integers"):
-        cgbench(capsys, "plan", "hiaml", "--n", "2", "--recipe", "tiny_cpu", "--train-seeds", "0,x")
-    with pytest.raises(SystemExit, match="does not exist"):
-        cgbench(capsys, "status", str(tmp_path / "nowhere"))
+def test_cli_refuses_bad_input_with_the_reason(cli_error, tmp_path):
+    assert "neither a registered recipe" in cli_error("label", "plan", "hiaml", "--n", "2", "--recipe",
+                                                      "no_such_recipe", "--out", tmp_path / "p")
+    assert "comma-separated integers" in cli_error("label", "plan", "hiaml", "--n", "2", "--recipe", "tiny_cpu",
+                                                   "--train-seeds", "0,x")
+    assert "does not exist" in cli_error("label", "status", tmp_path / "nowhere")
 
 
 def test_local_worker_slots_follow_the_visible_gpus(monkeypatch):

@@ -25,7 +25,7 @@ def label(capsys, *args: str) -> str:
     return capsys.readouterr().out
 
 
-def test_synthetic_data_is_written_in_the_official_format_and_marked(capsys, tmp_path):
+def test_synthetic_data_is_written_in_the_official_format_and_marked(capsys, tmp_path, cli_error):
     out = label(capsys, "data", "--synthetic", "300", "--data-root", str(tmp_path), "--seed", "3")
     assert "SYNTHETIC CIFAR-10 stand-in" in out and "rehearsal" in out
     assert "a SYNTHETIC stand-in" in out and "marker SYNTHETIC.json: seed 3, 300 training + 100 test images" in out
@@ -34,30 +34,41 @@ def test_synthetic_data_is_written_in_the_official_format_and_marked(capsys, tmp
     assert data.synthetic["synthetic"] is True and data.synthetic["seed"] == 3
     assert data.describe()["synthetic"] == data.synthetic
     assert "readable, not official (md5 differs)" in label(capsys, "data", "--check", "--data-root", str(tmp_path))
-    with pytest.raises(SystemExit, match="at least 5 training images"):
-        label(capsys, "data", "--synthetic", "2", "--data-root", str(tmp_path / "small"))
+    assert cli_error("label", "data", "--synthetic", "2", "--data-root", tmp_path / "small") == (
+        "cgbench label data: error: a synthetic set needs at least 5 training images (one per batch file), got 2")
+    assert "argument --synthetic: must be >= 1, got 0" in cli_error("label", "data", "--synthetic", "0")
+
+
+def check_fails(capsys, root) -> tuple[str, str]:
+    """``cgbench label data --check`` of a folder without a complete CIFAR-10: (what it printed, its error line)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["label", "data", "--check", "--data-root", str(root)])
+    printed = capsys.readouterr()
+    assert exit_info.value.code == 2 and "Traceback" not in printed.err
+    return printed.out, printed.err.strip().splitlines()[-1]
 
 
 def test_check_of_an_incomplete_folder_says_what_to_run(capsys, tmp_path, data_root):
-    with pytest.raises(SystemExit, match="label data --download.*--synthetic"):
-        label(capsys, "data", "--check", "--data-root", str(tmp_path))
-    assert capsys.readouterr().out.count("missing") == 6
-    with pytest.raises(SystemExit, match="no complete CIFAR-10"):
-        label(capsys, "data", "--check", "--data-root", str(data_root))  # the tests' 2-file set is no CIFAR-10
-    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    out, line = check_fails(capsys, tmp_path)
+    assert out.count("missing") == 6
+    assert line == (f"cgbench label data: error: {tmp_path} has no complete CIFAR-10; run `cgbench label data "
+                    "--download` (needs internet) or `cgbench label data --synthetic 5000` (an offline stand-in)")
+    out, line = check_fails(capsys, data_root)  # the tests' 2-file set is no CIFAR-10
+    assert "no complete CIFAR-10" in line
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert "32 images" in lines["data_batch_1"] and "not official" in lines["data_batch_1"]
     assert lines["data_batch_3"].endswith("missing")
 
 
-def test_a_failed_download_says_how_to_go_on(capsys, tmp_path, monkeypatch):
+def test_a_failed_download_says_how_to_go_on(capsys, tmp_path, monkeypatch, cli_error):
     from torchvision.datasets import CIFAR10
 
     monkeypatch.setattr(CIFAR10, "url", "http://127.0.0.1:9/cifar-10-python.tar.gz")  # nothing listens there
-    with pytest.raises(SystemExit, match="could not download CIFAR-10.*--synthetic 5000"):
-        label(capsys, "data", "--download", "--data-root", str(tmp_path))
+    line = cli_error("label", "data", "--download", "--data-root", tmp_path)
+    assert line.startswith("cgbench label data: error: could not download CIFAR-10") and "--synthetic 5000" in line
     plan = make_plan("nasbench_macro", 1, 0, RECIPE, tmp_path / "plan", progress=False)
-    with pytest.raises(SystemExit, match="could not download CIFAR-10"):
-        label(capsys, "launch", str(plan.folder), "--devices", "cpu", "--download", "--data-root", str(tmp_path))
+    assert cli_error("label", "launch", plan.folder, "--devices", "cpu", "--download", "--data-root",
+                     tmp_path).startswith("cgbench label launch: error: could not download CIFAR-10")
     assert "0 done, 1 pending" in label(capsys, "status", str(plan.folder))
 
 

@@ -94,40 +94,50 @@ def plan(tmp_path, hiaml_built):
     return make_plan("hiaml", 2, 0, RECIPE, tmp_path / "plan", progress=False)
 
 
+def result_of(plan, unit, accuracy: float) -> dict:
+    """A result record of ``unit`` as the worker writes it (the store checks results against their plan)."""
+    return {"unit": {"unit_id": unit.unit_id, "family": unit.family, "arch_id": unit.arch_id, "seed": unit.seed},
+            "recipe": {"name": plan.recipe.name, "hash": plan.recipe.hash},
+            "train": {"final_test_acc": accuracy, "best_test_acc": accuracy, "device": "cpu"},
+            "cifar10_sha256": {"test_batch": "0" * 64}, "git_revision": "test"}
+
+
 def test_a_unit_gets_exactly_one_result(plan):
     store = ResultStore(plan)
     uid = plan.units[0].unit_id
     assert not store.done(uid) and store.pending(plan.units) == list(plan.units)
-    store.write(uid, {"value": 1})
+    store.write(uid, result_of(plan, plan.units[0], 1.0))
     with pytest.raises(ResultExistsError, match="exactly one"):
-        store.write(uid, {"value": 2})
-    assert store.read(uid) == {"value": 1} and store.pending(plan.units) == [plan.units[1]]
+        store.write(uid, result_of(plan, plan.units[0], 2.0))
+    assert store.read(uid) == result_of(plan, plan.units[0], 1.0) and store.pending(plan.units) == [plan.units[1]]
     assert sorted(p.name for p in plan.results_dir.iterdir()) == [f"{uid}.json"]
 
 
 CRASH_BEFORE_PUBLISHING = """
-import os, signal, sys
+import json, os, signal, sys
 import labeling.store as store_module
 from labeling.plan import Plan
 store = store_module.ResultStore(Plan.load(sys.argv[1]))
 store_module.os.link = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
-store.write(sys.argv[2], {"train": {"final_test_acc": 50.0}})
+store.write(sys.argv[2], json.loads(sys.argv[3]))
 """
 
 
 def test_a_crash_between_writing_and_publishing_leaves_no_result(plan):
-    uid = plan.units[0].unit_id
-    crashed = subprocess.run([sys.executable, "-c", CRASH_BEFORE_PUBLISHING, str(plan.folder), uid])
+    unit = plan.units[0]
+    uid = unit.unit_id
+    crashed = subprocess.run([sys.executable, "-c", CRASH_BEFORE_PUBLISHING, str(plan.folder), uid,
+                              json.dumps(result_of(plan, unit, 50.0))])
     assert crashed.returncode == -signal.SIGKILL
     leftovers = list(plan.results_dir.glob(".*.tmp"))
-    assert len(leftovers) == 1 and json.loads(leftovers[0].read_text()) == {"train": {"final_test_acc": 50.0}}
+    assert len(leftovers) == 1 and json.loads(leftovers[0].read_text()) == result_of(plan, unit, 50.0)
     store = ResultStore(plan)
     assert not store.done(uid) and store.finished() == set() and store.pending(plan.units) == list(plan.units)
     assert leftovers[0].exists(), "a young temporary file may be another worker's write in progress"
     os.utime(leftovers[0], (time.time() - STALE_TMP_SECONDS - 1,) * 2)
     assert ResultStore(plan).clean_partial() == [] and not leftovers[0].exists()  # opening the store cleaned it
-    store.write(uid, {"train": {"final_test_acc": 51.0}})
-    assert store.read(uid) == {"train": {"final_test_acc": 51.0}}
+    store.write(uid, result_of(plan, unit, 51.0))
+    assert store.read(uid) == result_of(plan, unit, 51.0)
 
 
 def test_a_truncated_leftover_is_ignored(plan):

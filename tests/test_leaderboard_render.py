@@ -27,11 +27,11 @@ def scorers(family):
     params = family.table.column("params").to_numpy().astype(float)
     labels = family.labels(TARGET)
     return {
-        "flops <rule>": lambda idx, seed: flops[idx],
+        "flops": lambda idx, seed: flops[idx],
         "params": lambda idx, seed: params[idx] * (1 + 0.1 * seed),
-        "inverted flops": lambda idx, seed: -flops[idx],
+        "inverted_flops": lambda idx, seed: -flops[idx],
         # best ranks, worst absolute error: the MAE column sorts differently from Spearman
-        "shifted noisy label": lambda idx, seed: 1e12 + labels[idx] + np.random.default_rng(seed).normal(size=len(idx)),
+        "shifted_noisy_label": lambda idx, seed: 1e12 + labels[idx] + np.random.default_rng(seed).normal(size=len(idx)),
     }
 
 
@@ -63,8 +63,10 @@ def submissions(load, tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
     nb101 = load("nb101")
     for i, ((name, score), file_name) in enumerate(zip(scorers(nb101).items(), ACCEPTED)):
+        # Free text that must be escaped on both pages: HTML, a Markdown link, a table-cell separator.
+        hardware = "2 CPU <b>cores</b> | [x](javascript:alert(1))" if name == "flops" else "2 CPU cores"
         method = MethodInfo(name=name, description=f"{name} as the score", code_url=f"https://example.org/{i}",
-                            hardware="2 CPU cores", n_parameters=10 * i)
+                            hardware=hardware, n_parameters=10 * i)
         write_submission(folder / file_name, method, make_runs(nb101, score), [nb101])
     (folder / "broken.json").write_text((folder / "method3.json").read_text()[:300])
     (folder / "truncated.json.gz").write_bytes((folder / "method0.json.gz").read_bytes()[:300])
@@ -109,8 +111,8 @@ def test_html_has_one_table_per_track_with_rows_by_spearman(rendered, submission
     means = in_family_means(submissions, load, "spearman")
     by_spearman = sorted(means, key=lambda name: -means[name])
     assert table_rows(html)[IN_FAMILY_TABLE] == by_spearman
-    assert "flops &lt;rule&gt;" in html and "<rule>" not in html
-    spearman = means["shifted noisy label"]
+    assert "2 CPU &lt;b&gt;cores&lt;/b&gt;" in html and "<b>" not in html
+    spearman = means["shifted_noisy_label"]
     assert re.search(rf"{spearman:.3f} ± \d\.\d{{3}}", html)
     assert "training-free (no labels)" in html and "fine-tuned on 50 rows of nb101" in html
     assert 'href="https://example.org/3"' in html and "<script>" in html and "<script src" not in html
@@ -124,6 +126,12 @@ def test_markdown_has_the_same_rows(rendered, submissions, load):
     assert [row.split(" | ")[0][2:] for row in rows] == sorted(means, key=lambda name: -means[name])
     assert all(" | 3 | trained on nb101 | " in row and "[code](https://example.org/" in row for row in rows)
     assert "| Spearman ρ | Kendall τ |" in markdown and "NDCG@10" in markdown and "MAE" in markdown
+
+
+def test_markdown_escapes_what_the_html_page_escapes(rendered):
+    markdown = rendered.markdown_path.read_text()
+    assert "2 CPU &lt;b&gt;cores&lt;/b&gt; \\| \\[x\\](javascript:alert(1))" in markdown
+    assert "<b>" not in markdown and "[x](" not in markdown
 
 
 class _RowOrder(HTMLParser):

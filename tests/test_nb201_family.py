@@ -1,4 +1,6 @@
 import json
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,7 +8,12 @@ import torch
 
 from cgbench import list_families, load_family
 from cgbench.cli import main
+from cgbench.families.naslib_results import parse_arch
+from cgbench.families.nb201 import arch_string, check_help_index, from_naslib_tuple
+from cgbench.formats.torch_file import load_torch_file
 from cgbench.metrics import spearman
+
+MIRROR_9X = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "naslib-9x" / "9x_all.zip"
 
 
 def test_registry_lists_nb201():
@@ -25,9 +32,12 @@ def test_all_cells_and_official_ids(nb201):
 def test_every_label_names_its_source_and_meaning(nb201):
     for name, meta in nb201.manifest["labels"].items():
         assert meta["source_id"] in {s["source_id"] for s in nb201.manifest["sources"]}
-        for key in ("dataset", "split", "epochs", "unit", "licence", "seeds"):
+        for key in ("dataset", "split", "unit", "licence", "seeds", "description"):
             assert meta[key], (name, key)
-        assert not np.isnan(nb201.labels(name)).any()
+        if meta["source_id"] in ("naslib-nb201-zen", "analog-nasbench", "mini-nb201-12ep"):
+            assert meta["epochs"] and meta["higher_is_better"], name
+        # Only the cross-task labels cover a subset of the cells (NASLib trained 199 of them).
+        assert np.isnan(nb201.labels(name)).any() == (meta["source_id"] == "naslib-9x"), name
 
 
 def test_two_independent_200_epoch_trainings_agree(nb201):
@@ -119,6 +129,9 @@ def test_cli_commands(nb201, tmp_path, capsys):
     main(["info", "nb201"])
     out = capsys.readouterr().out
     assert "15625 architectures" in out and "naslib-nb201-zen" in out and "fewshot50" in out
+    latency = next(line for line in out.splitlines() if line.split()[0] == "lat_titanxp_bs256_ms")
+    assert "NVIDIA Titan Xp (GPU), batch 256, lower is better, source help-latency (MIT)" in latency
+    assert "source naslib-9x" in next(line for line in out.splitlines() if line.split()[0] == "svhn_val_acc")
     main(["draw", "nb201", "5", "-o", str(tmp_path / "cell.png")])
     assert (tmp_path / "cell.png").stat().st_size > 1000
     main(["draw", "nb201", "5", "-o", str(tmp_path / "cell-mpl.png"), "--engine", "matplotlib"])
@@ -133,5 +146,82 @@ def test_cli_commands(nb201, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert 0.85 < result["spearman"] < 0.95
     (tmp_path / "bad.csv").write_text("\n".join(rows[:-1]))
-    with pytest.raises(SystemExit, match="no prediction"):
+    with pytest.raises(SystemExit) as exit_info:
         main(["evaluate", "nb201", str(tmp_path / "bad.csv")])
+    assert exit_info.value.code == 2 and "1 arch_id(s) have no prediction" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# HELP's latencies and NAS-Bench-Suite's cross-task labels
+
+HELP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "help-latency" / "nasbench201"
+
+
+def test_helps_index_map_agrees_with_nb201_index_for_every_cell(nb201):
+    mapping = load_torch_file(HELP / "str_arch2idx.pt")
+    index = nb201.table.column("nb201_index").to_pylist()
+    assert len(mapping) == 15625
+    assert all(mapping[arch_id] == i for arch_id, i in zip(nb201.arch_ids, index))
+    # The build refuses a map that disagrees.
+    swapped = list(nb201.arch_ids)
+    swapped[0], swapped[1] = swapped[1], swapped[0]
+    with pytest.raises(ValueError, match="disagrees with NB-201's official order"):
+        check_help_index(HELP / "str_arch2idx.pt", swapped)
+
+
+def test_hw_nas_bench_devices_carry_hw_nas_benchs_published_values_for_cell_0(nb201):
+    # HW-NAS-Bench's README, CIFAR-10, architecture 0 (quoted in SOURCES.md).
+    published = {"lat_eyeriss_ms": 3.64562, "lat_fpga_ms": 2.57296, "lat_raspi4_ms": 10.48198, "lat_pixel3_ms": 3.60585}
+    assert nb201.table.column("nb201_index")[0].as_py() == 0
+    for column, value in published.items():
+        assert nb201.labels(column)[0] == pytest.approx(value, abs=5e-6), column
+        assert "HW-NAS-Bench" in nb201.manifest["labels"][column]["description"]
+
+
+def test_latency_columns_say_device_kind_batch_and_direction(nb201):
+    latency = {n: m for n, m in nb201.manifest["labels"].items() if n.startswith("lat_")}
+    assert len(latency) == 27
+    for name, meta in latency.items():
+        assert meta["higher_is_better"] is False and meta["unit"].startswith("ms") and meta["device"], name
+        assert meta["source_id"] == "help-latency" and meta["licence"] == "MIT"
+        assert np.all(nb201.labels(name) > 0)
+    assert latency["lat_titanxp_bs256_ms"]["batch_size"] == 256
+    assert latency["lat_titanxp_bs256_ms"]["device_kind"] == "GPU"
+    assert latency["lat_gold6226_ms"]["device_kind"] == "CPU" and latency["lat_gold6226_ms"]["batch_size"] is None
+    assert {latency[f"lat_{d}_ms"]["device_kind"] for d in ("pixel2", "pixel3", "samsungs7")} == {"phone"}
+    assert latency["lat_raspi4_ms"]["device_kind"] == "embedded"
+    assert latency["lat_eyeriss_ms"]["device_kind"] == latency["lat_fpga_ms"]["device_kind"] == "accelerator"
+
+
+def test_whole_millisecond_phone_files_are_stored_as_given(nb201):
+    for device in ("pixel2", "essentialph1", "samsunga50", "samsungs7"):
+        values = nb201.labels(f"lat_{device}_ms")
+        meta = nb201.manifest["labels"][f"lat_{device}_ms"]
+        assert "whole milliseconds" in meta["unit"]
+        assert np.array_equal(values, np.round(values)) and values.min() >= 3
+        assert len(np.unique(values)) < 80  # 15,625 cells on a few dozen values: ties
+    assert len(np.unique(nb201.labels("lat_pixel3_ms"))) > 15000
+
+
+def test_latency_follows_flops_as_helps_flops_baseline_says(nb201):
+    # HELP's README (Table 3): FLOPs vs latency Spearman 0.950 on Titan RTX batch 256, 0.826 on Gold 6226,
+    # 0.765 on Pixel2, 0.846 on Raspi4, 0.437 on Eyeriss, 0.900 on the FPGA (on HELP's test cells, with
+    # HELP's FLOPs). Ours (all cells, our FLOPs) are a little higher everywhere; a wrong cell order gives ~0.
+    flops = nb201.table.column("flops").to_numpy()
+    for column, published in (("lat_titanrtx_bs256_ms", 0.950), ("lat_gold6226_ms", 0.826), ("lat_pixel2_ms", 0.765),
+                              ("lat_raspi4_ms", 0.846), ("lat_eyeriss_ms", 0.437), ("lat_fpga_ms", 0.900)):
+        assert published - 0.01 < spearman(flops, nb201.labels(column)) < published + 0.12, column
+
+
+def test_cross_task_cells_map_to_nb201_cells(nb201):
+    params = nb201.table.column("params").to_numpy()
+    with zipfile.ZipFile(MIRROR_9X) as zf:
+        records = json.loads(zf.read("params/benchmark--nasbench201--svhn--0.json"))
+    row = {arch_id: i for i, arch_id in enumerate(nb201.arch_ids)}
+    for record in records:
+        i = row[arch_string(from_naslib_tuple(parse_arch(record["arch"])))]
+        # NASLib's SVHN network is NB-201's (10 classes): its parameter count is ours, in millions.
+        assert params[i] / 1e6 == pytest.approx(record["params"]["score"], abs=1e-9)
+        assert nb201.labels("svhn_val_acc")[i] == pytest.approx(record["val_accuracy"])
+    for task in ("svhn", "scifar100", "ninapro"):
+        assert (~np.isnan(nb201.labels(f"{task}_val_acc"))).sum() == 199

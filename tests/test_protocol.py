@@ -269,11 +269,9 @@ def test_cli_benchmark_runs_and_prints_the_table(families, tmp_path, capsys):
     assert [(a["method"], a["track"], a["family"]) for a in result["aggregates"]] == [("flops", "in_family", "nb101")]
 
 
-def test_cli_rejects_unknown_method(cgbench_home, tmp_path):
-    from cgbench.cli import main
-
-    with pytest.raises(SystemExit, match="unknown method"):
-        main(["benchmark", "--methods", "no_such_predictor", "--out", str(tmp_path)])
+def test_cli_rejects_unknown_method(cgbench_home, tmp_path, cli_error):
+    line = cli_error("benchmark", "--methods", "no_such_predictor", "--out", tmp_path)
+    assert line.startswith("cgbench benchmark: error: unknown method 'no_such_predictor'; known methods: ")
 
 
 def test_rank_normal_scores_keep_order_and_average_ties():

@@ -64,3 +64,8 @@ def test_enumeration_is_distinct_where_it_exists(space):
         return
     first = [space.arch_id(c) for _, c in zip(range(200), configs)]
     assert len(set(first)) == len(first)
+
+
+def test_the_latency_spaces_are_among_the_checked():
+    # The families/__init__ registry must import every family module, fbnet included.
+    assert {"fbnet", "nb201", "nb301", "ofa_mbv3", "tnb101_micro"} <= set(SPACES)

@@ -51,3 +51,24 @@ def test_gin_errors_are_clear(nb201):
         predictor.predict(nb201, np.arange(3))
     with pytest.raises(ValueError, match="at least 2 labelled rows"):
         predictor.fit([TrainingSet(nb201, np.arange(1), nb201.default_target)], seed=0)
+
+
+def test_gin_fine_tune_starts_from_the_fitted_weights(nb201):
+    predictor = make_predictor("gin", device="cpu", epochs=3, fine_tune_epochs=1)
+    predictor.fit([TrainingSet(nb201, np.arange(200), nb201.default_target)], seed=0)
+    fitted = [p.detach().clone() for p in predictor._model.parameters()]
+    test = np.arange(200, 300)
+    before = predictor.predict(nb201, test)
+    few = nb201.get_idx_split("fewshot50")["train"]
+    predictor.fine_tune(TrainingSet(nb201, few, nb201.default_target), seed=0)
+    tuned = [p.detach() for p in predictor._model.parameters()]
+    # One epoch of 50 rows in batches of 25 is two Adam steps of about lr = 1e-3 per weight: the
+    # fine-tuned weights sit next to the fitted ones, far from any fresh initialisation.
+    assert max((a - b).abs().max().item() for a, b in zip(tuned, fitted)) < 3e-3
+    fresh = make_predictor("gin", device="cpu", epochs=3)
+    fresh.fit([TrainingSet(nb201, np.arange(200), nb201.default_target)], seed=1)
+    assert max((a - b.detach()).abs().max().item() for a, b in zip(tuned, fresh._model.parameters())) > 0.05
+    assert not np.allclose(before, predictor.predict(nb201, test))
+    assert not predictor.fine_tune_refits and make_predictor("flops").fine_tune_refits
+    with pytest.raises(RuntimeError, match="fit"):
+        make_predictor("gin", device="cpu").fine_tune(TrainingSet(nb201, few, nb201.default_target), seed=0)

@@ -235,3 +235,51 @@ def test_input_gradient_proxies_score_tnb101_micro_cells_that_ignore_their_input
     epe_nas = load_scores(tnb101_micro, "epe_nas", recipe)[rows]
     np.testing.assert_allclose(epe_nas[:2], all_correlated, rtol=1e-9)
     assert np.isfinite(epe_nas[2])
+
+
+@pytest.fixture(scope="module")
+def nb301(cgbench_home):
+    from cgbench import load_family
+
+    return load_family("nb301", progress=False)
+
+
+def test_nb301_reference_is_the_familys_surrogate_cells(nb301):
+    reference = reference_scores("nb301", progress=False)
+    assert len(reference.arch_ids) == len(set(reference.arch_ids)) == 725
+    row = {arch_id: i for i, arch_id in enumerate(nb301.arch_ids)}
+    surrogate = nb301.labels("c10_val_acc_nb301_surrogate")[[row[a] for a in reference.arch_ids]]
+    np.testing.assert_array_equal(surrogate, reference.accuracy)
+    assert len(reference.scores) == 12 and reference.has("jacob_cov")
+
+
+@pytest.mark.parametrize("family, n", [("nb201", 199), ("nb301", 199), ("tnb101_micro", 192)])
+def test_cross_task_references_map_to_family_rows(family, n, cgbench_home):
+    from cgbench import load_family
+
+    rows = {arch_id: i for i, arch_id in enumerate(load_family(family, progress=False).arch_ids)}
+    labels = load_family(family, progress=False).labels("ninapro_val_acc")
+    reference = reference_scores(family, progress=False, dataset="ninapro")
+    assert len(reference.arch_ids) == n and all(a in rows for a in reference.arch_ids)
+    np.testing.assert_array_equal(labels[[rows[a] for a in reference.arch_ids]], reference.accuracy)
+    assert reference.has("zen") and len(reference.scores) == 13
+
+
+def test_reference_sets_are_named_by_family_and_dataset():
+    with pytest.raises(ValueError, match="no reference scores of 'nb101' on 'svhn'.*tnb101_micro: svhn"):
+        reference_scores("nb101", progress=False, dataset="svhn")
+    with pytest.raises(ValueError, match="'hiaml'"):
+        reference_scores("hiaml", progress=False)
+
+
+def test_agreement_on_nb301_and_on_a_cross_task_set(nb301, nb201, capsys):
+    clear_scores(nb301)
+    (params,) = agreement_table("nb301", ["params"], n=20, progress=False)
+    # NASLib's NB-301 network is not ours (BN in pools, auxiliary head) but ranks by size alike.
+    assert params.n_cells == 20 and params.spearman > 0.99
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["zcp", "agreement", "nb201", "--dataset", "svhn", "--proxies", "params", "--n", "10"])
+    args.func(args)
+    out = capsys.readouterr().out
+    assert "svhn reference" in out and out.splitlines()[-1].split()[:2] == ["params", "10"]

@@ -5,7 +5,8 @@
 # - graphviz: the `dot` program draws CGs (the tests check real graphviz drawings);
 # - chromium: the HTML leaderboard is rendered and screenshotted in headless Chromium;
 # - slurmctld, slurmd, slurm-client, munge: the labelling tests run a real one-node SLURM cluster;
-# - python3-venv: Debian's python3 cannot create the project's .venv without it.
+# - python3-venv: Debian's python3 cannot create the project's .venv without it;
+# - libgomp1: LightGBM (the graf baseline) links the system's OpenMP runtime, libgomp.so.1.
 # As root it installs what is missing with apt-get; otherwise it names the packages and the command
 # to install them, and fails, so that a missing package is a clear message and not a red test later.
 set -euo pipefail
@@ -21,6 +22,7 @@ need() {  # need PACKAGE COMMAND...: PACKAGE is missing unless one of the comman
   missing+=("$package")
 }
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+ldconfig -p 2>/dev/null | grep 'libgomp\.so\.1' >/dev/null || missing+=(libgomp1)  # grep reads all: no SIGPIPE
 if [ "$what" = test ]; then
   need graphviz dot
   need chromium chromium chromium-browser

@@ -14,12 +14,27 @@ Pipeline of :meth:`GennapePredictor.fit` (GENNAPE, Mills et al., AAAI-23):
    architecture space while the regression encoder adapts. Adam, gradient clipping at 5
    (GENNAPE's demo).
 4. **Target transform (FLOPs).** GENNAPE's authors divide accuracy by a log-FLOPs factor and
-   standardise: ``t = (acc / (log10(GFLOPs + 1) + 1) - mu) / sigma``, ``mu, sigma`` over the
-   training rows (``MultiTaskNormalizer`` with ``tar_norm=stand_flops`` in their AIO-P code,
-   which reuses GENNAPE's pipeline; FLOPs in GFLOPs as their ``check_flops`` converts). Its
-   inverse, ``(p * sigma + mu) * (log10(GFLOPs + 1) + 1)``, turns head outputs back into
-   accuracies, so rankings reflect both the network and its FLOPs. The transform is
-   scale-free: accuracy in % or as a fraction gives the same ``t``.
+   standardise: ``t = (acc / (log10(G + 1) + 1) - mu) / sigma``, ``mu, sigma`` over the
+   training rows. Its inverse, ``(p * sigma + mu) * (log10(G + 1) + 1)``, turns head outputs
+   back into accuracies, so rankings reflect both the network and its FLOPs. The transform is
+   scale-free in the accuracy: accuracy in % or as a fraction gives the same ``t``.
+
+   **Units of G.** The public code with this transform is AIO-P's (GENNAPE's successor, same
+   pipeline; the GENNAPE repository has no target transform, see
+   ``/work/shared/docs/GENNAPE_CG_AND_FAMILIES.md`` 1.9): ``MultiTaskNormalizer`` with
+   ``tar_norm=stand_flops`` computes ``np.log10(flops + 1) + 1`` on the FLOPs its data manager
+   hands over, which ``check_flops`` converts to giga-units (values above 1e6 are divided by
+   1e9), and its own counter (``tf_comp_graph_flops_counter``, called with ``div=1e9``) counts a
+   multiply-add once. cgbench's ``flops`` count a multiply-add twice (torch's counter), so
+   ``G = flops / 2e9``, giga multiply-adds: the unit the factor was designed on. (The factor is
+   not scale-free: with ``flops / 1e9`` it would be a little larger for every network.)
+
+   ``flops_transform=False`` (registered as ``gennape_notf``) standardises the accuracy alone,
+   ``t = (acc - mu) / sigma``. Issue 11 found the transform is what breaks zero-shot transfer:
+   on NB-101 the transformed target has Spearman -0.91 with FLOPs, so the heads learn "bigger is
+   worse", and the factor spans 1.04-2.00 there but only 1.007-1.16 on NB-201, so inverting it
+   on NB-201 cannot undo that. ``gennape_head`` reports the heads' own output ``p`` (before the
+   inverse), so the share of a ranking that the FLOPs factor contributes is visible.
 
 Fine-tuning (few-shot track) starts from the fitted state: the standardisation is refitted
 on the new rows (as the authors' normaliser is for each test family), the clusters are kept,
@@ -61,35 +76,43 @@ from .fuzzy import FuzzyClusters, fuzzy_cmeans
 from .pretrain import pretrain_contrastive
 
 GRADIENT_CLIP = 5.0
+# GENNAPE's FLOPs factor takes giga multiply-adds; cgbench's flops count 2 per multiply-add.
+FLOPS_PER_GIGA_MAC = 2e9
 
 
 @dataclass(frozen=True)
 class FlopsTargetTransform:
-    """``t = (acc / (log10(GFLOPs + 1) + 1) - mean) / std`` and its inverse."""
+    """``t = (acc / (log10(GMACs + 1) + 1) - mean) / std`` and its inverse; ``use_flops=False``
+    standardises the accuracy alone."""
 
     mean: float
     std: float
+    use_flops: bool = True
 
     @staticmethod
     def flops_factor(flops: np.ndarray) -> np.ndarray:
+        """``log10(G + 1) + 1`` with ``G`` in giga multiply-adds (cgbench counts 2 FLOPs per multiply-add)."""
         flops = np.asarray(flops, np.float64)
         if (flops < 0).any() or not np.isfinite(flops).all():
             raise ValueError("FLOPs must be finite and non-negative")
-        return np.log10(flops / 1e9 + 1) + 1
+        return np.log10(flops / FLOPS_PER_GIGA_MAC + 1) + 1
+
+    def _factor(self, flops: np.ndarray) -> np.ndarray:
+        return self.flops_factor(flops) if self.use_flops else np.ones(np.shape(flops))
 
     @classmethod
-    def fit(cls, accuracy: np.ndarray, flops: np.ndarray) -> FlopsTargetTransform:
-        quotient = np.asarray(accuracy, np.float64) / cls.flops_factor(flops)
+    def fit(cls, accuracy: np.ndarray, flops: np.ndarray, use_flops: bool = True) -> FlopsTargetTransform:
+        quotient = np.asarray(accuracy, np.float64) / cls(0.0, 1.0, use_flops)._factor(flops)
         std = float(quotient.std())
         if not std > 0:
             raise ValueError(f"cannot standardise {len(quotient)} labels that are all equal after the FLOPs quotient")
-        return cls(float(quotient.mean()), std)
+        return cls(float(quotient.mean()), std, use_flops)
 
     def forward(self, accuracy: np.ndarray, flops: np.ndarray) -> np.ndarray:
-        return (np.asarray(accuracy, np.float64) / self.flops_factor(flops) - self.mean) / self.std
+        return (np.asarray(accuracy, np.float64) / self._factor(flops) - self.mean) / self.std
 
     def inverse(self, transformed: np.ndarray, flops: np.ndarray) -> np.ndarray:
-        return (np.asarray(transformed, np.float64) * self.std + self.mean) * self.flops_factor(flops)
+        return (np.asarray(transformed, np.float64) * self.std + self.mean) * self._factor(flops)
 
 
 class MembershipEnsemble(nn.Module):
@@ -137,9 +160,9 @@ class GennapePredictor(Predictor):
     description = ("GENNAPE (AAAI-23): k-GNN CG encoder pretrained contrastively, fuzzy c-means clusters, "
                    "membership-weighted MLP heads, FLOPs-based target transform")
 
-    def __init__(self, paper_scale: bool = False, n_clusters: int = 4, fuzzifier: float = 2.0,
-                 n_layers: int = 6, temperature: float = 0.2, device: str | torch.device | None = None,
-                 progress: bool = False, **overrides) -> None:
+    def __init__(self, paper_scale: bool = False, flops_transform: bool = True, n_clusters: int = 4,
+                 fuzzifier: float = 2.0, n_layers: int = 6, temperature: float = 0.2,
+                 device: str | torch.device | None = None, progress: bool = False, **overrides) -> None:
         settings = GennapeSettings.for_scale(paper_scale)
         unknown = set(overrides) - set(settings.__dataclass_fields__)
         if unknown:
@@ -149,6 +172,7 @@ class GennapePredictor(Predictor):
         if n_clusters < 1:
             raise ValueError(f"n_clusters must be at least 1, got {n_clusters}")
         self.n_clusters, self.fuzzifier = n_clusters, fuzzifier
+        self.flops_transform = flops_transform
         self.n_layers, self.temperature = n_layers, temperature
         self.device = torch.device(device) if device is not None else _default_device()
         self.progress = progress
@@ -169,6 +193,7 @@ class GennapePredictor(Predictor):
         graphs, labels = labelled_graphs(data, minimum=2, who="GENNAPE")
         torch.manual_seed(seed)
         encoder = KGNNEncoder(EMBED_SIZE, self.n_layers).to(self.device)
+        encoder.embed.mark_seen(graphs.op)
         start = time.perf_counter()
         self.pretrain_losses = pretrain_contrastive(
             encoder, graphs, epochs=self.settings.pretrain_epochs, batch_size=self.settings.batch_size,
@@ -179,14 +204,15 @@ class GennapePredictor(Predictor):
         self._clusters = fuzzy_cmeans(embeddings, min(self.n_clusters, len(graphs)), self.fuzzifier, seed=seed)
         self._encoder = encoder
         self._heads = MembershipEnsemble(self._clusters.centers.shape[0]).to(self.device)
-        self._transform = FlopsTargetTransform.fit(labels, graphs.flops.numpy())
+        self._transform = FlopsTargetTransform.fit(labels, graphs.flops.numpy(), self.flops_transform)
         self._train(graphs, labels, self.settings.epochs, self.settings.lr, self.settings.batch_size, seed,
                     stage="supervised")
 
     def fine_tune(self, data: TrainingSet, seed: int) -> None:
         self._require_fitted()
         graphs, labels = labelled_graphs([data], minimum=2, who="GENNAPE")
-        self._transform = FlopsTargetTransform.fit(labels, graphs.flops.numpy())
+        self._transform = FlopsTargetTransform.fit(labels, graphs.flops.numpy(), self.flops_transform)
+        self._encoder.embed.mark_seen(graphs.op)
         self._train(graphs, labels, self.settings.fine_tune_epochs, self.settings.fine_tune_lr,
                     self.settings.fine_tune_batch_size, seed, stage="fine_tune")
 
@@ -234,12 +260,15 @@ class GennapePredictor(Predictor):
                for positions in minibatches(len(graphs), INFERENCE_BATCH)]
         return torch.cat(out).numpy().astype(np.float64)
 
-    def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:
+    def predict(self, family: Family, indices: np.ndarray, head_only: bool = False) -> np.ndarray:
+        """Predicted accuracies of rows ``indices``; ``head_only``: the heads' standardised output
+        before the target transform is inverted (for ``gennape`` that leaves the FLOPs factor out)."""
         self._require_fitted()
         graphs = family_graphs(family, indices)
         if not len(graphs):
             return np.zeros(0)
-        return self._transform.inverse(self._transformed_predictions(graphs), graphs.flops.numpy())
+        head = self._transformed_predictions(graphs)
+        return head if head_only else self._transform.inverse(head, graphs.flops.numpy())
 
     def memberships(self, family: Family, indices: np.ndarray) -> np.ndarray:
         """Fuzzy memberships (rows, n_clusters) of rows ``indices``: how much each head counts."""
@@ -256,3 +285,23 @@ class GennapePredictor(Predictor):
             return 0
         modules = (self._encoder, self._cluster_encoder, self._heads)
         return sum(p.numel() for m in modules for p in m.parameters()) + self._clusters.centers.size
+
+
+@register_predictor
+class GennapeNoTransformPredictor(GennapePredictor):
+    name = "gennape_notf"
+    description = ("GENNAPE without the FLOPs target transform: the heads regress the standardised accuracy "
+                   "(encoder, clusters and heads as gennape)")
+
+    def __init__(self, **options) -> None:
+        super().__init__(flops_transform=False, **options)
+
+
+@register_predictor
+class GennapeHeadPredictor(GennapePredictor):
+    name = "gennape_head"
+    description = ("gennape's supervised heads alone: their output before the FLOPs transform is inverted, "
+                   "so the FLOPs factor's share of gennape's ranking is visible")
+
+    def predict(self, family: Family, indices: np.ndarray, head_only: bool = True) -> np.ndarray:
+        return super().predict(family, indices, head_only=head_only)

@@ -3,20 +3,27 @@
 A proxy is a function ``score(net, batch, recipe) -> float`` (larger = predicted better). Its
 module registers it with :func:`register_proxy` together with its default :class:`ProxyRecipe`.
 ``baselines.zcp.scoring`` runs proxies over a family and stores the scores with their recipe.
+
+The proxy modules are imported explicitly by :func:`_import_proxies` the first time the registry
+is read, not when this package is imported: ``cgbench zcp`` registers its command (``cgbench
+--help``) without importing torch.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from torch import nn
+from cgbench.errors import unknown_name
+from cgbench.lazy import lazy_exports
 
-from .recipe import ProxyBatch, ProxyRecipe
+if TYPE_CHECKING:
+    from torch import nn
 
-ProxyFunction = Callable[[nn.Module, ProxyBatch, ProxyRecipe], float]
+    from .recipe import ProxyBatch, ProxyRecipe
+
+ProxyFunction = Callable[["nn.Module", "ProxyBatch", "ProxyRecipe"], float]
 
 
 @dataclass(frozen=True)
@@ -40,24 +47,26 @@ def register_proxy(name: str, recipe: ProxyRecipe, description: str) -> Callable
     return register
 
 
+def _import_proxies() -> None:
+    """Import every proxy module; each registers its proxy. A new proxy module is added here."""
+    from . import (epe_nas, fisher, flops, grad_norm, grasp, jacob_cov, l2_norm, meco, nwot,  # noqa: F401
+                   params, plain, snip, swap, synflow, zen, zico)
+
+
 def get_proxy(name: str) -> Proxy:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown proxy {name!r}; known proxies: {', '.join(sorted(_REGISTRY))}") from None
+    _import_proxies()
+    if name not in _REGISTRY:
+        raise unknown_name("proxy", name, _REGISTRY, "proxies")
+    return _REGISTRY[name]
 
 
 def list_proxies() -> list[str]:
+    _import_proxies()
     return sorted(_REGISTRY)
 
 
-def _register_all() -> None:
-    for module in pkgutil.iter_modules(__path__):
-        if module.name not in _INFRASTRUCTURE:
-            importlib.import_module(f"{__name__}.{module.name}")
+# The recipe types import torch: imported when first asked for.
+__getattr__ = lazy_exports(__name__, dict.fromkeys(("ProxyBatch", "ProxyRecipe"), "baselines.zcp.recipe"))
 
-
-_INFRASTRUCTURE = {"recipe", "scoring", "reference", "common", "cli"}
-_register_all()
 
 __all__ = ["Proxy", "ProxyBatch", "ProxyRecipe", "get_proxy", "list_proxies", "register_proxy"]

@@ -2,16 +2,22 @@
 
 NASLib publishes zero-cost proxy scores for 725 NB-201 cells (``zc_nasbench201.json``, per
 dataset, each ``{"score", "time"}``; cells keyed by NASLib's op-code tuple, see
-``cgbench.families.nb201.from_naslib_tuple``) and for the 500 NB-101 cells of the nb101 family
+``cgbench.families.nb201.from_naslib_tuple``), for the 500 NB-101 cells of the nb101 family
 (``zc_nasbench101.json``, plain numbers; keys are NASLib's 7x7 matrix + op ids, mapped to our
-arch_id exactly as the family does). :func:`agreement_table` scores the same cells with our
+arch_id exactly as the family does), for 725 NB-301 cells (``zc_nasbench301.json``; NASLib's
+compact genotype, ``cgbench.families.nb301.from_naslib_compact``) and, on the cross-task datasets
+svhn, scifar100 and ninapro, for ~200 cells each of NB-201, NB-301 and TransNAS-Bench-101-micro
+(``9x_all.zip``, 13 proxies; ``cgbench.families.cross_task``). Reference sets are named by
+(family, dataset): :data:`REFERENCE_DATASETS`. :func:`agreement_table` scores the same cells with our
 proxies and reports, per proxy, the Spearman rank correlation with the reference and, for both
 our scores and the reference's, with the cells' CIFAR-10 validation accuracy stored in the same
 file (how well the proxy predicts; the published single-proxy numbers are of this kind). Proxies
 the reference never scored (zen, zico, meco, swap) get only the accuracy column.
 
-The reference scored real CIFAR-10 batches; ours are seeded random batches unless a recipe says
-``data="real"`` and CIFAR-10 is on disk. Data-independent proxies (params, flops, l2_norm,
+The reference scored real batches of its dataset (the cross-task sets: NASLib's networks for
+those tasks, with their own input sizes and classes); ours are seeded random batches at the
+family's input unless a recipe says ``data="real"`` and CIFAR-10 is on disk. Data-independent
+proxies (params, flops, l2_norm,
 synflow) should agree almost perfectly; data-dependent ones less so, and initial weights differ
 (different seeds), which moves per-architecture scores of every proxy that reads weights.
 """
@@ -28,10 +34,14 @@ import numpy as np
 import pyarrow.parquet as pq
 from scipy.stats import spearmanr
 
+from cgbench.errors import InvalidInputError
 from cgbench.dataset import load_family
 from cgbench.families import family_spec
 from cgbench.families import nb101 as nb101_module
 from cgbench.families import nb201 as nb201_module
+from cgbench.families import nb301 as nb301_module
+from cgbench.families import tnb101 as tnb101_module
+from cgbench.families.cross_task import CROSS_TASK_FILE, TASKS, read_cross_task
 from cgbench.sources import fetch, github_file
 
 from . import list_proxies
@@ -42,7 +52,17 @@ NB201_REFERENCE = github_file("naslib-zc-nb201", "automl/NASLib", "6639fd1579010
                               "5dcbbcd56812a9f62164a376bc7df4082ab3af612082b6d26a845930e6eb8641", "Apache-2.0")
 # Our proxy name -> NASLib's key, where they differ.
 REFERENCE_KEYS = {"jacob_cov": "jacov"}
-REFERENCE_FAMILIES = ("nb201", "nb101")
+# The cross-task zip's benchmark name of each family, and NASLib's encoding -> our arch_id.
+_CROSS_TASK = {
+    "nb201": ("nasbench201", lambda codes: nb201_module.arch_string(nb201_module.from_naslib_tuple(codes))),
+    "nb301": ("nasbench301", lambda compact: nb301_module.arch_string(nb301_module.from_naslib_compact(compact))),
+    "tnb101_micro": ("transbench101_micro", lambda indices: tnb101_module.micro_arch_string(
+        tnb101_module.from_naslib_graph_indices(indices))),
+}
+# family -> the datasets NAS-Bench-Suite-Zero scored its cells on.
+REFERENCE_DATASETS = {"nb201": ("cifar10", *TASKS), "nb101": ("cifar10",), "nb301": ("cifar10", *TASKS),
+                      "tnb101_micro": tuple(TASKS)}
+REFERENCE_FAMILIES = tuple(REFERENCE_DATASETS)
 
 
 @dataclass(frozen=True)
@@ -86,18 +106,41 @@ def nb101_reference(path: Path) -> ReferenceScores:
     return ReferenceScores(arch_ids, _score_columns(list(records.values()), float), _accuracy(records.values()))
 
 
+def nb301_reference(path: Path) -> ReferenceScores:
+    records = nb301_module.read_zc_nb301(path)
+    return _from_records(list(records), list(records.values()))
+
+
+def cross_task_reference(path: Path, family_name: str, task: str) -> ReferenceScores:
+    benchmark, arch_id_of = _CROSS_TASK[family_name]
+    records = read_cross_task(path, benchmark)[task]
+    return _from_records([arch_id_of(arch) for arch in records], list(records.values()))
+
+
+def _from_records(arch_ids: list[str], records: list) -> ReferenceScores:
+    """Reference scores of ``cgbench.families.naslib_results.NaslibRecord`` entries."""
+    names = sorted({proxy for record in records for proxy in record.scores})
+    scores = {name: np.array([r.scores.get(name, math.nan) for r in records], dtype=np.float64) for name in names}
+    return ReferenceScores(arch_ids, scores, np.array([r.val_accuracy for r in records], dtype=np.float64))
+
+
 def _accuracy(records) -> np.ndarray:
     return np.array([float(r.get("val_accuracy", math.nan)) for r in records], dtype=np.float64)
 
 
-def reference_scores(family_name: str, progress: bool = True) -> ReferenceScores:
-    """NAS-Bench-Suite-Zero's CIFAR-10 proxy scores of ``family_name`` (nb201 or nb101)."""
+def reference_scores(family_name: str, progress: bool = True, dataset: str = "cifar10") -> ReferenceScores:
+    """NAS-Bench-Suite-Zero's proxy scores of ``family_name`` on ``dataset`` (see :data:`REFERENCE_DATASETS`)."""
+    if dataset not in REFERENCE_DATASETS.get(family_name, ()):
+        known = "; ".join(f"{name}: {', '.join(sets)}" for name, sets in REFERENCE_DATASETS.items())
+        raise InvalidInputError(f"NAS-Bench-Suite-Zero has no reference scores of {family_name!r} on {dataset!r} ({known})")
+    if dataset in TASKS:
+        return cross_task_reference(fetch(CROSS_TASK_FILE, progress), family_name, dataset)
     if family_name == "nb201":
         return nb201_reference(fetch(NB201_REFERENCE, progress))
-    if family_name == "nb101":
-        (raw,) = family_spec("nb101").raw_files
-        return nb101_reference(fetch(raw, progress))
-    raise ValueError(f"NAS-Bench-Suite-Zero reference scores exist for {REFERENCE_FAMILIES}, not {family_name!r}")
+    if family_name == "nb301":
+        return nb301_reference(fetch(nb301_module.ZC_FILE, progress))
+    (raw,) = family_spec("nb101").raw_files
+    return nb101_reference(fetch(raw, progress))
 
 
 @dataclass(frozen=True)
@@ -111,16 +154,16 @@ class Agreement:
 
 
 def agreement_table(family_name: str, proxies: list[str] | None = None, n: int | None = None, seed: int = 0,
-                    device: str = "cpu", progress: bool = True) -> list[Agreement]:
-    """Spearman between our scores (scored here if not yet stored) and the reference, per proxy.
+                    device: str = "cpu", progress: bool = True, dataset: str = "cifar10") -> list[Agreement]:
+    """Spearman between our scores (scored here if not yet stored) and the reference on ``dataset``, per proxy.
 
     ``proxies=None`` takes every registered proxy that the reference scored. ``n`` restricts to a
     seeded random subset of the reference cells. Pairs where either score is
     missing (NaN) are left out; -inf (a proxy's "undefined, worst") ranks below everything, as
     NASLib's -1e8 does.
     """
+    reference = reference_scores(family_name, progress, dataset)
     family = load_family(family_name, progress=progress)
-    reference = reference_scores(family_name, progress)
     if proxies is None:
         proxies = [p for p in list_proxies() if REFERENCE_KEYS.get(p, p) in reference.scores]
     row_of = {}
@@ -154,9 +197,9 @@ def _mean_seconds(path: Path) -> float:
     return float(np.mean(pq.read_table(path, columns=["seconds"]).column("seconds").to_numpy()))
 
 
-def format_agreement(family_name: str, table: list[Agreement]) -> str:
-    lines = [f"agreement with NAS-Bench-Suite-Zero on {family_name} (CIFAR-10 reference, Spearman); "
-             "the last two columns: ours and the reference's scores vs the cells' validation accuracy",
+def format_agreement(family_name: str, table: list[Agreement], dataset: str = "cifar10") -> str:
+    lines = [f"agreement with NAS-Bench-Suite-Zero on {family_name} ({dataset} reference, Spearman); "
+             f"the last two columns: ours and the reference's scores vs the cells' {dataset} validation accuracy",
              f"{'proxy':12s} {'cells':>5s} {'vs ref':>7s} {'s/arch':>8s} {'ours~acc':>8s} {'ref~acc':>8s}"]
     lines += [f"{a.proxy:12s} {a.n_cells:5d} {a.spearman:7.3f} {a.seconds_per_arch:8.3f} {a.ours_vs_accuracy:8.3f} "
               f"{a.reference_vs_accuracy:8.3f}" for a in table]

@@ -30,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cgbench.dataset import Family
+from cgbench.errors import InvalidFileError
 from cgbench.families.space import SearchSpace
 from cgbench.storage import atomic_write
 
@@ -137,11 +138,16 @@ class ScoreFile:
     def read(self) -> pa.Table:
         if not self.path.exists():
             return SCHEMA.empty_table()
-        table = pq.read_table(self.path)
-        stored = json.loads(table.schema.metadata[METADATA_KEY])
-        if stored["recipe"] != self.recipe.as_dict() or stored["proxy"] != self.proxy:
-            raise ValueError(f"{self.path} holds {stored['proxy']} under recipe {stored['recipe']}, not "
-                             f"{self.proxy} under {self.recipe.as_dict()}: the file is misnamed; delete it")
+        try:
+            table = pq.read_table(self.path)
+            stored = json.loads((table.schema.metadata or {})[METADATA_KEY])
+        except (pa.ArrowException, KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise InvalidFileError(f"{self.path} is not a readable score file ({type(err).__name__}: {err}); "
+                                   "delete it and score again") from None
+        if not isinstance(stored, dict) or stored.get("recipe") != self.recipe.as_dict() \
+                or stored.get("proxy") != self.proxy:
+            raise InvalidFileError(f"{self.path} holds {str(stored)[:200]}, not "
+                                   f"{self.proxy} under {self.recipe.as_dict()}: the file is misnamed; delete it")
         return table.select(SCHEMA.names).cast(SCHEMA)
 
     def write(self, table: pa.Table) -> None:
@@ -158,7 +164,8 @@ def stored_recipe(path: Path) -> ProxyRecipe:
     return ProxyRecipe(**json.loads(pq.read_schema(path).metadata[METADATA_KEY])["recipe"])
 
 
-def _unique_arch_ids(family: Family, indices) -> list[str]:
+def unique_arch_ids(family: Family, indices=None) -> list[str]:
+    """The distinct arch_ids of rows ``indices`` (all rows if None), in row order."""
     arch_ids = family.arch_ids
     if indices is None:
         indices = range(len(arch_ids))
@@ -179,7 +186,7 @@ def score_family(family: Family, proxy_names: list[str], recipe_overrides: dict 
     ``data_root`` (or the ``CGBENCH_CIFAR10`` variable) locates CIFAR-10 for ``data="real"`` recipes.
     """
     space = family_space(family)
-    arch_ids = _unique_arch_ids(family, indices)
+    arch_ids = unique_arch_ids(family, indices)
     written = {}
     for proxy_name in proxy_names:
         recipe = proxy_recipe(proxy_name, recipe_overrides)
@@ -209,6 +216,25 @@ def _flush(store: ScoreFile, stored: pa.Table, fresh: dict[str, list]) -> pa.Tab
     for values in fresh.values():
         values.clear()
     return table
+
+
+def add_scores(family: Family, proxy_name: str, recipe: ProxyRecipe, arch_ids: list[str], scores: list[float],
+               seconds: list[float]) -> tuple[Path, int]:
+    """Store scores computed elsewhere (a zcp plan's workers) in the family's score table; arch_ids already
+    stored keep their score. Returns the file and how many scores were added."""
+    store = score_file(family, proxy_name, recipe)
+    stored = store.read()
+    done = set(stored.column("arch_id").to_pylist())
+    fresh: dict[str, list] = {"arch_id": [], "score": [], "seconds": []}
+    for item in zip(arch_ids, scores, seconds):
+        if item[0] not in done:
+            done.add(item[0])
+            for column, value in zip(fresh, item):
+                fresh[column].append(value)
+    added = len(fresh["arch_id"])
+    if added or not store.path.exists():
+        _flush(store, stored, fresh)
+    return store.path, added
 
 
 def load_scores(family: Family, proxy_name: str, recipe: ProxyRecipe | None = None) -> np.ndarray:

@@ -1,10 +1,12 @@
-"""The family registry: one module per family, registered by name, created by one function."""
+"""The family registry: one module per family, registered by name, created by one function.
+
+Every family module is imported explicitly at the end of this file (as timm's model registry
+does); importing a module registers its families. A new family module is added to that list.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
+from ..errors import unknown_name
 from .base import FamilySpec, LabelColumn
 from .space import SearchSpace
 
@@ -19,34 +21,15 @@ def register_family(cls: type[FamilySpec]) -> type[FamilySpec]:
 
 
 def family_spec(name: str) -> FamilySpec:
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise KeyError(f"unknown family {name!r}; known families: {', '.join(sorted(_REGISTRY))}") from None
+    """A new spec of the registered family ``name``; :class:`~cgbench.errors.UnknownNameError` otherwise."""
+    if name not in _REGISTRY:
+        raise unknown_name("family", name, _REGISTRY, "families")
+    return _REGISTRY[name]()
 
 
 def list_families() -> list[str]:
     """The names of every registered family (``cgbench families`` lists them with their labels and sources)."""
     return sorted(_REGISTRY)
-
-
-# Importers turn files a user brings (non-public or too large to ship) into built families.
-# An importer takes (path, progress) and returns the names of the families it wrote.
-Importer = Callable[[Path, bool], list[str]]
-_IMPORTERS: dict[str, tuple[Importer, str]] = {}
-
-
-def register_importer(name: str, help: str) -> Callable[[Importer], Importer]:
-    def register(func: Importer) -> Importer:
-        if name in _IMPORTERS:
-            raise ValueError(f"importer {name!r} is registered twice")
-        _IMPORTERS[name] = (func, help)
-        return func
-    return register
-
-
-def importers() -> dict[str, tuple[Importer, str]]:
-    return dict(_IMPORTERS)
 
 
 def search_spaces() -> dict[str, SearchSpace]:
@@ -58,18 +41,23 @@ def search_spaces() -> dict[str, SearchSpace]:
     return spaces
 
 
-def _register_all() -> None:
-    """Import every family module of this package; each registers its families on import."""
-    import importlib
-    import pkgutil
+from . import (  # noqa: E402, F401  (each module registers its families)
+    fbnet,
+    gennape,
+    hiaml,
+    inception,
+    nasbench_macro,
+    nb101,
+    nb201,
+    nb301,
+    ofa_mbv3,
+    ofa_pn,
+    ofa_resnet50,
+    timm_zoo,
+    tnb101,
+    torchvision_zoo,
+    two_path,
+)
 
-    for module in pkgutil.iter_modules(__path__):
-        if module.name not in _INFRASTRUCTURE:
-            importlib.import_module(f"{__name__}.{module.name}")
-
-
-_INFRASTRUCTURE = {"base", "space", "fragments"}
-_register_all()
-
-__all__ = ["FamilySpec", "LabelColumn", "SearchSpace", "family_spec", "importers", "list_families",
-           "register_family", "register_importer", "search_spaces"]
+__all__ = ["FamilySpec", "LabelColumn", "SearchSpace", "family_spec", "list_families", "register_family",
+           "search_spaces"]

@@ -19,9 +19,19 @@ from .fragments import compose_family
 from .space import SearchSpace
 
 
+DEVICE_KINDS = ("GPU", "CPU", "phone", "embedded", "accelerator")
+
+
 @dataclass(frozen=True)
 class LabelColumn:
-    """A label column and everything a user needs to know to trust it."""
+    """A label column and everything a user needs to know to trust it.
+
+    ``higher_is_better`` is the target's direction: accuracies are higher-is-better, latencies
+    lower-is-better; the Evaluator's top-k metrics select the best architectures by it. A measured
+    cost (latency) also names the ``device`` it was measured on, the device's kind (one of
+    :data:`DEVICE_KINDS`) and the ``batch_size`` of a measured forward pass (None where the source
+    does not state it).
+    """
 
     name: str
     source_id: str
@@ -32,6 +42,14 @@ class LabelColumn:
     seeds: str
     licence: str
     description: str
+    higher_is_better: bool = True
+    device: str | None = None
+    device_kind: str | None = None
+    batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.device_kind is not None and self.device_kind not in DEVICE_KINDS:
+            raise ValueError(f"{self.name}: device kind {self.device_kind!r} is not one of {DEVICE_KINDS}")
 
     def as_manifest(self) -> dict:
         return asdict(self)
@@ -47,6 +65,7 @@ class FamilySpec(ABC):
     labels: ClassVar[tuple[LabelColumn, ...]]
     # None for an unlabelled family (architectures waiting for labels).
     default_target: ClassVar[str | None]
+    # The input of every network (N, C, H, W); a search-space family takes its space's.
     input_shape: ClassVar[tuple[int, int, int, int]]
     # The search space the architectures come from; None for model zoos.
     space: ClassVar[SearchSpace | None] = None
@@ -55,9 +74,19 @@ class FamilySpec(ABC):
     # False for a family whose full build takes too long for the main job (`cgbench run`).
     in_main_job: ClassVar[bool] = True
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # A search-space family feeds its networks the space's input; it need not say it twice.
+        if "input_shape" not in cls.__dict__ and getattr(cls, "space", None) is not None:
+            cls.input_shape = cls.space.input_shape
+
     @abstractmethod
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         """One row per architecture: arch_id, config, graph columns, flops, params, wl_hash, labels."""
+
+    def build(self, raw_paths: dict[str, Path], progress: bool = True) -> tuple[pa.Table, dict]:
+        """The table and what the build found besides it (manifest entries, e.g. a zoo's capture failures)."""
+        return self.build_table(raw_paths, progress), {}
 
     def manifest(self) -> dict:
         return {
@@ -108,6 +137,12 @@ def assemble_table(arch_ids: list[str], configs: list[str], graphs: GraphTable, 
         values = np.asarray(values, np.float64)
         columns[name] = pa.array(values, mask=np.isnan(values))
     return pa.table(columns)
+
+
+def nullable_int_column(values) -> pa.Array:
+    """An int64 column of float ``values`` (exact integers) with NaN as null."""
+    values = np.asarray(values, np.float64)
+    return pa.array(np.nan_to_num(values).astype(np.int64), mask=np.isnan(values))
 
 
 def space_table(space: SearchSpace, configs: Sequence, progress: bool = True,

@@ -13,9 +13,10 @@ inside the zip (the zip's top folder is not documented):
   ``{key: {"net_config", "max_perf", "perfs", "cg": <ComputeGraph state dict>}}``; GENNAPE's label
   is ``max_perf / 100``.
 
-The pickles are read with :func:`cgbench.safe_pickle.restricted_load`: GENNAPE's four CG classes
-become local stand-ins holding the attributes, and only the containers the format needs
-(NumPy arrays and scalars, ``OrderedDict``, the DARTS ``Genotype`` namedtuple) are allowed.
+The zip and the pickles are read by :mod:`cgbench.formats.gennape` (a restricted unpickler:
+GENNAPE's four CG classes become inert stand-ins holding the attributes, and only the containers
+the format needs are allowed). Every problem with a file is an
+:class:`~cgbench.errors.InvalidFileError` naming the zip and the file inside it.
 
 Conversion keeps GENNAPE's op ids (cgbench ids 0-31 are GENNAPE's) and resolutions, derives the
 attributes (kernel, stride, groups, bias) from the weighted nodes' ``[Ci, Co, k1, k2]`` shape,
@@ -30,75 +31,31 @@ from __future__ import annotations
 
 import heapq
 import json
-import zipfile
-import zlib
-from collections import namedtuple
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
+from ..errors import InvalidFileError
 from ..graph.features import GENNAPE_MAX_C, GENNAPE_MAX_HW, GennapeFeatures, gennape_features
 from ..graph.model import ComputationGraph, InvalidGraphError
 from ..graph.vocab import N_GENNAPE_OPS, OP_ID, WEIGHTED_OPS
-from ..safe_pickle import restricted_load
+from ..formats.gennape import (Genotype, PickledComputeGraph, PickledRegularNode, PickledWeightedNode, load_cache,
+                               read_zip_files)
+from ..importers import ImportedFamily
 from ..storage import GraphTable
-from . import register_family, register_importer
+from ..userfiles import parse_json
+from . import register_family
 from .base import FamilySpec, LabelColumn, assemble_table
 
 SOURCE_ID = "gennape-cg-data"
 IMPORT_COMMAND = "cgbench import gennape PATH/CG_data.zip"
 LICENCE = "MIT (GENNAPE repository, (c) 2022 Huawei Technologies; CG_data.zip states no separate licence)"
 _GENNAPE_NORM = (GENNAPE_MAX_HW, GENNAPE_MAX_HW, GENNAPE_MAX_C)
-
-# ---------------------------------------------------------------------------------------------
-# Stand-ins for GENNAPE's pickled classes
-
-
-class _PickledObject:
-    """Receives a pickled GENNAPE object's attributes; it has no behaviour a pickle could trigger."""
-
-
-class _ComputeGraph(_PickledObject):
-    pass
-
-
-class _Node(_PickledObject):
-    pass
-
-
-class _RegularNode(_Node):
-    pass
-
-
-class _WeightedNode(_Node):
-    pass
-
-
-Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
-
-_CG_MODULE = "model_src.comp_graph.tf_comp_graph"
-PICKLE_REPLACEMENTS: dict[str, object] = {
-    f"{_CG_MODULE}.ComputeGraph": _ComputeGraph,
-    f"{_CG_MODULE}.Node": _Node,
-    f"{_CG_MODULE}.RegularNode": _RegularNode,
-    f"{_CG_MODULE}.WeightedNode": _WeightedNode,
-    # NB-301's 'original config': GENNAPE defines Genotype in model_src/darts/model_darts.py;
-    # DARTS' own genotypes.py is where the original NB-301 genotypes were created.
-    "model_src.darts.model_darts.Genotype": Genotype,
-    "genotypes.Genotype": Genotype,
-}
-PICKLE_ALLOWED = frozenset({
-    "collections.OrderedDict",
-    "builtins.range",  # DARTS genotypes write their concat lists as range(2, 6)
-    "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
-    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
-    "numpy.ndarray", "numpy.dtype",
-})
 
 # ---------------------------------------------------------------------------------------------
 # GENNAPE's CG, independent of how it was serialised
@@ -144,9 +101,9 @@ def _int_tuple(values, what: str, length: int | None = None) -> tuple[int, ...]:
     try:
         result = tuple(int(v) for v in values)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a list of integers, got {values!r}") from None
+        raise InvalidFileError(f"{what} must be a list of integers, got {values!r}") from None
     if length is not None and len(result) != length:
-        raise ValueError(f"{what} must have {length} entries, got {values!r}")
+        raise InvalidFileError(f"{what} must have {length} entries, got {values!r}")
     return result
 
 
@@ -160,11 +117,11 @@ def _node(fields: Mapping, weighted: bool, cg_name: str) -> GennapeNode:
         weight_shape = _int_tuple(fields["shape"], f"{where} shape", 4) if weighted else None
         str_id, label = str(fields["str_id"]), str(fields["label"])
     except KeyError as err:
-        raise ValueError(f"{where} lacks the attribute {err.args[0]!r} GENNAPE's nodes have") from None
+        raise InvalidFileError(f"{where} lacks the attribute {err.args[0]!r} GENNAPE's nodes have") from None
     if not 0 <= op < N_GENNAPE_OPS:
-        raise ValueError(f"{where}: op id {op} is outside GENNAPE's 32-id vocabulary")
+        raise InvalidFileError(f"{where}: op id {op} is outside GENNAPE's 32-id vocabulary")
     if not isinstance(metadata, Mapping):
-        raise ValueError(f"{where}: metadata must be a dict, got {type(metadata).__name__}")
+        raise InvalidFileError(f"{where}: metadata must be a dict, got {type(metadata).__name__}")
     return GennapeNode(
         str_id=str_id, label=label, op=op, resolution=_int_tuple(resolution, f"{where} resolution", 6),
         strides=None if strides is None else _int_tuple(strides, f"{where} strides"),
@@ -178,9 +135,10 @@ def cg_from_fields(fields: Mapping, weighted: Iterable[Mapping], regular: Iterab
         norm = (float(fields["max_derived_H"]), float(fields["max_derived_W"]), float(fields["max_hidden_size"]))
         edge_pairs = np.array([_int_tuple(p, f"CG {name!r} edge", 2) for p in fields["edge_pairs"]], np.int64)
     except KeyError as err:
-        raise ValueError(f"CG {name!r} lacks the attribute {err.args[0]!r} GENNAPE's ComputeGraph has") from None
+        raise InvalidFileError(f"CG {name!r} lacks the attribute {err.args[0]!r} GENNAPE's ComputeGraph has") from None
     except TypeError:
-        raise ValueError(f"CG {name!r} has no normalisation constants (max_derived_H/W, max_hidden_size)") from None
+        raise InvalidFileError(f"CG {name!r} has no normalisation constants (max_derived_H/W, "
+                               "max_hidden_size)") from None
     return GennapeCG(
         name=name,
         weighted=tuple(_node(n, True, name) for n in weighted),
@@ -189,22 +147,24 @@ def cg_from_fields(fields: Mapping, weighted: Iterable[Mapping], regular: Iterab
 
 
 def cg_from_pickled(obj: object) -> GennapeCG:
-    if not isinstance(obj, _ComputeGraph):
-        raise ValueError(f"'compute graph' must be a GENNAPE ComputeGraph, got {type(obj).__name__}")
+    if not isinstance(obj, PickledComputeGraph):
+        raise InvalidFileError(f"'compute graph' must be a GENNAPE ComputeGraph, got {type(obj).__name__}")
     fields = vars(obj)
 
     def nodes(key: str, kind: type) -> list[dict]:
         found = fields.get(key, [])
         if not all(isinstance(n, kind) for n in found):
-            raise ValueError(f"CG {fields.get('name')!r}: {key} must hold only GENNAPE {kind.__name__[1:]}s")
+            raise InvalidFileError(f"CG {fields.get('name')!r}: {key} must hold only GENNAPE "
+                                   f"{kind.__name__.removeprefix('Pickled')}s")
         return [vars(n) for n in found]
 
-    return cg_from_fields(fields, nodes("weighted_nodes", _WeightedNode), nodes("regular_nodes", _RegularNode))
+    return cg_from_fields(fields, nodes("weighted_nodes", PickledWeightedNode),
+                          nodes("regular_nodes", PickledRegularNode))
 
 
 def cg_from_state_dict(state: Mapping) -> GennapeCG:
     if not isinstance(state, Mapping):
-        raise ValueError(f"'cg' must be a GENNAPE CG state dict, got {type(state).__name__}")
+        raise InvalidFileError(f"'cg' must be a GENNAPE CG state dict, got {type(state).__name__}")
     return cg_from_fields(state, state.get("weighted_nodes", []), state.get("regular_nodes", []))
 
 
@@ -236,7 +196,7 @@ def topological_order(cg: GennapeCG) -> np.ndarray:
     nodes = cg.nodes
     n = len(nodes)
     if cg.edge_pairs.size and (cg.edge_pairs.min() < 0 or cg.edge_pairs.max() >= n):
-        raise ValueError(f"CG {cg.name!r}: an edge pair points outside its {n} nodes")
+        raise InvalidFileError(f"CG {cg.name!r}: an edge pair points outside its {n} nodes")
     children: list[list[int]] = [[] for _ in range(n)]
     indegree = np.zeros(n, np.int64)
     for src, dst in cg.edge_pairs:
@@ -257,7 +217,7 @@ def topological_order(cg: GennapeCG) -> np.ndarray:
             if indegree[child] == 0:
                 heapq.heappush(ready, key(child))
     if len(order) != n:
-        raise ValueError(f"CG {cg.name!r} has a cycle: it is not a DAG")
+        raise InvalidFileError(f"CG {cg.name!r} has a cycle: it is not a DAG")
     return np.array(order, np.int64)
 
 
@@ -268,7 +228,7 @@ def _pair_from_nhwc(values: tuple[int, ...] | None, data_format: str) -> tuple[i
         return (values[2], values[3]) if data_format == "NCHW" else (values[1], values[2])
     if len(values) == 2:
         return (values[0], values[1])
-    raise ValueError(f"a stride or window must have 2 or 4 entries, got {values!r}")
+    raise InvalidFileError(f"a stride or window must have 2 or 4 entries, got {values!r}")
 
 
 def node_attr(node: GennapeNode) -> tuple[int, int, int, int, int, int]:
@@ -294,8 +254,8 @@ def _check_node_types(cg: GennapeCG) -> None:
         for node in nodes:
             if (node.op in WEIGHTED_OPS) != weighted:
                 kind = "weighted" if weighted else "regular"
-                raise ValueError(f"CG {cg.name!r}: {kind} node {node.str_id!r} has op id {node.op}; GENNAPE's "
-                                 f"weighted nodes are exactly its conv, depthwise and matmul nodes")
+                raise InvalidFileError(f"CG {cg.name!r}: {kind} node {node.str_id!r} has op id {node.op}; GENNAPE's "
+                                       f"weighted nodes are exactly its conv, depthwise and matmul nodes")
 
 
 def convert(cg: GennapeCG) -> tuple[ComputationGraph, np.ndarray]:
@@ -316,13 +276,13 @@ def convert(cg: GennapeCG) -> tuple[ComputationGraph, np.ndarray]:
     try:
         graph.validate()
     except InvalidGraphError as err:
-        raise ValueError(f"CG {cg.name!r} does not make a valid cgbench CG: {err}") from None
+        raise InvalidFileError(f"CG {cg.name!r} does not make a valid cgbench CG: {err}") from None
     return graph, order
 
 
 def check_gennape_features(graph: ComputationGraph, gennape_index: np.ndarray, kept: GennapeFeatures,
                            norm: tuple[float, float, float] = _GENNAPE_NORM) -> None:
-    """Raise ValueError unless ``gennape_features(graph)`` is ``kept`` up to the node permutation.
+    """Raise InvalidFileError unless ``gennape_features(graph)`` is ``kept`` up to the node permutation.
 
     ``gennape_index[i]`` is node i's index in GENNAPE's weighted-first list. The shape floats are
     compared only when the CG was normalised with GENNAPE's fixed constants, as cgbench's are.
@@ -332,7 +292,7 @@ def check_gennape_features(graph: ComputationGraph, gennape_index: np.ndarray, k
     regular = np.flatnonzero(~graph.weighted)
     n_weighted = len(kept.weighted_op)
     if len(weighted) != n_weighted or (gennape_index[weighted] >= n_weighted).any():
-        raise ValueError("the weighted nodes differ from GENNAPE's")
+        raise InvalidFileError("the weighted nodes differ from GENNAPE's")
     w_rows, r_rows = gennape_index[weighted], gennape_index[regular] - n_weighted
     compared = {
         "op": (np.concatenate([ours.weighted_op, ours.regular_op]),
@@ -349,7 +309,7 @@ def check_gennape_features(graph: ComputationGraph, gennape_index: np.ndarray, k
     compared["edges"] = (np.unique(ours_edges, axis=0), np.unique(kept.edges.reshape(-1, 2), axis=0))
     for what, (a, b) in compared.items():
         if not np.array_equal(a, b):
-            raise ValueError(f"gennape_features of the converted CG differ from GENNAPE's in {what}")
+            raise InvalidFileError(f"gennape_features of the converted CG differ from GENNAPE's in {what}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -444,7 +404,7 @@ def _number(value, what: str) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}") from None
+        raise InvalidFileError(f"{what} must be a number, got {value!r}") from None
 
 
 def _jsonable(value):
@@ -461,7 +421,7 @@ def _jsonable(value):
         return value.item()
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
-    raise ValueError(f"unexpected {type(value).__name__} in an 'original config'")
+    raise InvalidFileError(f"unexpected {type(value).__name__} in an 'original config'")
 
 
 def _record(arch_id: str, cg: GennapeCG, config, acc, flops, n_params, perfs=None) -> GennapeRecord:
@@ -469,8 +429,8 @@ def _record(arch_id: str, cg: GennapeCG, config, acc, flops, n_params, perfs=Non
     features = gennape_node_features(cg)
     try:
         check_gennape_features(graph, gennape_index, features, cg.norm)
-    except ValueError as err:
-        raise ValueError(f"CG {cg.name!r}: {err}") from None
+    except InvalidFileError as err:
+        raise InvalidFileError(f"CG {cg.name!r}: {err}") from None
     return GennapeRecord(
         arch_id=arch_id, config=json.dumps(_jsonable(config)), name=cg.name, graph=graph,
         gennape_index=gennape_index, features=features, norm=cg.norm,
@@ -484,76 +444,68 @@ def _cache_family(file: str, cg: GennapeCG) -> str:
     for prefix, family in _OFA_PREFIXES.items():
         if cg.name.startswith(prefix):
             return family
-    raise ValueError(f"{file}: CG name {cg.name!r} is neither OFA-PN-Net<i> nor OFA-MBV3-Net<i>")
+    raise InvalidFileError(f"{file}: CG name {cg.name!r} is neither OFA-PN-Net<i> nor OFA-MBV3-Net<i>")
 
 
-def read_cache(file: str, data: bytes, progress: bool = False) -> dict[str, list[GennapeRecord]]:
-    entries = restricted_load(data, PICKLE_ALLOWED, PICKLE_REPLACEMENTS)
+def read_cache(where: str, file: str, data: bytes, progress: bool = False) -> dict[str, list[GennapeRecord]]:
+    """The records of a pickled cache ``file`` (``where`` names it in errors), by family."""
+    entries = load_cache(data, where)
     if not isinstance(entries, list):
-        raise ValueError(f"{file} must hold a list of dicts, got {type(entries).__name__}")
+        raise InvalidFileError(f"{where} must hold a list of dicts, got {type(entries).__name__}")
     records: dict[str, list[GennapeRecord]] = {}
     for entry in tqdm(entries, desc=file, disable=not progress):
         if not isinstance(entry, Mapping) or "compute graph" not in entry:
-            raise ValueError(f"{file}: every entry must be a dict with a 'compute graph'")
+            raise InvalidFileError("every entry must be a dict with a 'compute graph'")
         cg = cg_from_pickled(entry["compute graph"])
         records.setdefault(_cache_family(file, cg), []).append(_record(
             cg.name, cg, entry.get("original config"), entry.get("acc"), entry.get("flops"), entry.get("n_params")))
     return records
 
 
-def read_labelled_json(file: str, data: bytes, progress: bool = False) -> list[GennapeRecord]:
-    try:
-        entries = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{file} is not valid JSON: {err}") from None
+def read_labelled_json(where: str, data: bytes, progress: bool = False) -> list[GennapeRecord]:
+    """The records of a labelled-CG JSON file (``where`` names it in errors)."""
+    entries = parse_json(data, where)
     if not isinstance(entries, dict):
-        raise ValueError(f"{file} must hold a JSON object of architectures")
+        raise InvalidFileError(f"{where} must hold a JSON object of architectures")
     records = []
-    for key, entry in tqdm(entries.items(), desc=file, disable=not progress):
+    for key, entry in tqdm(entries.items(), desc=where.rsplit("/", 1)[-1], disable=not progress):
         if not isinstance(entry, dict) or "cg" not in entry or "max_perf" not in entry:
-            raise ValueError(f"{file}: architecture {key!r} needs 'cg' and 'max_perf'")
-        perfs = [_number(p, f"{key} perfs") for p in entry.get("perfs") or []]
+            raise InvalidFileError(f"architecture {key!r} needs 'cg' and 'max_perf'")
+        perfs = entry.get("perfs") or []
+        if not isinstance(perfs, list):
+            raise InvalidFileError(f"architecture {key!r}: 'perfs' must be a list of numbers")
         records.append(_record(str(key), cg_from_state_dict(entry["cg"]), entry.get("net_config"),
-                               _number(entry["max_perf"], f"{key} max_perf") / 100, None, None, perfs))
+                               _number(entry["max_perf"], f"{key} max_perf") / 100, None, None,
+                               [_number(p, f"{key} perfs") for p in perfs]))
     return records
 
 
-def _zip_members(zf: zipfile.ZipFile) -> dict[str, str]:
-    """Known GENNAPE file names -> their path inside the zip, wherever they sit."""
-    wanted = {info.file for info in FAMILIES.values()}
-    found: dict[str, str] = {}
-    for member in zf.namelist():
-        path = PurePosixPath(member)
-        # macOS zips add "__MACOSX/.../._<name>" resource forks beside the real files.
-        if path.name not in wanted or "__MACOSX" in path.parts:
-            continue
-        if path.name in found:
-            raise ValueError(f"the zip holds {path.name} twice ({found[path.name]} and {member}); which one is meant?")
-        found[path.name] = member
-    return found
+def _read_file(path: Path, name: str, data: bytes, progress: bool) -> dict[str, list[GennapeRecord]]:
+    """The records of one GENNAPE file of the zip, by family; every error names the zip and the file."""
+    where = f"{path}: {name}"
+    try:
+        if name.endswith(".pkl"):
+            records = read_cache(where, name, data, progress)
+        else:
+            records = {next(i.family for i in FAMILIES.values() if i.file == name):
+                       read_labelled_json(where, data, progress)}
+    except InvalidFileError as err:
+        message = str(err)
+        raise InvalidFileError(message if message.startswith(where) else f"{where}: {message}") from None
+    if not any(records.values()):
+        raise InvalidFileError(f"{where} holds no architectures")
+    return records
 
 
 def read_cg_data(path: Path, families: Iterable[str] | None = None,
                  progress: bool = True) -> dict[str, list[GennapeRecord]]:
     """Every family of ``families`` (default: all) that CG_data.zip at ``path`` holds, converted."""
     families = set(FAMILIES if families is None else families)
-    files = {FAMILIES[f].file for f in families}
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = {name: member for name, member in _zip_members(zf).items() if name in files}
-            if not members:
-                raise ValueError(f"{path} holds none of GENNAPE's CG files ({', '.join(sorted(files))})")
-            contents = {name: zf.read(member) for name, member in members.items()}
-    except (zipfile.BadZipFile, zlib.error, EOFError) as err:
-        raise ValueError(f"{path} is not a readable zip archive (truncated or corrupt download?): {err}") from None
+    contents = read_zip_files(Path(path), {FAMILIES[f].file for f in families})
     records: dict[str, list[GennapeRecord]] = {}
     for name, data in sorted(contents.items()):
-        if name.endswith(".pkl"):
-            for family, rows in read_cache(name, data, progress).items():
-                records.setdefault(family, []).extend(rows)
-        else:
-            records[next(i.family for i in FAMILIES.values() if i.file == name)] = read_labelled_json(
-                name, data, progress)
+        for family, rows in _read_file(Path(path), name, data, progress).items():
+            records.setdefault(family, []).extend(rows)
     return {family: rows for family, rows in records.items() if family in families}
 
 
@@ -619,7 +571,7 @@ def family_table(records: list[GennapeRecord]) -> pa.Table:
     arch_ids = [r.arch_id for r in records]
     if len(set(arch_ids)) != len(arch_ids):
         duplicate = next(a for a in arch_ids if arch_ids.count(a) > 1)
-        raise ValueError(f"architecture id {duplicate!r} occurs twice; GENNAPE's CG names should be unique")
+        raise InvalidFileError(f"architecture id {duplicate!r} occurs twice; GENNAPE's CG names should be unique")
     extra = gennape_columns(records)
     if any(r.perfs is not None for r in records):
         extra["gennape_perfs"] = pa.array([r.perfs for r in records], pa.list_(pa.float64()))
@@ -648,7 +600,7 @@ class GennapeFamily(FamilySpec):
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         records = read_cg_data(raw_paths[SOURCE_ID], [self.name], progress)
         if self.name not in records:
-            raise ValueError(f"{raw_paths[SOURCE_ID]} holds no {self.name} architectures ({self.info.file})")
+            raise InvalidFileError(f"{raw_paths[SOURCE_ID]} holds no {self.name} architectures ({self.info.file})")
         return family_table(records[self.name])
 
 
@@ -665,13 +617,7 @@ def _declare(info: FamilyInfo) -> type[GennapeFamily]:
 FAMILY_SPECS = {family: _declare(info) for family, info in FAMILIES.items()}
 
 
-@register_importer("gennape", "GENNAPE's released CG_data.zip (NB-101/201/301, OFA-PN/MBv3/ResNet, HiAML, "
-                              "Inception, Two-Path)")
-def import_gennape(path: Path, progress: bool = True) -> list[str]:
-    """Read and convert everything first, then write: a bad file leaves no family half-imported."""
-    from ..dataset import store_family  # the dataset module imports the family registry
-
-    tables = {family: family_table(rows) for family, rows in read_cg_data(Path(path), progress=progress).items()}
-    for family, table in sorted(tables.items()):
-        store_family(FAMILY_SPECS[family](), table, {"imported_from": Path(path).name})
-    return sorted(tables)
+def read_cg_data_families(path: Path, progress: bool = True) -> dict[str, ImportedFamily]:
+    """The importer of ``cgbench import gennape``: every family CG_data.zip holds, converted."""
+    return {family: ImportedFamily(family_table(rows), {})
+            for family, rows in read_cg_data(Path(path), progress=progress).items()}

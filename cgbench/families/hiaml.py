@@ -359,7 +359,6 @@ class HiAML(UnlabelledFamily):
     version = "1.0"
     description = ("HiAML (GENNAPE): all 14^4 = 38,416 networks of 4 stages x 2 blocks drawn from 14 residual "
                    "blocks, CIFAR-10 input (32x32); unlabelled, waiting for cgbench's own training.")
-    input_shape = (1, 3, 32, 32)
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:

@@ -470,6 +470,5 @@ class Inception(SampledFamily):
                    "unlabelled, waiting for cgbench's own training.")
     sample_size = FAMILY_SIZE
     sample_seed = FAMILY_SEED
-    input_shape = (1, 3, 32, 32)
     space = SPACE
 

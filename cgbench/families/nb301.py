@@ -33,6 +33,7 @@ predictor's input should describe the trained model.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,13 +43,21 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from . import register_family, register_importer
-from .base import FamilySpec, LabelColumn, space_table
+from ..errors import InvalidFileError
+from ..importers import ImportedFamily
+from ..sources import cgbench_home, fetch, github_file
+from ..storage import atomic_write
+from ..userfiles import read_json
+from . import register_family
+from .base import FamilySpec, LabelColumn, nullable_int_column, space_table
+from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task
 from .fragments import Composer, Composition, Value
+from .naslib_results import NaslibRecord, parse_arch
 from .space import SearchSpace
 
 OPS = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",
@@ -344,6 +353,10 @@ _TRAINING_SETUP = {
 }
 
 
+# One result file is a few kilobytes; the cap only keeps a stray huge file from filling memory.
+_MAX_RESULT_BYTES = 16 * 2**20
+
+
 @dataclass(frozen=True)
 class RunResult:
     genotype: Genotype
@@ -365,50 +378,51 @@ def genotype_from_config(config: Mapping, where: str) -> Genotype:
                 used.add(key)
                 op = _require(config, key, where)
                 if op not in OPS:
-                    raise ValueError(f"{where}: {key} = {op!r} is not a NAS-Bench-301 op (one of {', '.join(OPS)})")
+                    raise InvalidFileError(f"{where}: {key} = {op!r} is not a NAS-Bench-301 op "
+                                           f"(one of {', '.join(OPS)})")
                 edges.append((op, source))
         stray = sorted(k for k in config if k.startswith(f"{_PREFIX}edge_{kind}_") and k not in used)
         if stray:
-            raise ValueError(f"{where}: {stray[0]} is set but its node does not take that input")
+            raise InvalidFileError(f"{where}: {stray[0]} is set but its node does not take that input")
         cells.append(edges)
-    return make_genotype(*cells)
+    try:
+        return make_genotype(*cells)
+    except ValueError as err:
+        raise InvalidFileError(f"{where}: {err}") from None
 
 
 def _node_inputs(config: Mapping, key: str, node: int, where: str) -> tuple[int, int]:
     text = _require(config, key, where)
     parts = str(text).split("_")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ValueError(f"{where}: {key} = {text!r} is not 'i_j'")
+        raise InvalidFileError(f"{where}: {key} = {text!r} is not 'i_j'")
     i, j = int(parts[0]), int(parts[1])
     if not 0 <= i < j < node:
-        raise ValueError(f"{where}: {key} = {text!r} needs two distinct inputs below {node}")
+        raise InvalidFileError(f"{where}: {key} = {text!r} needs two distinct inputs below {node}")
     return i, j
 
 
 def _require(record: Mapping, key: str, where: str):
     if not isinstance(record, Mapping) or key not in record:
-        raise ValueError(f"{where}: missing key {key!r}")
+        raise InvalidFileError(f"{where}: missing key {key!r}")
     return record[key]
 
 
 def read_result(path: Path) -> RunResult:
-    """One NB-301 training run; ValueError naming the file and key if it is not one."""
+    """One NB-301 training run; InvalidFileError naming the file and key if it is not one."""
     where = str(path)
-    try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{where}: not valid JSON ({err})") from None
+    record = read_json(path, "a NAS-Bench-301 result JSON file", _MAX_RESULT_BYTES)
     config = _require(record, "optimized_hyperparamater_config", where)
     for key, expected in _TRAINING_SETUP.items():
         if _require(config, key, where) != expected:
-            raise ValueError(f"{where}: {key} = {config[key]!r}; the nb301 family holds NAS-Bench-301's "
-                             f"main training setup ({key} = {expected})")
+            raise InvalidFileError(f"{where}: {key} = {config[key]!r}; the nb301 family holds NAS-Bench-301's "
+                                   f"main training setup ({key} = {expected})")
     info = _require(record, "info", where)
     if not isinstance(info, list) or not info:
-        raise ValueError(f"{where}: 'info' must be a non-empty list")
+        raise InvalidFileError(f"{where}: 'info' must be a non-empty list")
     val_accuracy = _number(_require(info[0], "val_accuracy", f"{where} info[0]"), "info[0].val_accuracy", where)
     if np.isnan(val_accuracy):
-        raise ValueError(f"{where}: info[0].val_accuracy is null")
+        raise InvalidFileError(f"{where}: info[0].val_accuracy is null")
     return RunResult(
         genotype=genotype_from_config(config, where),
         val_accuracy=val_accuracy,
@@ -422,18 +436,25 @@ def _number(value, key: str, where: str) -> float:
     if value is None:
         return float("nan")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{where}: {key} = {value!r} is not a number")
-    return float(value)
+        raise InvalidFileError(f"{where}: {key} = {value!r} is not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidFileError(f"{where}: {key} = {value!r} is not a finite number")
+    return number
 
 
 def read_results(folder: Path, progress: bool = True) -> dict[str, list[RunResult]]:
     """Every ``*.json`` under ``folder`` (recursively), grouped by canonical arch_id."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a directory of NAS-Bench-301 result JSON files")
+        what = "does not exist" if not folder.exists() else "is a file"
+        raise NotADirectoryError(f"{folder} {what}; expected a folder of NAS-Bench-301 result JSON files")
     paths = sorted(folder.rglob("*.json"))
     if not paths:
-        raise ValueError(f"{folder} holds no *.json files")
+        raise InvalidFileError(f"{folder} holds no *.json files")
     runs: dict[str, list[RunResult]] = defaultdict(list)
     for path in tqdm(paths, desc="nb301 results", disable=not progress):
         result = read_result(path)
@@ -446,65 +467,148 @@ def read_results(folder: Path, progress: bool = True) -> dict[str, list[RunResul
 
 _SOURCE = "nas-bench-301 (user-supplied)"
 _LICENCE = "Apache-2.0"
-_RESULTS = "nb301-results"
 _RUNS = "one training run per result file (Auto-PyTorch random_seed 1); mean over the files of a genotype"
+_RUN_FIELDS = ("val_accuracy", "test_accuracy", "runtime_s", "reported_params")
+
+ZC_FILE = github_file("naslib-zc-nb301", "automl/NASLib", "6639fd1579010457885c641553c55b0c153045aa",
+                      "naslib/data/zc_nasbench301.json",
+                      "537e9abd6f0b14fdffdfcb3c07b18a037647b5c80808b3b2cf9a51b1b491aba1", "Apache-2.0")
+SURROGATE = LabelColumn(
+    "c10_val_acc_nb301_surrogate", "naslib-zc-nb301", "CIFAR-10",
+    "validation set (NAS-Bench-301's: 10,000 images held out of train)", EPOCHS, "%",
+    "none: a surrogate model's prediction, not a training run", "Apache-2.0",
+    "NAS-Bench-301's surrogate prediction (its v1.0 XGBoost ensemble, as NASLib's NB-301 API returns it) of the "
+    "100-epoch CIFAR-10 validation accuracy, for NAS-Bench-Suite-Zero's 725 cells; not a trained result")
+TRAINED = (
+    LabelColumn("c10_val_acc_100ep", _SOURCE, "CIFAR-10", "validation set (10,000 images held out of train)",
+                EPOCHS, "%", _RUNS, _LICENCE,
+                "info[0].val_accuracy: final validation accuracy of NAS-Bench-301's 100-epoch training; NaN until "
+                "`cgbench import nb301 DIR` brings NB-301's result files"),
+    LabelColumn("c10_test_acc_100ep", _SOURCE, "CIFAR-10", "test set", EPOCHS, "%", _RUNS, _LICENCE,
+                "test_accuracy: CIFAR-10 test accuracy after NAS-Bench-301's 100-epoch training (imported)"),
+    LabelColumn("train_runtime_s", _SOURCE, "CIFAR-10", "training", EPOCHS, "s", _RUNS, _LICENCE,
+                "runtime: wall-clock seconds of the training run (NAS-Bench-301's cluster GPUs; imported)",
+                higher_is_better=False),
+)
+
+
+def from_naslib_compact(compact: Sequence) -> Genotype:
+    """The genotype of NASLib's compact NB-301 encoding: (normal, reduce), each 8 (input node, op index)
+    pairs, two per node, the op index into :data:`OPS` (NASLib's ``convert_compact_to_genotype``)."""
+    if len(compact) != 2:
+        raise ValueError(f"a NASLib NB-301 architecture is (normal, reduce), got {compact!r}")
+    cells = []
+    for cell in compact:
+        if any(not 0 <= op < len(OPS) for _, op in cell):
+            raise ValueError(f"NASLib NB-301 op index out of range in {compact!r}")
+        cells.append([(OPS[op], source) for source, op in cell])
+    return make_genotype(*cells)
+
+
+def read_zc_nb301(path: Path) -> dict[str, NaslibRecord]:
+    """arch_id -> NAS-Bench-Suite-Zero's record (surrogate val_accuracy, 12 proxy scores) of ``zc_nasbench301.json``."""
+    data = json.loads(Path(path).read_text())
+    if set(data) != {"cifar10"}:
+        raise ValueError(f"{path}: expected NAS-Bench-Suite-Zero's NB-301 file (one key, 'cifar10'), "
+                         f"found {sorted(data)}")
+    records: dict[str, NaslibRecord] = {}
+    for key, entry in data["cifar10"].items():
+        arch_id = arch_string(from_naslib_compact(parse_arch(key)))
+        if arch_id in records:
+            raise ValueError(f"{path}: two entries are the same genotype {arch_id}")
+        records[arch_id] = NaslibRecord(float(entry["val_accuracy"]), {
+            proxy: float(value["score"]) for proxy, value in entry.items() if isinstance(value, dict)})
+    return records
+
+
+# NB-301's training data is not a public download: `cgbench import nb301 DIR` parses its result files
+# once into this side table, outside the family folder, so every later build of the family (and a
+# rebuild after a cgbench upgrade) merges the trained labels again without the user's folder.
+def imported_runs_path() -> Path:
+    return cgbench_home() / "imports" / "nb301" / "runs.parquet"
+
+
+def write_imported_runs(runs: dict[str, list[RunResult]]) -> Path:
+    """Store every imported run (one row per result file) atomically, replacing an earlier import."""
+    rows = [(arch_id, run) for arch_id, group in runs.items() for run in group]
+    table = pa.table({"arch_id": pa.array([a for a, _ in rows], pa.string()),
+                      **{name: pa.array([getattr(r, name) for _, r in rows], pa.float64()) for name in _RUN_FIELDS}})
+    path = imported_runs_path()
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    return path
+
+
+def read_imported_runs(path: Path) -> dict[str, list[RunResult]]:
+    """The runs ``write_imported_runs`` stored, grouped by arch_id; ValueError if the file is not such a table."""
+    try:
+        table = pq.read_table(path)
+    except pa.ArrowException as err:
+        raise InvalidFileError(f"{path} is not a readable table of imported NB-301 runs ({err}); run "
+                         "`cgbench import nb301 DIR` again") from None
+    if set(table.column_names) != {"arch_id", *_RUN_FIELDS}:
+        raise InvalidFileError(f"{path} has columns {table.column_names}, not those of imported NB-301 runs; run "
+                         "`cgbench import nb301 DIR` again")
+    columns = {name: table.column(name).to_numpy(zero_copy_only=False) for name in _RUN_FIELDS}
+    runs: dict[str, list[RunResult]] = defaultdict(list)
+    for i, arch_id in enumerate(table.column("arch_id").to_pylist()):
+        runs[arch_id].append(RunResult(parse_arch_string(arch_id), *(float(columns[n][i]) for n in _RUN_FIELDS)))
+    return dict(runs)
+
+
+def _mean_over_runs(runs: dict[str, list[RunResult]], arch_ids: list[str], field: str) -> np.ndarray:
+    """Per row, the mean of ``field`` over the row's runs (NaN without runs or values)."""
+    means = np.full(len(arch_ids), np.nan)
+    for i, arch_id in enumerate(arch_ids):
+        values = [getattr(r, field) for r in runs.get(arch_id, ())]
+        if any(not np.isnan(v) for v in values):
+            means[i] = np.nanmean(values)
+    return means
 
 
 @register_family
 class NB301(FamilySpec):
     name = "nb301"
-    version = "1.0"
-    description = ("NAS-Bench-301: DARTS-space genotypes trained stand-alone on CIFAR-10 (32x32) by NAS-Bench-301 "
-                   "(32 channels, 8 cells, 100 epochs), imported from its per-run result JSON files.")
-    raw_files = ()
-    labels = (
-        LabelColumn("c10_val_acc_100ep", _SOURCE, "CIFAR-10", "validation set (10,000 images held out of train)",
-                    EPOCHS, "%", _RUNS, _LICENCE,
-                    "info[0].val_accuracy: final validation accuracy of NAS-Bench-301's 100-epoch training"),
-        LabelColumn("c10_test_acc_100ep", _SOURCE, "CIFAR-10", "test set", EPOCHS, "%", _RUNS, _LICENCE,
-                    "test_accuracy: CIFAR-10 test accuracy after NAS-Bench-301's 100-epoch training"),
-        LabelColumn("train_runtime_s", _SOURCE, "CIFAR-10", "training", EPOCHS, "s", _RUNS, _LICENCE,
-                    "runtime: wall-clock seconds of the training run (NAS-Bench-301's cluster GPUs)"),
-    )
-    default_target = "c10_val_acc_100ep"
-    input_shape = (1, 3, 32, 32)
+    version = "2.0"
+    description = ("NAS-Bench-301 (DARTS space, CIFAR-10 32x32, 32 channels, 8 cells): NAS-Bench-Suite-Zero's 725 "
+                   "cells with NB-301's surrogate accuracy, 199 cells with cross-task accuracies, and the genotypes "
+                   "of NB-301's own training runs once imported (`cgbench import nb301 DIR`).")
+    raw_files = (ZC_FILE, CROSS_TASK_FILE)
+    labels = (SURROGATE, *TRAINED, *cross_task_labels("NB-301"))
+    default_target = SURROGATE.name
     space = SPACE
-    import_command = "cgbench import nb301 DIR"
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        runs = read_results(raw_paths[_RESULTS], progress)
-        arch_ids = sorted(runs)
-        genotypes = [runs[a][0].genotype for a in arch_ids]
-
-        def mean(field: str) -> np.ndarray:
-            return np.array([np.nanmean([getattr(r, field) for r in runs[a]])
-                             if any(not np.isnan(getattr(r, field)) for r in runs[a]) else np.nan
-                             for a in arch_ids])
-
-        # The arch_id space_table writes for each genotype is the key read_results grouped its runs under.
+        surrogate = read_zc_nb301(raw_paths[ZC_FILE.key])
+        cross_task = read_cross_task(raw_paths[CROSS_TASK_FILE.key], "nasbench301")
+        imported = read_imported_runs(imported_runs_path()) if imported_runs_path().exists() else {}
+        cross_ids = {compact: arch_string(from_naslib_compact(compact))
+                     for records in cross_task.values() for compact in records}
+        arch_ids = list(dict.fromkeys([*surrogate, *cross_ids.values(), *sorted(imported)]))
+        row_of = {arch_id: i for i, arch_id in enumerate(arch_ids)}
+        labels = {SURROGATE.name: np.array([surrogate[a].val_accuracy if a in surrogate else np.nan for a in arch_ids]),
+                  **cross_task_columns(cross_task, lambda compact: row_of[cross_ids[compact]], len(arch_ids))}
+        for label, field in zip(TRAINED, ("val_accuracy", "test_accuracy", "runtime_s")):
+            labels[label.name] = _mean_over_runs(imported, arch_ids, field)
+        # The arch_id space_table writes for each genotype is the key its labels were gathered under.
         return space_table(
-            SPACE, genotypes, progress,
-            labels={"c10_val_acc_100ep": mean("val_accuracy"), "c10_test_acc_100ep": mean("test_accuracy"),
-                    "train_runtime_s": mean("runtime_s")},
+            SPACE, [parse_arch_string(a) for a in arch_ids], progress, labels,
             extra={
-                "n_runs": pa.array(np.array([len(runs[a]) for a in arch_ids], np.int32)),
-                "c10_val_acc_100ep_std": pa.array(np.array([np.std([r.val_accuracy for r in runs[a]])
-                                                            for a in arch_ids])),
+                "n_runs": pa.array(np.array([len(imported.get(a, ())) for a in arch_ids], np.int32)),
+                "c10_val_acc_100ep_std": pa.array(np.array(
+                    [np.std([r.val_accuracy for r in imported[a]]) if a in imported else np.nan for a in arch_ids])),
                 # NB-301's own count of the training network, auxiliary head included.
-                "nb301_reported_params": _nullable_int([runs[a][0].reported_params for a in arch_ids]),
+                "nb301_reported_params": nullable_int_column(_mean_over_runs(imported, arch_ids, "reported_params")),
             },
         )
 
 
-def _nullable_int(values: list[float]) -> pa.Array:
-    values = np.asarray(values, np.float64)
-    return pa.array(np.nan_to_num(values).astype(np.int64), mask=np.isnan(values))
+def read_results_family(path: Path, progress: bool = True) -> dict[str, ImportedFamily]:
+    """The importer of ``cgbench import nb301``: nb301's table with the runs of a folder of result files.
 
-
-@register_importer("nb301", "NAS-Bench-301 per-architecture result JSON files (nb_301_v13 ...)")
-def import_nb301(path: Path, progress: bool = True) -> list[str]:
-    from ..dataset import store_family  # the dataset module imports the family registry
-
+    Every result file is read and checked before anything is written; then the runs are kept in
+    ``$CGBENCH_HOME/imports/nb301`` (atomically), so that a later rebuild keeps them.
+    """
+    write_imported_runs(read_results(Path(path), progress))
     spec = NB301()
-    store_family(spec, spec.build_table({_RESULTS: Path(path)}, progress))
-    return [spec.name]
+    raw_paths = {raw.key: fetch(raw, progress) for raw in spec.raw_files}
+    return {spec.name: ImportedFamily(spec.build_table(raw_paths, progress), {})}

@@ -27,6 +27,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -34,7 +35,7 @@ import pyarrow as pa
 import torch
 import torch.nn as nn
 
-from .base import space_table
+from .base import UnlabelledFamily, space_table
 from .fragments import Composer, Composition
 from .space import SearchSpace
 
@@ -320,8 +321,17 @@ class ElasticMBConvSpace(SearchSpace[MBConvSubnet]):
         return composer.finish(composer.apply("head", self.head, x))
 
 
-def sampled_table(space: SearchSpace, n: int, seed: int, progress: bool) -> pa.Table:
-    """``n`` distinct sub-networks of an OFA space drawn with ``seed``: unlabelled, each at its own resolution."""
-    configs = space.sample_unique(n, seed)
-    return space_table(space, configs, progress,
-                       extra={"resolution": pa.array(np.array([c.resolution for c in configs], np.int32))})
+# Both OFA families: this many distinct sub-networks, drawn with this seed.
+OFA_SAMPLES, OFA_SEED = 10_000, 0
+
+
+class OFASampledFamily(UnlabelledFamily):
+    """``OFA_SAMPLES`` distinct sub-networks of ``sampling_space`` (the family's space over every resolution of
+    ``PREDICTOR_RESOLUTIONS``) drawn with ``OFA_SEED``: unlabelled, each at its own resolution."""
+
+    sampling_space: ClassVar[SearchSpace]
+
+    def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
+        configs = self.sampling_space.sample_unique(OFA_SAMPLES, OFA_SEED)
+        return space_table(self.sampling_space, configs, progress,
+                           extra={"resolution": pa.array(np.array([c.resolution for c in configs], np.int32))})

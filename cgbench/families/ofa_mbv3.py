@@ -1,4 +1,4 @@
-"""OFA-MobileNetV3: Once-for-All's MobileNetV3 supernet, with DyNAS-T's weight-shared accuracies.
+"""OFA-MobileNetV3: Once-for-All's MobileNetV3 supernet, with DyNAS-T's accuracies and HELP's latencies.
 
 The supernet is ``ofa_mbv3_d234_e346_k357_w1.0`` (``OFAMobileNetV3`` at width 1.0,
 ``ofa/model_zoo.py``), the one DyNAS-T's ``mbnv3w10`` files evaluated. Sub-network layout
@@ -17,6 +17,12 @@ GENNAPE's OFA-MBv3 is the width-1.2 supernet (stem 24, widths 32, 48, 96, 136, 1
 The arch_id lists only active blocks, ``r<res>:k<k>e<e>,...`` per stage separated by ``/``, so the
 kernel and expand settings DyNAS-T stores for blocks beyond a stage's depth do not split one
 sub-network into several ids.
+
+Two label sources meet in this family, merged by arch_id: DyNAS-T's weight-shared ImageNet top-1
+of the sub-networks its searches evaluated (all at 224x224), and HELP's latencies of 5,000 random
+sub-networks (``ofa_archs.pt``: ks, e, d and a resolution of 128..224 each) on four GPUs at batch
+1, 32 and 64. A row carries NaN for the labels its source does not give; ``Family.labelled_rows``
+gives the rows that carry several (in the files as published no sub-network is in both sources).
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ import numpy as np
 import pyarrow as pa
 import torch.nn as nn
 
+from ..formats.torch_file import NUMPY_INT64_SCALARS, load_torch_file
 from ..metrics import kendall, spearman
 from ..sources import github_file
 from . import register_family
-from .base import FamilySpec, LabelColumn, space_table
+from .base import FamilySpec, LabelColumn, nullable_int_column, space_table
+from .latency import help_file, latency_files, read_latency_columns
 from .ofa_blocks import ElasticMBConvSpace, MBConv, MBConvSpec, MBConvSubnet, StageSpec, conv_bn_act
 
 STEM_WIDTH = 16
@@ -167,32 +175,103 @@ TOP1 = LabelColumn(
     "reset_running_statistics), at 224x224, as DyNAS-T's OFARunner.validate_top1 measured it")
 
 
+# ---------------------------------------------------------------------------------------------
+# HELP's latencies
+
+HELP_ARCHS = help_file("ofa/ofa_archs.pt", "77787b5c3e208b130282d4e239c1bb56e76fbb8f7d7f374c4fcc63df4970d574")
+LATENCY_FILES = latency_files("ofa", {
+    "2080ti_1": "fd02a4aa46d7ab468d9214ae20b73cbb58fd8d7a857df98861d83383744f9ca9",
+    "2080ti_32": "0a40f72137451914e4296d8911c92429af357556c7caa5aa74803e17b2948eb6",
+    "2080ti_64": "6b5b8ae9a25aa5c7df2a96c0e5d6baa91a0566fa935e8fcd709809fbfdee1bd8",
+    "titan_rtx_1": "b308b08490eaf5af871bc0c5712a105e23c952ff55c5277abbc90e0ff7acf65a",
+    "titan_rtx_32": "418618fe00b90d3495b2b4147689debb302dddcd038126c376b2bc4aef2867cf",
+    "titan_rtx_64": "33bb74ee6430fb136ca00c41821842cf511eee5f28080b7745e6216e91d87b42",
+    "titan_xp_1": "ab157a674a7ba7ad536a0afba7a791ab49fa5f3dbafa5f9628170b48030c2733",
+    "titan_xp_32": "8e362f53dd522e6c26c54c7b4806301d3465947edf0935c9c1479aefee0271b6",
+    "titan_xp_64": "9b377dc3de2c4ff12c735331762d7f957aa789a41583693082f33abfc4d6e018",
+    "v100_1": "277d012e6c82cf20abee447edadd22da992a921de5e74376970a369466a48907",
+    "v100_32": "41643776a003adeb16ec57314b1bd1d5145a12c3616c686161debdb7e45ea9e8",
+    "v100_64": "577f48672ed029b11cbb66126ca92d4542f18472e2157965a4ec6852a327dfa2",
+})
+_HELP_KEYS = {"ks", "e", "d", "r"}
+
+
+def read_help_subnets(path: Path) -> list[MBConvSubnet]:
+    """HELP's 5,000 sub-networks (``ofa_archs.pt``), in file order: the order of its latency files.
+
+    The file pickles each resolution as a numpy int64 scalar, so it is loaded with exactly that
+    allow-list (:data:`~cgbench.formats.torch_file.NUMPY_INT64_SCALARS`), after its sha256 matched.
+    """
+    data = load_torch_file(path, NUMPY_INT64_SCALARS)
+    if not isinstance(data, dict) or (data.get("dataset"), data.get("num_classes")) != ("imagenet", 1000):
+        raise ValueError(f"{path}: expected HELP's OFA sub-networks (dataset 'imagenet', 1000 classes)")
+    subnets = []
+    for i, arch in enumerate(data.get("arch") or ()):
+        if not isinstance(arch, dict) or set(arch) != _HELP_KEYS:
+            raise ValueError(f"{path}: sub-network {i} needs keys {sorted(_HELP_KEYS)}")
+        if not isinstance(arch["r"], (int, np.integer)):
+            raise ValueError(f"{path}: sub-network {i} has resolution {arch['r']!r}, not an integer")
+        subnets.append(SPACE.from_ofa(arch["ks"], arch["e"], arch["d"], int(arch["r"])))
+    return subnets
+
+
+def _help_latency_rows(help_ids: list[str], row_of: dict[str, int], n_rows: int,
+                       raw_paths: dict[str, Path]) -> dict[str, np.ndarray]:
+    """Each latency column over the family's rows: HELP's value on its sub-network's row, NaN elsewhere."""
+    rows = np.array([row_of[a] for a in help_ids])
+    columns = {}
+    for name, values in read_latency_columns(LATENCY_FILES, raw_paths, len(help_ids)).items():
+        columns[name] = np.full(n_rows, np.nan)
+        columns[name][rows] = values
+    return columns
+
+
 @register_family
 class OFAMobileNetV3(FamilySpec):
     name = "ofa_mbv3"
-    version = "1.0"
-    description = ("Once-for-All MobileNetV3 (w1.0) sub-networks evaluated by DyNAS-T's searches, with "
-                   "weight-shared ImageNet top-1 (224x224).")
-    raw_files = RAW_FILES
-    labels = (TOP1,)
+    version = "2.0"
+    description = ("Once-for-All MobileNetV3 (w1.0) sub-networks: those DyNAS-T's searches evaluated (weight-shared "
+                   "ImageNet top-1, 224x224) and HELP's 5,000 (GPU latency at batch 1/32/64, input 128-224).")
+    raw_files = (*RAW_FILES, HELP_ARCHS, *(f.raw for f in LATENCY_FILES))
+    labels = (TOP1, *(f.label("OFA-MobileNetV3 sub-network at its own input resolution") for f in LATENCY_FILES))
     default_target = "in1k_top1_ws"
-    input_shape = SPACE.input_shape
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         evaluations = [e for raw in RAW_FILES for e in read_evaluations(raw_paths[raw.key])]
         merged = merge_evaluations(evaluations)
+        help_subnets = read_help_subnets(raw_paths[HELP_ARCHS.key])
+        help_ids = [SPACE.arch_id(s) for s in help_subnets]
+        if len(set(help_ids)) != len(help_ids):
+            raise ValueError(f"{HELP_ARCHS.filename}: a sub-network is listed twice")
         subnets = [m.subnet for m in merged]
+        row_of = {SPACE.arch_id(s): i for i, s in enumerate(subnets)}
+        for arch_id, subnet in zip(help_ids, help_subnets):
+            if arch_id not in row_of:
+                row_of[arch_id] = len(subnets)
+                subnets.append(subnet)
+        n_rows, n_dynast = len(subnets), len(merged)
+
+        def dynast(values) -> np.ndarray:
+            column = np.full(n_rows, np.nan)
+            column[:n_dynast] = values
+            return column
+
         top1 = [m.top1 for m in merged]
+        help_index = np.full(n_rows, -1)
+        help_index[[row_of[a] for a in help_ids]] = np.arange(len(help_ids))
         return space_table(
             SPACE, subnets, progress,
-            labels={TOP1.name: np.array([t.mean() for t in top1])},
+            labels={TOP1.name: dynast([t.mean() for t in top1]),
+                    **_help_latency_rows(help_ids, row_of, n_rows, raw_paths)},
             extra={
-                "in1k_top1_ws_std": pa.array(np.array([t.std() for t in top1])),
-                "in1k_top1_ws_min": pa.array(np.array([t.min() for t in top1])),
-                "in1k_top1_ws_max": pa.array(np.array([t.max() for t in top1])),
-                "n_evals": pa.array(np.array([len(t) for t in top1], np.int32)),
-                "dynast_macs": pa.array(np.array([m.evaluations[0].macs for m in merged], np.int64)),
-                "dynast_params": pa.array(np.array([m.evaluations[0].params for m in merged], np.int64)),
+                "in1k_top1_ws_std": pa.array(dynast([t.std() for t in top1])),
+                "in1k_top1_ws_min": pa.array(dynast([t.min() for t in top1])),
+                "in1k_top1_ws_max": pa.array(dynast([t.max() for t in top1])),
+                "n_evals": pa.array(np.array([len(t) for t in top1] + [0] * (n_rows - n_dynast), np.int32)),
+                "dynast_macs": nullable_int_column(dynast([m.evaluations[0].macs for m in merged])),
+                "dynast_params": nullable_int_column(dynast([m.evaluations[0].params for m in merged])),
+                "help_index": pa.array(help_index, pa.int32(), mask=help_index < 0),
                 "resolution": pa.array(np.array([s.resolution for s in subnets], np.int32)),
             })
+

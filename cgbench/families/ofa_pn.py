@@ -20,15 +20,12 @@ arch_id accepts every OFA training resolution (128..224, step 4). There are no l
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import pyarrow as pa
 import torch.nn as nn
 
 from . import register_family
-from .base import UnlabelledFamily
 from .ofa_blocks import (PREDICTOR_RESOLUTIONS, ElasticMBConvSpace, MBConv, MBConvSpec, StageSpec, conv_bn_act,
-                         sampled_table)
+                         OFASampledFamily)
 
 WIDTH_MULT = 1.3
 BN_EPS = 1e-3
@@ -36,8 +33,6 @@ STEM_WIDTH, FIRST_BLOCK_WIDTH, FEATURE_MIX_WIDTH = 40, 24, 1664
 STAGES = tuple(StageSpec(width, stride, "relu6", False, depths) for width, stride, depths in (
     (32, 2, (2, 3, 4)), (56, 2, (2, 3, 4)), (104, 2, (2, 3, 4)), (128, 1, (2, 3, 4)), (248, 2, (2, 3, 4)),
     (416, 1, (1,))))
-N_SAMPLES = 10_000
-SEED = 0
 
 
 class OFAProxylessSpace(ElasticMBConvSpace):
@@ -60,13 +55,10 @@ MULTI_RESOLUTION_SPACE = OFAProxylessSpace(PREDICTOR_RESOLUTIONS)
 
 
 @register_family
-class OFAProxyless(UnlabelledFamily):
+class OFAProxyless(OFASampledFamily):
     name = "ofa_pn"
     version = "1.0"
     description = ("Once-for-All ProxylessNAS (w1.3) sub-networks: 10,000 uniform samples (seed 0) with "
                    "input resolutions 128, 160, 192, 224, unlabelled; FLOPs and parameters only.")
-    input_shape = SPACE.input_shape
     space = SPACE
-
-    def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        return sampled_table(MULTI_RESOLUTION_SPACE, N_SAMPLES, SEED, progress)
+    sampling_space = MULTI_RESOLUTION_SPACE

@@ -30,17 +30,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import torch.nn as nn
 
 from . import register_family
-from .base import UnlabelledFamily
 from .fragments import Composer, Composition
 from .ofa_blocks import (DEFAULT_RESOLUTION, PREDICTOR_RESOLUTIONS, RESOLUTIONS, Bottleneck, ResidualConv,
-                         conv_bn_act, make_divisible, sampled_table)
+                         conv_bn_act, make_divisible, OFASampledFamily)
 from .space import SearchSpace
 
 WIDTH_MULTS = (0.65, 0.8, 1.0)
@@ -53,8 +50,6 @@ STEM_WIDTHS = tuple(make_divisible(64 * m) for m in WIDTH_MULTS)
 STEM_MID_WIDTHS = tuple(make_divisible(c // 2) for c in STEM_WIDTHS)
 STAGE_WIDTHS = tuple(tuple(make_divisible(base * m) for m in WIDTH_MULTS) for base in (256, 512, 1024, 2048))
 MAX_BLOCKS = sum(BASE_DEPTHS) + len(BASE_DEPTHS) * max(DEPTHS)
-N_SAMPLES = 10_000
-SEED = 0
 
 
 @dataclass(frozen=True)
@@ -195,13 +190,10 @@ MULTI_RESOLUTION_SPACE = OFAResNet50Space(PREDICTOR_RESOLUTIONS)
 
 
 @register_family
-class OFAResNet50(UnlabelledFamily):
+class OFAResNet50(OFASampledFamily):
     name = "ofa_resnet50"
     version = "1.0"
     description = ("Once-for-All ResNet-50 sub-networks: 10,000 uniform samples (seed 0) with input resolutions "
                    "128, 160, 192, 224, unlabelled; FLOPs and parameters only.")
-    input_shape = SPACE.input_shape
     space = SPACE
-
-    def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        return sampled_table(MULTI_RESOLUTION_SPACE, N_SAMPLES, SEED, progress)
+    sampling_space = MULTI_RESOLUTION_SPACE

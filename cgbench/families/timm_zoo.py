@@ -21,6 +21,7 @@ import csv
 import json
 import time
 import traceback
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,11 +117,15 @@ def capture_model(key: str, build: Callable[[], nn.Module], input_shape: Sequenc
 def cached_capture(zoo: str, key: str, build: Callable[[], nn.Module], input_shape: Sequence[int]) -> ZooCapture:
     """``capture_model`` through the per-model cache file ``<zoo cache>/<key>.npz`` (atomic).
 
-    A cached failure from an older ``CAPTURE_CODE_VERSION`` is captured again."""
+    A cached failure from an older ``CAPTURE_CODE_VERSION`` is captured again, and so is a cache file
+    that cannot be read (truncated, altered): it is a cache, so capturing again is the repair."""
     path = capture_cache_dir(zoo) / f"{key}.npz"
     if path.exists():
-        cached = _read_capture(path, key)
-        if cached.ok or cached.capture_code == CAPTURE_CODE_VERSION:
+        try:
+            cached = _read_capture(path, key)
+        except _UNREADABLE_CACHE:
+            cached = None
+        if cached is not None and (cached.ok or cached.capture_code == CAPTURE_CODE_VERSION):
             return cached
     record = capture_model(key, build, input_shape)
     _write_capture(path, record)
@@ -138,6 +143,10 @@ def _write_capture(path: Path, record: ZooCapture) -> None:
             np.savez(f, info=np.array(json.dumps(info)), **arrays)
 
     atomic_write(path, write)
+
+
+# What numpy, zipfile and json raise on a truncated or altered .npz cache file (InvalidGraphError is a ValueError).
+_UNREADABLE_CACHE = (ValueError, KeyError, EOFError, zipfile.BadZipFile)
 
 
 def _read_capture(path: Path, key: str) -> ZooCapture:
@@ -291,7 +300,6 @@ class TimmZoo(FamilySpec):
     def __init__(self, architectures: Sequence[str] | None = None) -> None:
         """``architectures``: build only these (a subset for tests); None builds the whole table."""
         self.architectures = None if architectures is None else tuple(architectures)
-        self.failures: list[dict] = []
 
     def select(self, results: list[TimmResult]) -> list[TimmResult]:
         if self.architectures is None:
@@ -303,9 +311,13 @@ class TimmZoo(FamilySpec):
         return [r for r in results if r.architecture in self.architectures]
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
+        return self.build(raw_paths, progress)[0]
+
+    def build(self, raw_paths: dict[str, Path], progress: bool = True) -> tuple[pa.Table, dict]:
+        """The table, and the models that could not be captured (``failures`` in the manifest)."""
         results = self.select(read_results(raw_paths[RESULTS.key]))
-        rows, captures, self.failures = capture_rows("timm", results, capture_timm, progress)
-        return zoo_table(
+        rows, captures, failures = capture_rows("timm", results, capture_timm, progress)
+        table = zoo_table(
             arch_ids=[r.row_id for r in rows],
             configs=[{"architecture": r.architecture, "tag": r.tag, "img_size": r.img_size} for r in rows],
             captures=captures, top1=[r.top1 for r in rows], top5=[r.top5 for r in rows],
@@ -316,7 +328,7 @@ class TimmZoo(FamilySpec):
                 "timm_param_count_m": pa.array([r.param_count_m for r in rows], pa.float64()),
             },
         )
+        return table, {"failures": failures}
 
     def manifest(self) -> dict:
-        return {**super().manifest(), "subset": list(self.architectures) if self.architectures else None,
-                "failures": self.failures}
+        return {**super().manifest(), "subset": list(self.architectures) if self.architectures else None}

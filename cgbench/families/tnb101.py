@@ -21,8 +21,12 @@ the channels, 3 halves the resolution, 4 does both (on the layer's first block).
   shape changes), 2 = ReLU-conv1x1-BN, 3 = ReLU-conv3x3-BN. Edges from node 0 carry the block's
   stride and channel change; node 3 is the cell output.
 
-NASLib's files write a micro cell as the 6-tuple of those digits in the same order, and a macro
-skeleton as the tuple of its code digits.
+NASLib's TransNAS-Bench-101 files write a micro cell as the 6-tuple of those digits in the same
+order, and a macro skeleton as the tuple of its code digits. Its cross-task zip (``9x_all.zip``)
+does not: those cells were built by NASLib's own micro search space, whose op indices are
+0 = Identity, 1 = Zero, 2 = ReLU-conv3x3-BN, 3 = ReLU-conv1x1-BN on the edges (0,1), (0,2),
+(0,3), (1,2), (1,3), (2,3) (``transbench101/conversions.py``: ``OP_NAMES``, ``EDGE_LIST``), see
+:func:`from_naslib_graph_indices`.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ from ..sources import github_file
 from . import register_family
 from .base import FamilySpec, LabelColumn, space_table
 from .fragments import Composer, Composition, Value, sum_tensors
-from .nb201 import ReLUConvBN, read_naslib_results
+from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task
+from .naslib_results import read_naslib_results
+from .nb201 import ReLUConvBN
 from .space import Config, SearchSpace
 
 BASE_CHANNELS = 64
@@ -100,6 +106,19 @@ def parse_macro_arch_string(text: str) -> MacroConfig:
         raise ValueError(f"{text!r} is outside TransNAS-Bench-101's macro space: it needs 1-3 channel doublings "
                          "(digits 2, 4) and 1-4 downsamplings (digits 3, 4)")
     return code
+
+
+# NASLib's micro graph: op index -> TransNAS digit, and the TransNAS edge of each tuple position.
+_NASLIB_GRAPH_DIGITS = {0: 1, 1: 0, 2: 3, 3: 2}
+_NASLIB_GRAPH_EDGE_ORDER = (0, 1, 3, 2, 4, 5)
+
+
+def from_naslib_graph_indices(indices: tuple[int, ...]) -> MicroConfig:
+    """The micro cell that NASLib's micro search space builds from its op indices (the 9x encoding)."""
+    cell = [0] * len(CELL_EDGES)
+    for position, index in enumerate(indices):
+        cell[_NASLIB_GRAPH_EDGE_ORDER[position]] = _NASLIB_GRAPH_DIGITS[index]
+    return tuple(cell)  # type: ignore[return-value]
 
 
 def all_micro_cells() -> Iterator[MicroConfig]:
@@ -373,13 +392,13 @@ def _fill(labels: dict[str, np.ndarray], tasks: dict[str, dict[tuple[int, ...], 
 @register_family
 class TNB101Micro(FamilySpec):
     name = "tnb101_micro"
-    version = "1.0"
+    version = "1.1"
     description = ("TransNAS-Bench-101 cell-level space: all 4,096 micro cells in the 64-41414 skeleton; CG = "
-                   "encoder + linear classification head at 256x256; labels of four Taskonomy tasks.")
-    raw_files = (_SYNFLOW,)
-    labels = _task_labels(MICRO_TASKS, "tnb101_classification_synflow.zip")
+                   "encoder + linear classification head at 256x256; labels of four Taskonomy tasks, and "
+                   "cross-task accuracies of 192 cells.")
+    raw_files = (_SYNFLOW, CROSS_TASK_FILE)
+    labels = (*_task_labels(MICRO_TASKS, "tnb101_classification_synflow.zip"), *cross_task_labels("TNB-101-micro"))
     default_target = "class_object_valid_top1"
-    input_shape = MICRO_SPACE.input_shape
     space = MICRO_SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
@@ -390,6 +409,8 @@ class TNB101Micro(FamilySpec):
             raise ValueError(f"{_SYNFLOW.filename}: expected micro tasks {MICRO_TASKS}, found {sorted(tasks)}")
         labels = {label.name: np.full(len(configs), np.nan) for label in self.labels}
         _fill(labels, tasks, row, _SYNFLOW.filename)
+        labels.update(cross_task_columns(read_cross_task(raw_paths[CROSS_TASK_FILE.key], "transbench101_micro"),
+                                         lambda indices: row[from_naslib_graph_indices(indices)], len(configs)))
         return space_table(MICRO_SPACE, configs, progress, labels)
 
 
@@ -403,7 +424,6 @@ class TNB101Macro(FamilySpec):
     labels = _task_labels(MACRO_TASKS, "tnb101_macro_zen.zip; the four tasks also in "
                                        "tnb101_classification_synflow.zip agree exactly")
     default_target = "class_object_valid_top1"
-    input_shape = MACRO_SPACE.input_shape
     space = MACRO_SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:

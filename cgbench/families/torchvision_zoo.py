@@ -104,7 +104,6 @@ class TorchvisionZoo(FamilySpec):
     def __init__(self, builders: Sequence[str] | None = None) -> None:
         """``builders``: build only these architectures (a subset); None builds every weight."""
         self.builders = None if builders is None else tuple(builders)
-        self.failures: list[dict] = []
 
     def select(self, weights: list[TorchvisionWeight]) -> list[TorchvisionWeight]:
         if self.builders is None:
@@ -115,9 +114,13 @@ class TorchvisionZoo(FamilySpec):
         return [w for w in weights if w.builder in self.builders]
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
+        return self.build(raw_paths, progress)[0]
+
+    def build(self, raw_paths: dict[str, Path], progress: bool = True) -> tuple[pa.Table, dict]:
+        """The table, and the models that could not be captured (``failures`` in the manifest)."""
         weights = self.select(classification_weights())
-        rows, captures, self.failures = capture_rows("torchvision", weights, capture_torchvision, progress)
-        return zoo_table(
+        rows, captures, failures = capture_rows("torchvision", weights, capture_torchvision, progress)
+        table = zoo_table(
             arch_ids=[w.weight for w in rows],
             configs=[{"builder": w.builder, "weight": w.weight, "crop_size": w.crop_size} for w in rows],
             captures=captures, top1=[w.acc1 for w in rows], top5=[w.acc5 for w in rows],
@@ -128,7 +131,7 @@ class TorchvisionZoo(FamilySpec):
                 "torchvision_num_params": pa.array([w.num_params for w in rows], pa.int64()),
             },
         )
+        return table, {"failures": failures}
 
     def manifest(self) -> dict:
-        return {**super().manifest(), "subset": list(self.builders) if self.builders else None,
-                "failures": self.failures}
+        return {**super().manifest(), "subset": list(self.builders) if self.builders else None}

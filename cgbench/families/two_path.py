@@ -319,6 +319,5 @@ class TwoPath(SampledFamily):
                    "waiting for cgbench's own training.")
     sample_size = FAMILY_SIZE
     sample_seed = FAMILY_SEED
-    input_shape = (1, 3, 32, 32)
     space = SPACE
 

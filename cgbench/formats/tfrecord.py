@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ..errors import InvalidFileError
+
 _CASTAGNOLI_REFLECTED = 0x82F63B78
 _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")
@@ -53,7 +55,7 @@ def masked_crc32c(data: bytes) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-class TFRecordError(ValueError):
+class TFRecordError(InvalidFileError):
     """A TFRecord file is corrupted or truncated; the message names the byte offset."""
 
 
@@ -70,6 +72,8 @@ def _read_exactly(stream: BinaryIO, size: int, path: Path, offset: int, what: st
 def read_records(path: Path | str) -> Iterator[tuple[int, bytes]]:
     """(byte offset, data) of every record of a TFRecord file, both CRCs verified."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; expected a TFRecord file")
     with open(path, "rb") as stream:
         offset = 0
         while header := stream.read(_HEADER.size):
@@ -108,7 +112,7 @@ def write_records(path: Path | str, records: Iterable[bytes]) -> None:
 VARINT, FIXED64, LENGTH_DELIMITED, FIXED32 = 0, 1, 2, 5
 
 
-class ProtobufError(ValueError):
+class ProtobufError(InvalidFileError):
     """Bytes that are not a well-formed protobuf message."""
 
 

@@ -1,7 +1,8 @@
 """Computation graphs: the data model, capture from PyTorch, hashing, features, drawing."""
 
 from .capture import (CaptureError, CaptureReport, ControlFlowError, FxTraceError, ModelRunError, UnknownOpError,
-                      ZeroOp, capture_report, from_module, register_op)
+                      ZeroOp, register_op)
+from .capturing import capture_report, from_module
 from .compose import GraphBuilder
 from .counting import count_flops, count_params
 from .hashing import canonical_hash

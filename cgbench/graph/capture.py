@@ -5,9 +5,10 @@ Shapes are propagated on the ``meta`` device when the model lives there (build i
 so capture never runs real arithmetic. Each traced op is either mapped to one or more CG ops,
 folded away by an explicit rule (reshapes, views, indexing, ``roll`` and other layout-only glue;
 an add, mul or concat with at most one activation operand, as GENNAPE prunes them), or, if no
-rule knows it, reported with its op and module path. Nothing is dropped silently:
-:func:`capture` returns a :class:`CaptureReport` that lists every folded op and every op written
-as ``<oov>``, and :func:`register_op` maps an op of your own.
+rule knows it, reported with its op and module path. Nothing is dropped silently: a capture
+returns a :class:`CaptureReport` that lists every folded op and every op written as ``<oov>``
+(``cgbench.graph.capturing`` chooses between fx and export), and :func:`register_op` maps an op
+of your own.
 
 When capture cannot go on it raises a :class:`CaptureError` that says what to do, the right fix
 first: :class:`UnknownOpError` (map the op with :func:`register_op`; ``unknown_ops="oov"`` is the
@@ -18,13 +19,11 @@ lossy last resort), :class:`ControlFlowError` (the forward branches on tensor va
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import io
 import operator
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,12 +34,13 @@ import torch.nn.functional as F
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
+from ..errors import InvalidInputError
 from .compose import NO_ATTR, GraphBuilder
 from .model import ComputationGraph
 from .vocab import OOV, op_id
 
 
-class CaptureError(ValueError):
+class CaptureError(InvalidInputError):
     """``from_module`` cannot capture the model; the message says why and what to do."""
 
 
@@ -387,14 +387,6 @@ def _user_code(err: BaseException) -> str:
     return f" at {frame.filename}:{frame.lineno} (`{(frame.line or '').strip()}`)"
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Keep torch's own tracebacks, graph dumps and log lines from a failed trace off the screen:
-    the :class:`CaptureError` raised instead says what happened and what to do."""
-    with contextlib.redirect_stderr(io.StringIO()):
-        yield
-
-
 class _Walker:
     """Turns a shape-annotated fx graph into CG nodes through a GraphBuilder."""
 
@@ -523,16 +515,9 @@ class _Walker:
         return inputs
 
 
-CAPTURE_METHODS = ("fx", "export", "auto")
-# When method='auto' falls back to export: torch.fx cannot trace the model (control flow on a
-# traced value, a traced value where Python needs an int), or the fx graph holds a torch function
-# with no mapping (export sees it as mappable ATen ops).
-FX_TRACE_ERRORS: tuple[type[Exception], ...] = (FxTraceError, UnknownOpError)
-
-
 @dataclass
 class CaptureReport:
-    """What :func:`capture` made of a model: the CG and everything that did not become a node."""
+    """What a capture made of a model: the CG and everything that did not become a node."""
 
     graph: ComputationGraph
     method: str  # "fx" or "export": the capture that produced the graph
@@ -559,52 +544,8 @@ class CaptureReport:
         return lines
 
 
-def capture_report(model: nn.Module, input_shape: Sequence[int], unknown_ops: str = "error",
-            method: str = "auto") -> CaptureReport:
-    """Capture ``model`` as a CG for an input of ``input_shape`` (N, C, H, W), with a report.
-
-    ``method="auto"`` (default) traces with torch.fx and, when fx cannot trace the model or meets
-    a function it has no mapping for, captures through torch.export (``capture_export``), which
-    follows branches on shapes; ``"fx"`` and ``"export"`` use one of them only. Unknown ops raise
-    :class:`UnknownOpError` (``unknown_ops="error"``, default) or become ``<oov>`` nodes
-    (``"oov"``, listed in the report). Other failures raise a :class:`CaptureError` that says
-    what to do. Build the model under ``torch.device("meta")`` to capture without allocating weights.
-    """
-    if unknown_ops not in ("error", "oov"):
-        raise ValueError(f"unknown_ops must be 'error' or 'oov', got {unknown_ops!r}")
-    if method not in CAPTURE_METHODS:
-        raise ValueError(f"method must be one of {CAPTURE_METHODS}, got {method!r}")
-    with _quiet():
-        if method != "export":
-            try:
-                return _fx_capture(model, input_shape, unknown_ops)
-            except FX_TRACE_ERRORS as fx_error:
-                if method == "fx":
-                    raise
-                why = getattr(fx_error, "brief", str(fx_error).splitlines()[0])
-        # Imported here: torch.export takes seconds to import, and most captures never need it.
-        from .capture_export import export_module
-
-        report = export_module(model, input_shape, unknown_ops)
-        if method == "export":
-            return report
-    report.fx_failure = why
-    return report
-
-
-def from_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str = "error",
-                method: str = "auto") -> ComputationGraph:
-    """The CG of ``model`` for an input of ``input_shape`` (N, C, H, W): :func:`capture_report`'s graph.
-
-    >>> with torch.device("meta"):                  # no weights are allocated
-    ...     model = torchvision.models.resnet18()
-    >>> from_module(model, (1, 3, 224, 224))
-    ComputationGraph(n_nodes=71, n_edges=78, ops={...})
-    """
-    return capture_report(model, input_shape, unknown_ops, method).graph
-
-
-def _fx_capture(model: nn.Module, input_shape: Sequence[int], unknown_ops: str) -> CaptureReport:
+def fx_module(model: nn.Module, input_shape: Sequence[int], unknown_ops: str) -> CaptureReport:
+    """``model`` traced with torch.fx (``cgbench.graph.capturing.capture_report`` chooses the method)."""
     if _module_steps(model, (1,) * 6) is not None:
         # fx never treats the root as a leaf; a container keeps a mapped layer whole.
         model = nn.Sequential(model)
@@ -625,6 +566,8 @@ def _fx_capture(model: nn.Module, input_shape: Sequence[int], unknown_ops: str) 
         model.train(was_training)
     walker = _Walker(gm, unknown_ops)
     return CaptureReport(walker.walk(), "fx", walker.unknown_found, walker.folded)
+
+
 def _optional_forward_args(model: nn.Module) -> dict[str, object]:
     """Forward arguments after the input that have defaults (``attn_mask=None``): traced as constants."""
     parameters = list(inspect.signature(model.forward).parameters.values())[1:]

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from .model import ComputationGraph
 from .vocab import OPS
+
+FORMATS = (".png", ".svg", ".pdf")
 
 _COLOURS = {"conv": "#9ecae1", "depthwise": "#c6dbef", "matmul": "#6baed6", "batchnorm": "#fdd0a2",
             "relu": "#c7e9c0", "relu6": "#c7e9c0", "add": "#fcbba1", "concat": "#fcbba1",
@@ -25,6 +28,11 @@ def node_label(cg: ComputationGraph, i: int) -> str:
 def draw(cg: ComputationGraph, path: str | Path, title: str = "", engine: str = "auto") -> Path:
     """Write a drawing of ``cg`` to ``path`` (.png, .svg or .pdf) and return the path."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; expected an image file name ({', '.join(FORMATS)})")
+    if path.suffix.lower() not in FORMATS:
+        got = path.suffix or "a name without a suffix"
+        raise InvalidInputError(f"{path}: a drawing is written as {', '.join(FORMATS)}, not {got}")
     if engine == "auto":
         engine = "graphviz" if shutil.which("dot") else "matplotlib"
     if engine == "graphviz":
@@ -43,7 +51,7 @@ def _draw_graphviz(cg: ComputationGraph, path: Path, title: str) -> Path:
         dot.node(str(i), node_label(cg, i), fillcolor=_COLOURS.get(OPS[cg.op[i]], "#f0f0f0"))
     for s, d in cg.edges.tolist():
         dot.edge(str(s), str(d))
-    fmt = path.suffix.lstrip(".") or "png"
+    fmt = path.suffix.lower().lstrip(".")
     rendered = dot.render(outfile=str(path), format=fmt, cleanup=True)
     return Path(rendered)
 

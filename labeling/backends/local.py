@@ -26,6 +26,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from cgbench.errors import CgbenchError, InvalidInputError
+
 from ..plan import Plan
 from ..store import ResultStore
 from ..worker import shard
@@ -44,20 +46,24 @@ def visible_gpus() -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
+class NoGpuError(CgbenchError, RuntimeError):
+    """GPUs were asked for, but none is visible."""
+
+
 def worker_slots(devices: str, per_gpu: int) -> list[tuple[str | None, str]]:
     """(CUDA_VISIBLE_DEVICES value or None, torch device) of every worker process to start."""
     if devices not in DEVICES:
-        raise ValueError(f"devices must be one of {DEVICES}, got {devices!r}")
+        raise InvalidInputError(f"devices must be one of {DEVICES}, got {devices!r}")
     if per_gpu < 1:
-        raise ValueError(f"per_gpu must be >= 1, got {per_gpu}")
+        raise InvalidInputError(f"per_gpu must be >= 1, got {per_gpu}")
     if devices == "cpu":
         if per_gpu != 1:
-            raise ValueError("per_gpu applies to GPUs; the CPU backend runs one process (torch uses every core)")
+            raise InvalidInputError("per_gpu applies to GPUs; the CPU backend runs one process (torch uses every core)")
         return [(None, "cpu")]
     gpus = visible_gpus()
     if not gpus:
-        raise RuntimeError("devices='cuda' but no GPU is visible (CUDA_VISIBLE_DEVICES / torch.cuda); "
-                           "use devices='cpu'")
+        raise NoGpuError("devices='cuda' but no GPU is visible (CUDA_VISIBLE_DEVICES / torch.cuda); "
+                         "use devices='cpu'")
     return [(gpu, "cuda:0") for gpu in gpus for _ in range(per_gpu)]
 
 

@@ -44,7 +44,9 @@ import submitit
 from submitit.core.utils import UncompletedJobError
 from tqdm import tqdm
 
-from ..plan import Plan
+from cgbench.errors import InvalidInputError
+
+from ..plan import Plan, load_plan
 from ..store import ResultStore
 from ..worker import run_units, shard
 from . import LaunchReport
@@ -65,7 +67,7 @@ class ShardTask(submitit.helpers.Checkpointable):
 
     def __call__(self, shard_index: int, unit_ids: Sequence[str]) -> dict:
         _use_allocated_cpus()
-        plan = Plan.load(self.plan_folder)
+        plan = load_plan(self.plan_folder)
         summary = run_units(plan, list(unit_ids), device=self.device, data_root=self.data_root, progress=False,
                             compile=self.compile)
         return {"shard": shard_index, "done": summary.done, "failed": summary.failed, "skipped": summary.skipped}
@@ -81,18 +83,18 @@ def _use_allocated_cpus() -> None:
 
 def task_device(gpus_per_node: int) -> str:
     if gpus_per_node not in (0, 1):
-        raise ValueError(f"gpus_per_node must be 0 (CPU) or 1: each array task trains on one GPU, and more GPUs "
-                         f"are used through more array tasks; got {gpus_per_node}")
+        raise InvalidInputError(f"gpus_per_node must be 0 (CPU) or 1: each array task trains on one GPU, and more GPUs "
+                                f"are used through more array tasks; got {gpus_per_node}")
     return "cuda:0" if gpus_per_node else "cpu"
 
 
 def count_tasks(n_pending: int, array_parallelism: int, units_per_task: int | None) -> int:
     """How many array tasks share ``n_pending`` units."""
     if array_parallelism < 1:
-        raise ValueError(f"array_parallelism must be >= 1, got {array_parallelism}")
+        raise InvalidInputError(f"array_parallelism must be >= 1, got {array_parallelism}")
     if units_per_task is not None and units_per_task < 1:
-        raise ValueError(f"units_per_task must be >= 1 or None (one wave of array_parallelism tasks), "
-                         f"got {units_per_task}")
+        raise InvalidInputError(f"units_per_task must be >= 1 or None (one wave of array_parallelism tasks), "
+                                f"got {units_per_task}")
     if units_per_task is None:
         return min(n_pending, array_parallelism)
     return math.ceil(n_pending / units_per_task)
@@ -101,9 +103,9 @@ def count_tasks(n_pending: int, array_parallelism: int, units_per_task: int | No
 def make_executor(plan: Plan, *, n_tasks: int, array_parallelism: int, timeout_min: int, partition: str | None,
                   gpus_per_node: int, cpus_per_task: int) -> submitit.AutoExecutor:
     if timeout_min < 1:
-        raise ValueError(f"timeout_min must be >= 1 (minutes per task run), got {timeout_min}")
+        raise InvalidInputError(f"timeout_min must be >= 1 (minutes per task run), got {timeout_min}")
     if cpus_per_task < 1:
-        raise ValueError(f"cpus_per_task must be >= 1, got {cpus_per_task}")
+        raise InvalidInputError(f"cpus_per_task must be >= 1, got {cpus_per_task}")
     executor = submitit.AutoExecutor(folder=plan.folder / "slurm", cluster="slurm",
                                      slurm_max_num_timeout=MAX_TIMEOUT_REQUEUES)
     parameters = {"name": f"label-{plan.folder.name}", "timeout_min": timeout_min, "cpus_per_task": cpus_per_task,
