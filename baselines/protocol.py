@@ -175,6 +175,9 @@ class Plan:
             source = self.gennape_source
             pairs = [(name, target) for name, target in pairs
                      if family_spec(name).group() != family_spec(source).group()]
+        if track == "lofo_zero_shot":
+            # A held-out family is scored only when another search space is left to train on.
+            pairs = [(name, target) for name, target in pairs if lofo_sources(name, self.accuracy_families)]
         return pairs
 
     @property
@@ -183,7 +186,9 @@ class Plan:
 
     @property
     def accuracy_families(self) -> list[str]:
-        return [name for name, _ in self.targets("lofo_zero_shot")]
+        """The protocol's families with an accuracy target: the pool leave-one-out runs train on."""
+        lofo = get_track("lofo_zero_shot")
+        return [name for name in self.protocol.families if track_targets(lofo, self.families[name])]
 
     def n_runs(self) -> int:
         return sum(len(self.targets(t)) for t in self.protocol.tracks) * len(self.protocol.seeds)
