@@ -68,7 +68,8 @@ class Protocol:
 
     families: tuple[str, ...] = DEFAULT_FAMILIES
     seeds: tuple[int, ...] = DEFAULT_SEEDS
-    tracks: tuple[str, ...] = tuple(TRACKS)
+    # Every track of the task by default, read when a protocol is made (cgbench.tasks defines them).
+    tracks: tuple[str, ...] = field(default_factory=lambda: tuple(TRACKS))
     # At most this many labelled training rows per (family, target) and fit (None: all).
     train_cap: int | None = QUICK_TRAIN_CAP
     predictor_options: dict[str, dict] = field(default_factory=lambda: dict(QUICK_PREDICTOR_OPTIONS))
@@ -91,9 +92,11 @@ class Protocol:
 
     @classmethod
     def paper(cls, families: Sequence[str] | None = None, seeds: Sequence[int] = DEFAULT_SEEDS,
-              tracks: Sequence[str] = tuple(TRACKS), target: str | None = None) -> Protocol:
-        """The paper-scale protocol: all labelled families, all rows, each predictor's own defaults."""
-        return cls(families=tuple(families or labelled_families()), seeds=tuple(seeds), tracks=tuple(tracks),
+              tracks: Sequence[str] | None = None, target: str | None = None) -> Protocol:
+        """The paper-scale protocol: all labelled families, all rows, each predictor's own defaults
+        (every track unless ``tracks`` are named)."""
+        return cls(families=tuple(families or labelled_families()), seeds=tuple(seeds),
+                   tracks=tuple(TRACKS if tracks is None else tracks),
                    train_cap=None, predictor_options=dict(FULL_PREDICTOR_OPTIONS), full=True, target=target)
 
     @property
@@ -175,6 +178,9 @@ class Plan:
             source = self.gennape_source
             pairs = [(name, target) for name, target in pairs
                      if family_spec(name).group() != family_spec(source).group()]
+        if track == "lofo_zero_shot":
+            # A held-out family is scored only when another search space is left to train on.
+            pairs = [(name, target) for name, target in pairs if lofo_sources(name, self.accuracy_families)]
         return pairs
 
     @property
@@ -183,7 +189,9 @@ class Plan:
 
     @property
     def accuracy_families(self) -> list[str]:
-        return [name for name, _ in self.targets("lofo_zero_shot")]
+        """The protocol's families with an accuracy target: the pool leave-one-out runs train on."""
+        lofo = get_track("lofo_zero_shot")
+        return [name for name in self.protocol.families if track_targets(lofo, self.families[name])]
 
     def n_runs(self) -> int:
         return sum(len(self.targets(t)) for t in self.protocol.tracks) * len(self.protocol.seeds)
@@ -233,7 +241,7 @@ class MethodRunner:
             return
         for name, target in self.plan.targets("in_family"):
             started = time.perf_counter()
-            split = self.families[name].get_idx_split("random")
+            split = self.families[name].get_idx_split(get_track("in_family").split)
             data = self.training_set(name, split["train"], target, seed)
             valid = TrainingSet(self.families[name], labelled(self.families[name], split["valid"], target), target)
             predictor = self.new_predictor()
@@ -257,11 +265,12 @@ class MethodRunner:
         for name, target in targets.get("gennape_zero_shot", []):
             yield self.score("gennape_zero_shot", pretrained, name, target, seed, [source.name], len(data.indices),
                              time.perf_counter() - fit_seconds)
+        few_shot_split = get_track("gennape_few_shot").split
         for name, target in targets.get("gennape_few_shot", []):
             started = time.perf_counter() - fit_seconds
             tuned = copy.deepcopy(pretrained)
             family = self.families[name]
-            shots = TrainingSet(family, family.get_idx_split("fewshot50", target)["train"], target)
+            shots = TrainingSet(family, family.get_idx_split(few_shot_split, target)["train"], target)
             tuned.fine_tune(shots, seed)
             yield self.score("gennape_few_shot", tuned, name, target, seed, [source.name, name],
                              len(data.indices) + len(shots.indices), started)
