@@ -16,24 +16,35 @@ import numpy as np
 
 from cgbench.dataset import Family
 from cgbench.errors import unknown_name
-from leaderboard.submission import METHOD_NAME
+from cgbench.submission import METHOD_NAME
 
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """Rows ``indices`` of ``family`` with their labels in column ``target``."""
+    """Rows ``indices`` of ``family`` with their labels in column ``target``.
+
+    ``values``, when given, are the labels to train on instead of the column's (a track's declared
+    normalisation: percentile ranks within the family for leave-one-out; the mean over the rows of
+    one canonical CG for GENNAPE's deduplicated source).
+    """
 
     family: Family
     indices: np.ndarray
     target: str
+    values: np.ndarray | None = None
 
     def labels(self) -> np.ndarray:
+        if self.values is not None:
+            return np.asarray(self.values, np.float64)
         return self.family.labels(self.target)[self.indices]
 
 
 class Predictor(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
+    # "target": predictions estimate the target's own values (MAE and MAPE mean something);
+    # "rank": scores of which only the order counts (rules such as FLOPs, rank-trained models).
+    prediction_scale: ClassVar[str] = "target"
 
     @abstractmethod
     def fit(self, data: list[TrainingSet], seed: int) -> None:

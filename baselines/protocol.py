@@ -1,42 +1,27 @@
-"""The benchmark protocol: three tracks, fixed seeds, runs aggregated over seeds.
+"""Running predictors on the benchmark's tracks: the baselines' side of :mod:`cgbench.tasks`.
 
-Tracks (every family is scored on its default target, on the ``test`` part, with
-:class:`cgbench.evaluation.Evaluator`):
+The task (tracks, what each may train on, the run record, aggregation) is defined in
+``cgbench.tasks``; this module only turns it into fits and predictions for registered predictors,
+under a :class:`Protocol` that says how much compute they get:
 
-- ``in_family``: fit on the ``train`` part of the family's ``random`` split (the ``valid`` part is
-  handed to predictors whose ``fit`` takes a ``valid`` keyword, for early stopping), predict its
-  ``random`` test part. ``trained_on`` = [family].
-- ``zero_shot``: fit on every labelled row of one source family (default ``nb101``: its 500
-  labelled cells, as GENNAPE pretrains on NAS-Bench-101), predict the ``random`` test part of
-  every other family untouched. ``trained_on`` = [source].
-- ``few_shot``: a copy of the zero-shot model is ``fine_tune``-d on the 50 ``train`` rows of the
-  target family's ``fewshot50`` split and predicts that split's test part (the rest of the
-  family). ``trained_on`` = [source, family].
+- ``in_family``: fit on the family's ``random`` train part (the ``valid`` part goes to predictors
+  whose ``fit`` takes a ``valid`` keyword), predict its test part.
+- ``gennape_zero_shot`` / ``gennape_few_shot``: one fit per seed on the deduplicated NB-101 source
+  (``tasks.deduplicated_rows``), scored on every other accuracy family; for few-shot a copy is
+  ``fine_tune``-d on the family's 50 ``fewshot50`` train rows.
+- ``lofo_zero_shot``: per held-out family, one fit on every other search space's families, each
+  family's labels as percentile ranks (``tasks.percentile_ranks``).
+- ``device_transfer_k{0,10,20}``: per family with HELP latencies, one fit per seed on the source
+  devices' latencies of the train part; per held-out device, a copy fine-tuned on k rows of it.
 
-Seeds 0..4 by default; each seed refits every predictor from scratch. Results are the mean and
-the sample standard deviation (``ddof=1``, as the leaderboard reports; NaN for a single seed)
-over seeds.
-
-The default (quick) protocol is sized for two shared CPU cores. Its caps:
-
-- methods: flops, params, gin, gennape. zc_ranker is opt-in (``--methods ... zc_ranker`` or
-  ``--full``): it computes four zero-cost proxies for every row it scores, seconds per network on
-  a CPU, hours for the default families;
-- families: nb201, nb101, nasbench_macro, ofa_mbv3, tnb101_micro;
-- every training set (in-family train parts, the zero-shot source) is subsampled to at most
-  ``QUICK_TRAIN_CAP`` = 300 labelled rows per seed (a seeded draw, so seeds differ in their
-  training rows as well as their initialisation); test parts are never capped (a submission must
-  score every test row);
-- learned predictors run with fewer epochs (``QUICK_PREDICTOR_OPTIONS``): GIN 10 epochs instead
-  of its default 20; GENNAPE 2 contrastive + 8 supervised epochs instead of its CPU defaults
-  3 + 15 (paper: 40 + 40) and 50 fine-tuning epochs instead of 100;
-- the CLI runs torch with ``QUICK_TORCH_THREADS`` = 1 thread (``--threads``): on two shared cores,
-  torch's default thread count made GIN training about ten times slower (measured: 144 s against
-  16 s for one 300-row fit).
-
-``full=True`` (``cgbench benchmark --full``) is the paper-scale protocol: every labelled family
-that is built or buildable without user files (plus imported ones that are already built), all
-rows, and each predictor's paper settings (``FULL_PREDICTOR_OPTIONS``, e.g. ``paper_scale=True``).
+Quick protocol (the default, sized for two shared CPU cores; ``cgbench benchmark`` with no options,
+the main job ``make run``): at most ``QUICK_TRAIN_CAP`` labelled training rows per (family, target)
+and fit, a seeded draw, so seeds differ in data as well as initialisation (test parts are never
+capped: a run scores every test row); the learned predictors' epochs in ``QUICK_PREDICTOR_OPTIONS``;
+``QUICK_TORCH_THREADS`` torch threads; GENNAPE's O(n^2) Kendall left out of the printed runs (the
+leaderboard recomputes every metric from the submissions). ``full=True`` is the paper-scale
+protocol: every labelled family buildable without user files (and imported ones already built),
+all rows, each predictor's paper settings.
 """
 
 from __future__ import annotations
@@ -44,54 +29,59 @@ from __future__ import annotations
 import copy
 import inspect
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from baselines.defaults import (DEFAULT_FAMILIES, DEFAULT_METHODS, DEFAULT_SEEDS,  # noqa: F401 (the protocol's names)
-                                DEFAULT_SOURCE, FULL_METHODS, QUICK_TORCH_THREADS, QUICK_TRAIN_CAP, TRACKS)
+from baselines.defaults import (DEFAULT_FAMILIES, DEFAULT_METHODS, FULL_METHODS,  # noqa: F401 (the protocol's names)
+                                QUICK_TORCH_THREADS, QUICK_TRAIN_CAP)
 from baselines.predictor import Predictor, TrainingSet, make_predictor
 from cgbench.dataset import Family, family_folder
 from cgbench.dataset import load_families as cgbench_load_families
-from cgbench.errors import InvalidInputError
+from cgbench.errors import InvalidInputError, UnknownNameError
 from cgbench.evaluation import Evaluator
 from cgbench.families import family_spec
 from cgbench.storage import is_built
+from cgbench.tasks import (DEFAULT_SEEDS, TRACKS, Run, ScoredRun, deduplicated_rows,
+                           gennape_source, get_track, labelled, lofo_sources, percentile_ranks, score_run, shot_rows,
+                           source_devices, track_targets)
 
-TRACK_SPLITS = {"in_family": "random", "zero_shot": "random", "few_shot": "fewshot50"}
-TEST_PART = "test"
-# Fewer epochs than even the predictors' CPU-friendly defaults, so that 5 seeds x (6 fits + 4
-# fine-tunes) per learned method fit in minutes; the full protocol switches to paper settings.
+# Fewer epochs than even the predictors' CPU-friendly defaults, so that 5 seeds of every track fit in
+# the main job's minutes; the full protocol switches to paper settings.
 QUICK_PREDICTOR_OPTIONS: dict[str, dict] = {
     "gin": {"epochs": 10},
     "gennape": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
+    "gennape_notf": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
+    "gennape_head": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
 }
-FULL_PREDICTOR_OPTIONS: dict[str, dict] = {"gennape": {"paper_scale": True}}
-SUMMARY_METRICS = ("spearman", "kendall")
-# GENNAPE's gap-thresholded Kendall is O(n^2) (seconds on the 15,575 few-shot test rows of nb201):
-# the quick protocol leaves it out; the leaderboard recomputes every metric from the submissions.
+FULL_PREDICTOR_OPTIONS: dict[str, dict] = {name: {"paper_scale": True}
+                                           for name in ("gennape", "gennape_notf", "gennape_head")}
+# GENNAPE's gap-thresholded Kendall is O(n^2) (seconds on the 15,575 few-shot test rows of nb201).
 QUICK_SKIPPED_METRICS = ("kendall_gennape",)
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """What a benchmark run covers: families, seeds, tracks, source family and caps."""
+    """What a benchmark run covers: families, seeds, tracks, and the compute predictors get."""
 
     families: tuple[str, ...] = DEFAULT_FAMILIES
     seeds: tuple[int, ...] = DEFAULT_SEEDS
-    tracks: tuple[str, ...] = TRACKS
-    source: str = DEFAULT_SOURCE
-    # At most this many labelled training rows per fit (None: all); test parts are never capped.
+    # Every track of the task by default, read when a protocol is made (cgbench.tasks defines them).
+    tracks: tuple[str, ...] = field(default_factory=lambda: tuple(TRACKS))
+    # At most this many labelled training rows per (family, target) and fit (None: all).
     train_cap: int | None = QUICK_TRAIN_CAP
     predictor_options: dict[str, dict] = field(default_factory=lambda: dict(QUICK_PREDICTOR_OPTIONS))
     full: bool = False
+    # The label column in_family scores instead of each family's default (any target: a latency, a
+    # cross-task accuracy); the transfer tracks keep the targets the task defines.
+    target: str | None = None
 
     def __post_init__(self) -> None:
-        unknown = [t for t in self.tracks if t not in TRACKS]
-        if unknown:
-            raise InvalidInputError(f"unknown track(s) {unknown}; expected some of {list(TRACKS)}")
+        for name in self.tracks:
+            get_track(name)  # unknown names fail here, naming the known ones
         if not self.families:
             raise InvalidInputError("a protocol needs at least one family")
         if not self.seeds:
@@ -103,25 +93,34 @@ class Protocol:
 
     @classmethod
     def paper(cls, families: Sequence[str] | None = None, seeds: Sequence[int] = DEFAULT_SEEDS,
-              tracks: Sequence[str] = TRACKS, source: str = DEFAULT_SOURCE) -> Protocol:
-        """The paper-scale protocol: all labelled families, all rows, each predictor's own defaults."""
-        return cls(families=tuple(families or labelled_families()), seeds=tuple(seeds), tracks=tuple(tracks),
-                   source=source, train_cap=None, predictor_options=dict(FULL_PREDICTOR_OPTIONS), full=True)
+              tracks: Sequence[str] | None = None, target: str | None = None) -> Protocol:
+        """The paper-scale protocol: all labelled families, all rows, each predictor's own defaults
+        (every track unless ``tracks`` are named)."""
+        return cls(families=tuple(families or labelled_families()), seeds=tuple(seeds),
+                   tracks=tuple(TRACKS if tracks is None else tracks),
+                   train_cap=None, predictor_options=dict(FULL_PREDICTOR_OPTIONS), full=True, target=target)
+
+    @property
+    def name(self) -> str:
+        return "full" if self.full else "quick"
 
     def options_for(self, method: str) -> dict:
         return dict(self.predictor_options.get(method, {}))
+
+    def settings_text(self, method: str) -> str:
+        options = self.options_for(method)
+        return ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "its defaults"
 
     def cap_lines(self) -> list[str]:
         """Every cap of this protocol, in words, for the printed output and the results file."""
         scale = "full (paper-scale)" if self.full else "quick (default; `--full` for the paper-scale protocol)"
         lines = [
             f"protocol: {scale}",
-            f"families: {', '.join(self.families)}; zero-shot/few-shot source: {self.source}",
+            f"families: {', '.join(self.families)}",
+            f"tracks: {', '.join(self.tracks)}" + (f"; in_family target {self.target}" if self.target else ""),
             f"seeds: {', '.join(map(str, self.seeds))} (mean and sample std over seeds)",
-            "zc_ranker: " + ("in the default methods" if self.full else
-                             "opt-in (`--methods ... zc_ranker` or `--full`; seconds per network on a CPU)"),
             "training rows per fit: " + ("all labelled rows" if self.train_cap is None else
-                                         f"at most {self.train_cap} (seeded subsample of the labelled rows)"),
+                                         f"at most {self.train_cap} per (family, target) (a seeded draw)"),
             "test parts: never capped",
             "run metrics: all of the Evaluator's" + ("" if self.full else
                                                      f" except {', '.join(QUICK_SKIPPED_METRICS)} (O(n^2))"),
@@ -146,92 +145,11 @@ def labelled_families() -> list[str]:
     return names
 
 
-def labelled_rows(family: Family, indices: np.ndarray, target: str) -> np.ndarray:
-    """The rows of ``indices`` whose ``target`` label is known."""
-    return indices[~np.isnan(family.labels(target)[indices])]
-
-
 def capped(indices: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
     """At most ``cap`` of ``indices``, drawn without replacement by ``seed`` (all of them when they fit)."""
     if cap is None or len(indices) <= cap:
         return indices
     return np.sort(np.random.default_rng(seed).choice(indices, size=cap, replace=False))
-
-
-def in_family_training(family: Family, seed: int, cap: int | None) -> TrainingSet:
-    target = family.default_target
-    rows = labelled_rows(family, family.get_idx_split("random")["train"], target)
-    return TrainingSet(family, capped(rows, cap, seed), target)
-
-
-def in_family_validation(family: Family) -> TrainingSet:
-    target = family.default_target
-    return TrainingSet(family, labelled_rows(family, family.get_idx_split("random")["valid"], target), target)
-
-
-def source_training(family: Family, seed: int, cap: int | None) -> TrainingSet:
-    """Every labelled row of the zero-shot source family (capped)."""
-    target = family.default_target
-    return TrainingSet(family, capped(labelled_rows(family, np.arange(len(family)), target), cap, seed), target)
-
-
-def few_shot_training(family: Family) -> TrainingSet:
-    """The 50 fine-tuning rows of the family's ``fewshot50`` split, never capped."""
-    return TrainingSet(family, family.get_idx_split("fewshot50")["train"], family.default_target)
-
-
-@dataclass
-class Run:
-    """One (method, track, family, seed): its predictions on the test part and their metrics."""
-
-    method: str
-    track: str
-    family: str
-    target: str
-    seed: int
-    trained_on: tuple[str, ...]
-    n_train: int
-    arch_ids: list[str]
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    metrics: dict[str, float]
-    seconds: float
-
-    @property
-    def split(self) -> str:
-        return TRACK_SPLITS[self.track]
-
-    @property
-    def part(self) -> str:
-        return TEST_PART
-
-    def submission_entry(self) -> dict:
-        """This run as one entry of a submission's ``runs`` (cgbench-submission-1)."""
-        return {
-            "track": self.track, "family": self.family, "split": self.split, "part": self.part,
-            "target": self.target, "seed": self.seed, "trained_on": list(self.trained_on),
-            "predictions": self.predictions_by_arch_id(),
-        }
-
-    def predictions_by_arch_id(self) -> dict[str, float]:
-        """``{arch_id: score}``. Rows sharing an arch_id (nb101 lists isomorphic cells more than once) are
-        the same network, so their scores must agree; a mapping keeps one of them."""
-        by_id: dict[str, float] = {}
-        for arch_id, score in zip(self.arch_ids, self.y_pred):
-            score = float(score)
-            kept = by_id.setdefault(arch_id, score)
-            if not np.isclose(kept, score, rtol=1e-6, atol=1e-9):
-                raise ValueError(f"{self.method} {self.track} {self.family} seed {self.seed}: rows with the same "
-                                 f"arch_id {arch_id!r} got different scores {kept} and {score}; a submission "
-                                 "holds one score per arch_id")
-        return by_id
-
-    def summary(self) -> dict:
-        """The run without its predictions, for the results file."""
-        return {"method": self.method, "track": self.track, "family": self.family, "split": self.split,
-                "part": self.part, "target": self.target, "seed": self.seed, "trained_on": list(self.trained_on),
-                "n_train": self.n_train, "n_test": len(self.arch_ids), "seconds": round(self.seconds, 3),
-                "metrics": self.metrics}
 
 
 def fit_predictor(predictor: Predictor, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
@@ -242,29 +160,42 @@ def fit_predictor(predictor: Predictor, data: list[TrainingSet], seed: int, vali
         predictor.fit(data, seed)
 
 
-def evaluate(evaluator: Evaluator, y_pred: np.ndarray, skip: Sequence[str] = ()) -> dict[str, float]:
-    """``evaluator.eval(y_pred)`` without the metrics named in ``skip``."""
-    y_pred = evaluator.check(y_pred)
-    metrics: dict[str, float] = {"n": len(y_pred)}
-    for name, metric in evaluator.metrics.items():
-        if name not in skip:
-            value = metric(evaluator.y_true, y_pred)
-            metrics[name] = value if np.isfinite(value) else float("nan")
-    return metrics
+@dataclass
+class Plan:
+    """The scored (track, family, target) combinations of a protocol, from the families it loaded."""
 
+    protocol: Protocol
+    families: dict[str, Family]
 
-def score(method: str, track: str, predictor: Predictor, family: Family, seed: int, trained_on: Iterable[str],
-          n_train: int, started: float, full_metrics: bool = False) -> Run:
-    """Predict the test part of ``track``'s split of ``family`` and evaluate it."""
-    evaluator = Evaluator(family, TRACK_SPLITS[track], TEST_PART)
-    y_pred = np.asarray(predictor.predict(family, evaluator.indices), dtype=np.float64)
-    if y_pred.shape != evaluator.indices.shape:
-        raise ValueError(f"{method}.predict on {family.name} returned shape {y_pred.shape}, "
-                         f"expected {evaluator.indices.shape} (one score per requested row)")
-    metrics = evaluate(evaluator, y_pred, skip=() if full_metrics else QUICK_SKIPPED_METRICS)
-    return Run(method=method, track=track, family=family.name, target=evaluator.target, seed=seed,
-               trained_on=tuple(trained_on), n_train=n_train, arch_ids=evaluator.arch_ids, y_true=evaluator.y_true,
-               y_pred=y_pred, metrics=metrics, seconds=time.perf_counter() - started)
+    def targets(self, track: str) -> list[tuple[str, str]]:
+        """(family, target) pairs the track scores among the protocol's families."""
+        definition = get_track(track)
+        if track == "in_family" and self.protocol.target is not None:
+            return [(name, self.protocol.target) for name in self.protocol.families
+                    if self.protocol.target in self.families[name].targets]
+        pairs = [(name, target) for name in self.protocol.families
+                 for target in track_targets(definition, self.families[name])]
+        if track.startswith("gennape_"):
+            source = self.gennape_source
+            pairs = [(name, target) for name, target in pairs
+                     if family_spec(name).group() != family_spec(source).group()]
+        if track == "lofo_zero_shot":
+            # A held-out family is scored only when another search space is left to train on.
+            pairs = [(name, target) for name, target in pairs if lofo_sources(name, self.accuracy_families)]
+        return pairs
+
+    @property
+    def gennape_source(self) -> str:
+        return gennape_source(lambda name: is_built(family_folder(family_spec(name))))
+
+    @property
+    def accuracy_families(self) -> list[str]:
+        """The protocol's families with an accuracy target: the pool leave-one-out runs train on."""
+        lofo = get_track("lofo_zero_shot")
+        return [name for name in self.protocol.families if track_targets(lofo, self.families[name])]
+
+    def n_runs(self) -> int:
+        return sum(len(self.targets(t)) for t in self.protocol.tracks) * len(self.protocol.seeds)
 
 
 class MethodRunner:
@@ -273,132 +204,164 @@ class MethodRunner:
     def __init__(self, method: str, protocol: Protocol, families: dict[str, Family],
                  factory: Callable[..., Predictor] = make_predictor) -> None:
         self.method, self.protocol, self.families = method, protocol, families
+        self.plan = Plan(protocol, families)
         self.factory = factory
         self.last_predictor: Predictor | None = None
+        self._evaluators: dict[tuple[str, str, str], Evaluator] = {}
 
     def new_predictor(self) -> Predictor:
         self.last_predictor = self.factory(self.method, **self.protocol.options_for(self.method))
         return self.last_predictor
 
-    @property
-    def targets(self) -> list[str]:
-        """Families the zero-shot and few-shot tracks predict: all but the source."""
-        return [name for name in self.protocol.families if name != self.protocol.source]
-
-    def n_runs(self) -> int:
-        tracks = self.protocol.tracks
-        per_seed = (len(self.protocol.families) if "in_family" in tracks else 0) + len(self.targets) * (
-            ("zero_shot" in tracks) + ("few_shot" in tracks))
-        return per_seed * len(self.protocol.seeds)
-
-    def in_family(self, name: str, seed: int) -> Run:
+    def training_set(self, name: str, rows: np.ndarray, target: str, seed: int, ranks: bool = False) -> TrainingSet:
         family = self.families[name]
+        rows = capped(labelled(family, rows, target), self.protocol.train_cap, seed)
+        values = percentile_ranks(family.labels(target)[rows]) if ranks else None
+        return TrainingSet(family, rows, target, values)
+
+    def score(self, track: str, predictor: Predictor, name: str, target: str, seed: int, trained_on: Sequence[str],
+              n_train: int, started: float) -> ScoredRun:
+        """Predict the evaluated part of ``track`` for (family, target) and score it through the Evaluator."""
+        family = self.families[name]
+        definition = get_track(track)
+        key = (name, definition.split, target)
+        if key not in self._evaluators:
+            self._evaluators[key] = Evaluator(family, definition.split, definition.part, target)
+        evaluator = self._evaluators[key]
+        y_pred = np.asarray(predictor.predict(family, evaluator.indices), dtype=np.float64)
+        if y_pred.shape != evaluator.indices.shape:
+            raise ValueError(f"{self.method}.predict on {name} returned shape {y_pred.shape}, "
+                             f"expected {evaluator.indices.shape} (one score per requested row)")
+        run = Run(track, name, target, seed, tuple(trained_on), predictions_by_arch_id(evaluator.arch_ids, y_pred),
+                  n_train=n_train, seconds=time.perf_counter() - started)
+        metrics = None if self.protocol.full else [m for m in evaluator.metric_names if m not in QUICK_SKIPPED_METRICS]
+        return score_run(run, family, metrics=metrics, evaluator=evaluator)
+
+    def in_family(self, seed: int) -> Iterator[ScoredRun]:
+        if "in_family" not in self.protocol.tracks:
+            return
+        for name, target in self.plan.targets("in_family"):
+            started = time.perf_counter()
+            split = self.families[name].get_idx_split(get_track("in_family").split)
+            data = self.training_set(name, split["train"], target, seed)
+            valid = TrainingSet(self.families[name], labelled(self.families[name], split["valid"], target), target)
+            predictor = self.new_predictor()
+            fit_predictor(predictor, [data], seed, valid=[valid])
+            yield self.score("in_family", predictor, name, target, seed, [name], len(data.indices), started)
+
+    def gennape(self, seed: int) -> Iterator[ScoredRun]:
+        """Both GENNAPE tracks of one seed from one fit on the source; a run's seconds include that fit."""
+        targets = {t: self.plan.targets(t) for t in ("gennape_zero_shot", "gennape_few_shot")
+                   if t in self.protocol.tracks}
+        if not any(targets.values()):
+            return
+        source = self.families[self.plan.gennape_source]
         started = time.perf_counter()
-        data = in_family_training(family, seed, self.protocol.train_cap)
-        predictor = self.new_predictor()
-        fit_predictor(predictor, [data], seed, valid=[in_family_validation(family)])
-        return score(self.method, "in_family", predictor, family, seed, [name], len(data.indices), started,
-                     self.protocol.full)
-
-    def transfer(self, seed: int) -> Iterable[Run]:
-        """The zero-shot and few-shot runs of one seed, from one model fitted on the source family.
-
-        A run's ``seconds`` include the source fit it starts from, so tracks compare in cost.
-        """
-        source = self.families[self.protocol.source]
-        fit_started = time.perf_counter()
-        data = source_training(source, seed, self.protocol.train_cap)
+        dedup = deduplicated_rows(source, source.default_target)
+        keep = capped(np.arange(len(dedup.indices)), self.protocol.train_cap, seed)
+        data = TrainingSet(source, dedup.indices[keep], dedup.target, dedup.values[keep])
         pretrained = self.new_predictor()
         fit_predictor(pretrained, [data], seed)
-        fit_seconds = time.perf_counter() - fit_started
-        for name in self.targets:
+        fit_seconds = time.perf_counter() - started
+        for name, target in targets.get("gennape_zero_shot", []):
+            yield self.score("gennape_zero_shot", pretrained, name, target, seed, [source.name], len(data.indices),
+                             time.perf_counter() - fit_seconds)
+        few_shot_split = get_track("gennape_few_shot").split
+        for name, target in targets.get("gennape_few_shot", []):
+            started = time.perf_counter() - fit_seconds
+            tuned = copy.deepcopy(pretrained)
             family = self.families[name]
-            if "zero_shot" in self.protocol.tracks:
-                yield score(self.method, "zero_shot", pretrained, family, seed, [source.name], len(data.indices),
-                            time.perf_counter() - fit_seconds, self.protocol.full)
-            if "few_shot" in self.protocol.tracks:
-                started = time.perf_counter() - fit_seconds
-                tuned = copy.deepcopy(pretrained)
-                shots = few_shot_training(family)
-                tuned.fine_tune(shots, seed)
-                yield score(self.method, "few_shot", tuned, family, seed, [source.name, name],
-                            len(data.indices) + len(shots.indices), started, self.protocol.full)
+            shots = TrainingSet(family, family.get_idx_split(few_shot_split, target)["train"], target)
+            tuned.fine_tune(shots, seed)
+            yield self.score("gennape_few_shot", tuned, name, target, seed, [source.name, name],
+                             len(data.indices) + len(shots.indices), started)
 
-    def runs(self, progress: bool = True) -> list[Run]:
+    def lofo(self, seed: int) -> Iterator[ScoredRun]:
+        if "lofo_zero_shot" not in self.protocol.tracks:
+            return
+        pool = self.plan.accuracy_families
+        for name, target in self.plan.targets("lofo_zero_shot"):
+            started = time.perf_counter()
+            sources = lofo_sources(name, pool)
+            data = [self.training_set(source, np.arange(len(self.families[source])),
+                                      self.families[source].default_target, seed, ranks=True) for source in sources]
+            predictor = self.new_predictor()
+            fit_predictor(predictor, data, seed)
+            yield self.score("lofo_zero_shot", predictor, name, target, seed, sources,
+                             sum(len(d.indices) for d in data), started)
+
+    def device_transfer(self, seed: int) -> Iterator[ScoredRun]:
+        tracks = [t for t in self.protocol.tracks if get_track(t).target_kind == "latency"]
+        names = dict.fromkeys(name for t in tracks for name, _ in self.plan.targets(t))
+        for name in names:
+            family = self.families[name]
+            started = time.perf_counter()
+            train = family.get_idx_split("random")["train"]
+            data = [self.training_set(name, train, device, seed) for device in source_devices(family)]
+            pretrained = self.new_predictor()
+            fit_predictor(pretrained, data, seed)
+            fit_seconds = time.perf_counter() - started
+            n_source = sum(len(d.indices) for d in data)
+            for track in tracks:
+                shots = get_track(track).shots
+                for _, target in (pair for pair in self.plan.targets(track) if pair[0] == name):
+                    started = time.perf_counter() - fit_seconds
+                    predictor = pretrained
+                    if shots:
+                        predictor = copy.deepcopy(pretrained)
+                        predictor.fine_tune(TrainingSet(family, shot_rows(family, target, shots, seed), target), seed)
+                    yield self.score(track, predictor, name, target, seed, [name], n_source + shots, started)
+
+    def runs(self, progress: bool = True) -> list[ScoredRun]:
         results = []
-        with tqdm(total=self.n_runs(), desc=f"{self.method}", unit="run", disable=not progress) as bar:
+        with tqdm(total=self.plan.n_runs(), desc=self.method, unit="run", disable=not progress) as bar:
             for seed in self.protocol.seeds:
-                if "in_family" in self.protocol.tracks:
-                    for name in self.protocol.families:
-                        results.append(self.in_family(name, seed))
-                        bar.update()
-                if {"zero_shot", "few_shot"} & set(self.protocol.tracks) and self.targets:
-                    for run in self.transfer(seed):
-                        results.append(run)
+                for produce in (self.in_family, self.gennape, self.lofo, self.device_transfer):
+                    for result in produce(seed):
+                        results.append(result)
                         bar.update()
         return results
 
 
+def predictions_by_arch_id(arch_ids: Sequence[str], y_pred: np.ndarray) -> dict[str, float]:
+    """``{arch_id: score}``. Rows sharing an arch_id (nb101 lists isomorphic cells more than once) are
+    the same network, so their scores must agree; a mapping keeps one of them."""
+    by_id: dict[str, float] = {}
+    for arch_id, score in zip(arch_ids, y_pred):
+        score = float(score)
+        kept = by_id.setdefault(arch_id, score)
+        if not np.isclose(kept, score, rtol=1e-6, atol=1e-9):
+            raise ValueError(f"rows with the same arch_id {arch_id!r} got different scores {kept} and {score}; "
+                             "a run holds one score per arch_id")
+    return by_id
+
+
 def load_families(protocol: Protocol, progress: bool = True) -> dict[str, Family]:
-    """Every family the protocol predicts or trains on, loaded (built on first use)."""
+    """Every family the protocol predicts or trains on, loaded (built on first use, announced)."""
     names = list(protocol.families)
-    if {"zero_shot", "few_shot"} & set(protocol.tracks) and protocol.source not in names:
-        names.append(protocol.source)
-    for name in names:
-        if family_spec(name).default_target is None:
+    if any(t.startswith("gennape_") for t in protocol.tracks):
+        names.append(gennape_source(lambda name: is_built(family_folder(family_spec(name)))))
+    names = list(dict.fromkeys(names))
+    families = cgbench_load_families(names, progress=progress)
+    for name, family in families.items():
+        if family.default_target is None:
             raise InvalidInputError(f"{name} is unlabelled; the benchmark needs labelled families "
                                     f"(labelled ones: {', '.join(labelled_families())})")
-    return cgbench_load_families(names, progress=progress)
-
-
-@dataclass(frozen=True)
-class Aggregate:
-    """One (method, track, family) over its seeds: mean and sample std (NaN for one seed) of each metric."""
-
-    method: str
-    track: str
-    family: str
-    seeds: tuple[int, ...]
-    n_train: int
-    n_test: int
-    mean: dict[str, float]
-    std: dict[str, float]
-    seconds: float
-
-    def as_dict(self) -> dict:
-        return {"method": self.method, "track": self.track, "family": self.family, "seeds": list(self.seeds),
-                "n_train": self.n_train, "n_test": self.n_test, "mean": self.mean,
-                "std": {m: (None if np.isnan(v) else v) for m, v in self.std.items()},
-                "seconds_per_seed": round(self.seconds, 3)}
-
-
-def aggregate(runs: Sequence[Run], metrics: Sequence[str] = SUMMARY_METRICS) -> list[Aggregate]:
-    """Group runs by (method, track, family) in first-seen order; mean and std of ``metrics`` over seeds."""
-    groups: dict[tuple[str, str, str], list[Run]] = {}
-    for run in runs:
-        groups.setdefault((run.method, run.track, run.family), []).append(run)
-    out = []
-    for (method, track, family), members in groups.items():
-        seeds = [r.seed for r in members]
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"{method}/{track}/{family} has repeated seeds {seeds}; each seed must run once")
-        values = {m: np.array([r.metrics[m] for r in members], dtype=float) for m in metrics}
-        out.append(Aggregate(
-            method=method, track=track, family=family, seeds=tuple(seeds),
-            n_train=int(np.mean([r.n_train for r in members])), n_test=len(members[0].arch_ids),
-            mean={m: float(v.mean()) for m, v in values.items()}, std={m: float(v.std(ddof=1)) if len(v) > 1 else float("nan") for m, v in values.items()},
-            seconds=float(np.mean([r.seconds for r in members]))))
-    return out
+    if protocol.target is not None and not any(protocol.target in f.targets for f in families.values()):
+        raise UnknownNameError(f"no family of the protocol has the label column {protocol.target!r} "
+                               f"(families: {', '.join(families)}; `cgbench info FAMILY` lists their labels)")
+    return families
 
 
 # ---------------------------------------------------------------------------------------------
 # Submissions
 
 DEFAULT_CODE_URL = "https://github.com/cgbench/cgbench"
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def code_url() -> str:
-    """The project's repository address from the package metadata (``[project.urls]``), else the default."""
+def code_url(predictor: Predictor) -> str:
+    """Where the predictor's code is: the project's repository address (``[project.urls]``) and its module's path."""
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
@@ -406,7 +369,13 @@ def code_url() -> str:
     except PackageNotFoundError:
         urls = []
     addresses = [u.split(",", 1)[1].strip() for u in urls if "," in u]
-    return addresses[0] if addresses else DEFAULT_CODE_URL
+    base = addresses[0] if addresses else DEFAULT_CODE_URL
+    return f"{base}/blob/main/{module_path(predictor)}"
+
+
+def module_path(predictor: Predictor) -> str:
+    """The repository path of the module that defines the predictor's class (``baselines/graf/predictor.py``)."""
+    return Path(inspect.getfile(type(predictor))).resolve().relative_to(REPOSITORY).as_posix()
 
 
 def hardware() -> str:
@@ -421,15 +390,18 @@ def hardware() -> str:
     return text
 
 
-def write_method_submission(path, method: str, predictor: Predictor, runs: Sequence[Run],
-                            families: dict[str, Family]):
-    """Write one method's runs as a ``cgbench-submission-1`` file through the leaderboard's writer."""
-    from leaderboard.submission import MethodInfo
-    from leaderboard.submission import Run as SubmissionRun
-    from leaderboard.submission import write_submission
+def write_method_submission(path, method: str, predictor: Predictor, runs: Sequence[ScoredRun],
+                            families: dict[str, Family], protocol: Protocol):
+    """Write one method's runs as a ``cgbench-submission-2`` file."""
+    from cgbench.submission import MethodInfo, ProtocolInfo, write_submission
 
-    used = {run.family for run in runs} | {name for run in runs for name in run.trained_on}
-    info = MethodInfo(name=method, description=predictor.description, code_url=code_url(), hardware=hardware(),
-                      n_parameters=int(predictor.n_parameters))
-    entries = [SubmissionRun(**{**run.submission_entry(), "trained_on": tuple(run.trained_on)}) for run in runs]
-    return write_submission(path, info, entries, [families[name] for name in sorted(used)])
+    used = {r.run.family for r in runs} | {name for r in runs for name in r.run.trained_on}
+    info = MethodInfo(name=method, description=predictor.description, code_url=code_url(predictor),
+                      hardware=hardware(), n_parameters=int(predictor.n_parameters),
+                      scale=predictor.prediction_scale,
+                      protocol=ProtocolInfo(protocol.name, protocol.train_cap, protocol.settings_text(method)))
+    return write_submission(path, info, [r.run for r in runs], [families[name] for name in sorted(used)])
+
+
+__all__ = ["MethodRunner", "Plan", "Protocol", "capped", "labelled_families", "load_families",
+           "write_method_submission"]

@@ -37,6 +37,7 @@ class _ColumnRule(Predictor):
     """Predicts a column of the family table; ``fit`` has nothing to learn."""
 
     column: str
+    prediction_scale = "rank"  # a rule: only the order of its scores counts
 
     def fit(self, data: list[TrainingSet], seed: int) -> None:
         return None

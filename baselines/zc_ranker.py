@@ -105,6 +105,7 @@ def ordered_pairs(labels: np.ndarray, n_pairs: int, rng: np.random.Generator) ->
 @register_predictor
 class ZeroCostRanker(Predictor):
     name = "zc_ranker"
+    prediction_scale = "rank"  # trained on ranks within each family: only the order of its scores counts
     description = ("RankNet (pairwise logistic loss, MLP) over rank-normalised zero-cost proxy scores "
                    "(random-input recipes; none by default, see the module notes) plus log FLOPs and log params")
 

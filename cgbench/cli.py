@@ -96,6 +96,15 @@ def _cmd_families(args: argparse.Namespace) -> None:
         print(f"{'':16s} sources: {', '.join(sources) or '(none: built from the search space)'}")
 
 
+def _cmd_tracks(args: argparse.Namespace) -> None:
+    from .tasks import TRACKS
+
+    for track in TRACKS.values():
+        print(f"{track.name:20s} {track.title}")
+        print(f"{'':20s} {track.description}; scores the {track.part!r} part of split {track.split!r}, "
+              f"{track.target_kind} targets")
+
+
 def _cmd_import(args: argparse.Namespace) -> None:
     from .dataset import import_families
 
@@ -221,6 +230,10 @@ def main_job_families() -> list[str]:
 
 
 def _add_family_commands(sub) -> None:
+    sub.add_parser("tracks", help="list the benchmark's tracks: what each trains on and scores",
+                   description="List the benchmark's tracks (cgbench/tasks.py): what a run of each may train on, "
+                               "which split and part it is scored on, and which targets.",
+                   epilog=examples("cgbench tracks")).set_defaults(func=_cmd_tracks)
     sub.add_parser("families", help="list the registered families, their labels and sources",
                    description="List every registered family: version, whether it is built, its label columns "
                                "and their sources.",

@@ -293,6 +293,34 @@ class Family:
         self.labels(target)  # unknown targets fail here, naming the known ones
         return bool(self.manifest["labels"][target].get("higher_is_better", True))
 
+    def noise_ceiling(self, target: str | None = None, min_pairs: int = 20) -> dict | None:
+        """How well two measurements of ``target`` agree (:func:`cgbench.metrics.label_agreement`), or None.
+
+        From the family's declared repeat labels (two trainings of every architecture) when it has
+        them for ``target``, else from architectures listed more than once with their own label (the
+        first two rows of every canonical CG labelled twice, if there are ``min_pairs`` such CGs). The
+        result names its ``source``.
+        """
+        from .metrics import label_agreement
+
+        target = target or self.default_target
+        direction = self.higher_is_better(target)
+        if target in self.spec.repeat_labels:
+            a, b = self.spec.repeat_labels[target]
+            return {**label_agreement(self.labels(a), self.labels(b), higher_is_better=direction),
+                    "source": f"{a} vs {b} (two trainings of every architecture)"}
+        rows = np.flatnonzero(~np.isnan(self.labels(target)))
+        hashes = np.asarray(self.table.column("wl_hash").to_pylist(), dtype=object)[rows]
+        first_rows: dict[str, list[int]] = {}
+        for row, key in zip(rows, hashes):
+            first_rows.setdefault(key, []).append(int(row))
+        pairs = np.array([group[:2] for group in first_rows.values() if len(group) >= 2], dtype=np.int64)
+        if len(pairs) < min_pairs:
+            return None
+        values = self.labels(target)
+        return {**label_agreement(values[pairs[:, 0]], values[pairs[:, 1]], higher_is_better=direction),
+                "source": f"two rows of the same architecture ({len(pairs)} architectures labelled twice)"}
+
     def labelled_rows(self, *targets: str) -> np.ndarray:
         """Indices of the rows that carry every one of ``targets`` (e.g. an accuracy and a latency)."""
         if not targets:

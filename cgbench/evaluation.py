@@ -83,7 +83,8 @@ class Evaluator:
         self._rows: dict[str, list[int]] = {}
         for i, a in enumerate(self.arch_ids):
             self._rows.setdefault(a, []).append(i)
-        self.metrics = standard_metrics(tuple(k for k in ks if k <= len(self.y_true)), self.higher_is_better)
+        # A top-k metric of a part with k rows or fewer says nothing (every row is in the top k): left out.
+        self.metrics = standard_metrics(tuple(k for k in ks if k < len(self.y_true)), self.higher_is_better)
         self.flops = np.asarray(family.table.column("flops").to_numpy(), np.float64)[self.indices]
 
     def __repr__(self) -> str:

@@ -1,5 +1,5 @@
-"""cgbench leaderboard: the submission format, the validator that recomputes every score, and the
-static leaderboard page (``cgbench leaderboard validate FILE``, ``cgbench leaderboard render``).
+"""cgbench leaderboard: the validator that recomputes every score of a submission (the format is
+``cgbench.submission``, the task ``cgbench.tasks``), and the static leaderboard page (``cgbench leaderboard validate FILE``, ``cgbench leaderboard render``).
 
 The names below are imported on first use (PEP 562), so registering the ``cgbench leaderboard``
 command loads no family code.
@@ -10,9 +10,9 @@ from __future__ import annotations
 from cgbench.lazy import lazy_exports
 
 _LAZY = {
-    **dict.fromkeys(("FamilyVersion", "InvalidSubmissionError", "MethodInfo", "Run", "Submission", "load_submission",
-                     "write_submission"), "leaderboard.submission"),
-    **dict.fromkeys(("RunMetrics", "SeedSummary", "ValidatedSubmission", "validate_submission"), "leaderboard.validate"),
+    **dict.fromkeys(("FamilyVersion", "InvalidSubmissionError", "MethodInfo", "ProtocolInfo", "Submission",
+                     "load_submission", "write_submission"), "cgbench.submission"),
+    **dict.fromkeys(("ValidatedSubmission", "validate_submission"), "leaderboard.validate"),
 }
 
 __all__ = sorted(_LAZY)

@@ -1,8 +1,15 @@
 """The leaderboard page: a static HTML file (tables sortable by clicking a header) and a Markdown twin.
 
 Every submission in the submissions folder is validated; an invalid one is left out and listed,
-with the reason, on both pages and in the returned report. One table per (track, family, target),
-one row per method, metrics aggregated over seeds as mean ± std.
+with the reason, on both pages and in the returned report. One table per (track, family, target)
+of :mod:`cgbench.tasks`, one row per method, metrics aggregated over seeds as mean ± std.
+
+Each table is read in context: above it the published anchors for that track and family, the
+family's label-noise ceiling (``Family.noise_ceiling``), and the FLOPs ranking on the same rows;
+every row carries the score beyond FLOPs and the protocol it was run under. Metrics that do not
+apply are hidden: MAE and MAPE for rank-only predictions (``method.scale == "rank"``, or a track
+trained on ranks), and the @k metrics of a test part with k rows or fewer (the Evaluator leaves
+them out). A glossary, the cgbench version and each family's data sha256 close the page.
 """
 
 from __future__ import annotations
@@ -12,15 +19,15 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from cgbench import __version__ as CGBENCH_VERSION
 from cgbench.storage import atomic_write_text
+from cgbench.submission import SUBMISSION_SUFFIXES, InvalidSubmissionError, MethodInfo, is_submission_file
+from cgbench.tasks import TRACKS, Anchor, SeedAggregate, anchors_for, get_track
 
-from .submission import SUBMISSION_SUFFIXES, InvalidSubmissionError, MethodInfo, is_submission_file
-from .validate import FamilyLoader, SeedSummary, ValidatedSubmission, cached_loader, validate_submission
+from .validate import FamilyLoader, ValidatedSubmission, cached_loader, validate_submission
 
-TRACK_ORDER = ("in_family", "few_shot", "zero_shot")
-TRACK_TITLES = {"in_family": "In-family", "few_shot": "Few-shot (50 fine-tune rows)",
-                "zero_shot": "Zero-shot (family unseen in training)"}
 HTML_FILE, MARKDOWN_FILE = "index.html", "leaderboard.md"
+TableKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -28,21 +35,40 @@ class MetricColumn:
     key: str
     title: str
     better: str  # "higher" or "lower": the first click on the header sorts best first
+    meaning: str
+    # Whether the metric compares predicted and true values (not only their order).
+    needs_target_scale: bool = False
 
 
 METRIC_COLUMNS = (
-    MetricColumn("spearman", "Spearman ρ", "higher"),
-    MetricColumn("kendall", "Kendall τ", "higher"),
-    MetricColumn("kendall_gennape", "Kendall τ (GENNAPE)", "higher"),
-    MetricColumn("pearson", "Pearson r", "higher"),
-    MetricColumn("ndcg@10", "NDCG@10", "higher"),
-    MetricColumn("top10_overlap", "Top-10 overlap", "higher"),
-    MetricColumn("precision@10", "Precision@10", "higher"),
-    MetricColumn("ndcg@50", "NDCG@50", "higher"),
-    MetricColumn("top50_overlap", "Top-50 overlap", "higher"),
-    MetricColumn("precision@50", "Precision@50", "higher"),
-    MetricColumn("mae", "MAE", "lower"),
-    MetricColumn("mape", "MAPE %", "lower"),
+    MetricColumn("spearman", "Spearman ρ", "higher", "rank correlation of prediction and truth"),
+    MetricColumn("spearman_beyond_flops", "ρ beyond FLOPs", "higher",
+                 "partial Spearman given FLOPs: what the prediction knows that the FLOPs ranking does not "
+                 "(0 for any monotone function of FLOPs)"),
+    MetricColumn("spearman_gain_over_flops", "Δρ vs FLOPs", "higher",
+                 "Spearman ρ minus the FLOPs ranking's ρ on the same rows"),
+    MetricColumn("kendall", "Kendall τ", "higher", "Kendall's tau-b of prediction and truth"),
+    MetricColumn("kendall_gennape", "Kendall τ (GENNAPE)", "higher",
+                 "Kendall's tau over the pairs whose true values differ by at least 1e-4 (GENNAPE's variant)"),
+    MetricColumn("pearson", "Pearson r", "higher", "linear correlation of prediction and truth"),
+    MetricColumn("ndcg@10", "NDCG@10", "higher", "normalised discounted cumulative gain of the predicted top 10"),
+    MetricColumn("top10_overlap", "Top-10 overlap", "higher", "share of the true top 10 in the predicted top 10"),
+    MetricColumn("precision@10", "Precision@10", "higher",
+                 "share of the predicted top 10 in the true top 10% of the rows"),
+    MetricColumn("ndcg@50", "NDCG@50", "higher", "as NDCG@10, for the top 50"),
+    MetricColumn("top50_overlap", "Top-50 overlap", "higher", "as Top-10 overlap, for the top 50"),
+    MetricColumn("precision@50", "Precision@50", "higher", "as Precision@10, for the top 50"),
+    MetricColumn("mae", "MAE", "lower", "mean absolute error, in the target's unit", True),
+    MetricColumn("mape", "MAPE %", "lower", "mean absolute percentage error", True),
+)
+GLOSSARY_EXTRA = (
+    ("FLOPs ρ", "Spearman ρ of ranking the same rows by FLOPs alone (larger FLOPs = larger value): the "
+                "trivial baseline every score is set beside"),
+    ("Label-noise ceiling", "agreement of two independent measurements of the target (two trainings); a "
+                            "predictor cannot be trusted to rank better than the labels agree with themselves"),
+    ("Protocol", "how the method was run: quick (the default, training rows capped), full (paper scale) or "
+                 "custom, with the predictor's settings"),
+    ("mean ± std", "over seeds (sample standard deviation); each seed refits the method"),
 )
 
 
@@ -57,12 +83,32 @@ class Entry:
     """One method's result on one (track, family, target): a row of one table."""
 
     method: MethodInfo
-    summary: SeedSummary
+    summary: SeedAggregate
+
+    def shows(self, column: MetricColumn) -> bool:
+        """Whether the column applies to this row (error metrics need predictions on the target's scale)."""
+        if column.key not in self.summary.mean:
+            return False
+        rank_only = self.method.scale == "rank" or get_track(self.summary.track).label_scale == "rank"
+        return not (column.needs_target_scale and rank_only)
+
+
+@dataclass(frozen=True)
+class TableContext:
+    """What a table is read beside: published anchors, the noise ceiling, the FLOPs ranking, the data version."""
+
+    anchors: list[Anchor]
+    noise_ceiling: dict | None
+    flops_spearman: float
+    n_test: int
+    family_version: str
+    data_sha256: str
 
 
 @dataclass(frozen=True)
 class Board:
-    tables: dict[tuple[str, str, str], list[Entry]]
+    tables: dict[TableKey, list[Entry]]
+    context: dict[TableKey, TableContext]
     accepted: list[Path]
     rejected: list[Rejected]
 
@@ -96,15 +142,25 @@ def collect(submissions_dir: Path, load: FamilyLoader | None = None) -> Board:
             continue
         owners[name] = path
         accepted.append((path, result))
-    tables: dict[tuple[str, str, str], list[Entry]] = {}
+    tables: dict[TableKey, list[Entry]] = {}
     for _, result in accepted:
         for summary in result.summaries():
             key = (summary.track, summary.family, summary.target)
             tables.setdefault(key, []).append(Entry(result.submission.method, summary))
     for entries in tables.values():
         entries.sort(key=lambda e: _descending_key(e.summary.mean.get("spearman", math.nan)))
-    ordered = dict(sorted(tables.items(), key=lambda item: (TRACK_ORDER.index(item[0][0]), item[0][1:])))
-    return Board(ordered, [p for p, _ in accepted], rejected)
+    ordered = dict(sorted(tables.items(), key=lambda item: (list(TRACKS).index(item[0][0]), item[0][1:])))
+    context = {key: _context(key, entries, load) for key, entries in ordered.items()}
+    return Board(ordered, context, [p for p, _ in accepted], rejected)
+
+
+def _context(key: TableKey, entries: list[Entry], load: FamilyLoader) -> TableContext:
+    track, family_name, target = key
+    family = load(family_name)
+    return TableContext(anchors=anchors_for(track, family_name), noise_ceiling=family.noise_ceiling(target),
+                        flops_spearman=entries[0].summary.mean.get("flops_spearman", math.nan),
+                        n_test=entries[0].summary.n_test, family_version=family.version,
+                        data_sha256=family.data_sha256)
 
 
 def _descending_key(value: float) -> tuple[bool, float]:
@@ -129,28 +185,33 @@ def training_status(track: str, family: str, trained_on: tuple[str, ...]) -> str
     """What labels a row's predictor saw, in words (the zero-shot status)."""
     if not trained_on:
         return "training-free (no labels)"
-    if track == "in_family":
-        return f"trained on {family}"
+    definition = get_track(track)
     others = [name for name in trained_on if name != family]
-    if track == "zero_shot":
-        return f"zero-shot: trained on {', '.join(others)}"
-    words = [f"pretrained on {', '.join(others)}"] if others else []
+    if not definition.transfer:
+        return f"trained on {family}"
+    if definition.target_kind == "latency":
+        shots = f" and {definition.shots} rows of the held-out device" if definition.shots else ""
+        return f"other devices' latency of {family}{shots}"
+    words = [f"{'pretrained on' if definition.shots else 'zero-shot: trained on'} {', '.join(others)}"]
     if family in trained_on:
-        words.append(f"fine-tuned on 50 rows of {family}")
+        words.append(f"fine-tuned on {definition.shots} rows of {family}")
     return "; ".join(words)
 
 
 def metric_columns(entries: list[Entry]) -> list[MetricColumn]:
-    """The metric columns some row of a table has (small families lack the @50 metrics)."""
-    present = {k for e in entries for k in e.summary.mean}
-    return [c for c in METRIC_COLUMNS if c.key in present]
+    """The metric columns that apply to some row of a table."""
+    return [c for c in METRIC_COLUMNS if any(e.shows(c) for e in entries)]
 
 
-def mean_std_text(summary: SeedSummary, key: str) -> str:
+def mean_std_text(summary: SeedAggregate, key: str) -> str:
     mean, std = summary.mean.get(key, math.nan), summary.std.get(key)
     if math.isnan(mean):
         return "n/a"
     return _number(mean) if std is None else f"{_number(mean)} ± {_number(std)}"
+
+
+def cell_text(entry: Entry, column: MetricColumn) -> str:
+    return mean_std_text(entry.summary, column.key) if entry.shows(column) else "—"
 
 
 def _number(value: float) -> str:
@@ -159,11 +220,34 @@ def _number(value: float) -> str:
 
 
 def table_title(track: str, family: str, target: str) -> str:
-    return f"{TRACK_TITLES[track]} · {family} · target {target}"
+    return f"{TRACKS[track].title} · {family} · target {target}"
 
 
 def table_id(track: str, family: str, target: str) -> str:
     return "-".join((track, family, target)).replace("@", "at")
+
+
+def context_lines(context: TableContext) -> list[str]:
+    """The sentences read beside a table (plain text; each renderer escapes them)."""
+    lines = [f"FLOPs ranking on the same {context.n_test} test rows: Spearman ρ {_number(context.flops_spearman)}."]
+    ceiling = context.noise_ceiling
+    if ceiling is None:
+        lines.append("Label-noise ceiling: not measurable (one measurement per architecture).")
+    else:
+        lines.append(f"Label-noise ceiling ({ceiling['source']}, {ceiling['n']} architectures): Spearman "
+                     f"{_number(ceiling['spearman'])}, Kendall {_number(ceiling['kendall'])}; within the best 10%: "
+                     f"Spearman {_number(ceiling['spearman_top'])}.")
+    for anchor in context.anchors:
+        subset = f", on {anchor.subset}" if anchor.subset else ""
+        lines.append(f"Published: {anchor.text}: Spearman {anchor.spearman:.3f}{subset} [{anchor.source}].")
+    lines.append(f"Data: family version {context.family_version}, data sha256 {context.data_sha256[:16]}.")
+    return lines
+
+
+def glossary() -> list[tuple[str, str]]:
+    """Every term a table uses, with its meaning: the metrics, the tracks and the context lines."""
+    return ([(c.title, c.meaning) for c in METRIC_COLUMNS] + list(GLOSSARY_EXTRA)
+            + [(t.title, t.description) for t in TRACKS.values()])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,6 +264,9 @@ table.leaderboard th[aria-sort="ascending"]::after { content: " ▲"; }
 table.leaderboard th[aria-sort="descending"]::after { content: " ▼"; }
 table.leaderboard tbody tr:nth-child(odd) { background: #fafafa; }
 .rejected { color: #a00; }
+.context { font-size: 13px; color: #444; margin: 0 0 0.6em 0; padding-left: 1.2em; }
+.badge { display: inline-block; padding: 0 4px; border-radius: 3px; background: #e8eef7; font-size: 12px; }
+dl.glossary dt { font-weight: bold; } dl.glossary dd { margin: 0 0 0.4em 1.5em; }
 """
 
 # Sorting by header click. Missing values (n/a) always sort last. A link ending in
@@ -247,12 +334,13 @@ def _html_header(key: str, title: str, kind: str, better: str, sorted_by: str | 
             f'title="click to sort">{_e(title)}</th>')
 
 
-def _html_table(key: tuple[str, str, str], entries: list[Entry]) -> str:
+def _html_table(key: TableKey, entries: list[Entry], context: TableContext) -> str:
     columns = metric_columns(entries)
     headers = [_html_header("method", "Method", "text", "lower")]
     headers += [_html_header(c.key, c.title, "number", c.better, "descending" if c.key == "spearman" else None)
                 for c in columns]
     headers += [_html_header("seeds", "Seeds", "number", "higher"),
+                _html_header("protocol", "Protocol", "text", "lower"),
                 _html_header("training", "Training labels", "text", "lower"),
                 _html_header("n_parameters", "Parameters", "number", "lower"),
                 _html_header("hardware", "Hardware", "text", "lower"),
@@ -261,16 +349,18 @@ def _html_table(key: tuple[str, str, str], entries: list[Entry]) -> str:
     for entry in entries:
         method, summary = entry.method, entry.summary
         cells = [f'<td class="text" title="{_e(method.description)}">{_e(method.name)}</td>']
-        cells += [f'<td data-sort-value="{_sort_value(summary.mean.get(c.key, math.nan))}">'
-                  f'{_e(mean_std_text(summary, c.key))}</td>' for c in columns]
+        cells += [f'<td data-sort-value="{_sort_value(summary.mean.get(c.key, math.nan) if entry.shows(c) else math.nan)}">'
+                  f'{_e(cell_text(entry, c))}</td>' for c in columns]
         cells += [f"<td>{len(summary.seeds)}</td>",
+                  f'<td class="text"><span class="badge">{_e(method.protocol.badge())}</span></td>',
                   f'<td class="text">{_e(training_status(summary.track, summary.family, summary.trained_on))}</td>',
                   f'<td data-sort-value="{method.n_parameters}">{method.n_parameters:,}</td>',
                   f'<td class="text">{_e(method.hardware)}</td>',
                   f'<td class="text"><a href="{_e(method.code_url)}">code</a></td>']
         rows.append(f'<tr data-method="{_e(method.name)}">' + "".join(cells) + "</tr>")
     ident = table_id(*key)
-    return (f'<h2 id="{_e(ident)}">{_e(table_title(*key))}</h2>\n'
+    notes = "".join(f"<li>{_e(line)}</li>" for line in context_lines(context))
+    return (f'<h2 id="{_e(ident)}">{_e(table_title(*key))}</h2>\n<ul class="context">{notes}</ul>\n'
             f'<table class="leaderboard" id="table-{_e(ident)}" data-sorted-by="spearman descending">\n'
             f"<thead><tr>{''.join(headers)}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>")
 
@@ -285,7 +375,8 @@ def _html_rejected(rejected: list[Rejected]) -> str:
 
 def render_html(board: Board) -> str:
     contents = "".join(f'<li><a href="#{_e(table_id(*k))}">{_e(table_title(*k))}</a></li>' for k in board.tables)
-    tables = "\n".join(_html_table(k, entries) for k, entries in board.tables.items())
+    tables = "\n".join(_html_table(k, entries, board.context[k]) for k, entries in board.tables.items())
+    terms = "".join(f"<dt>{_e(term)}</dt><dd>{_e(meaning)}</dd>" for term, meaning in glossary())
     body = (f"<nav><ul>{contents}</ul></nav>\n{tables}" if board.tables
             else '<p id="empty">No valid submissions yet.</p>')
     return f"""<!DOCTYPE html>
@@ -301,6 +392,8 @@ def render_html(board: Board) -> str:
 seeds). Click a column header to sort; click again to reverse.</p>
 {body}
 {_html_rejected(board.rejected)}
+<section id="glossary"><h2>Glossary</h2><dl class="glossary">{terms}</dl></section>
+<footer id="version"><p>cgbench {_e(CGBENCH_VERSION)}; each table names its family's data version and sha256.</p></footer>
 <script>{SORT_SCRIPT}</script>
 </body>
 </html>
@@ -328,15 +421,17 @@ def _md_url(url: str) -> str:
     return url.translate(_URL_ESCAPED)
 
 
-def _markdown_table(key: tuple[str, str, str], entries: list[Entry]) -> list[str]:
+def _markdown_table(key: TableKey, entries: list[Entry], context: TableContext) -> list[str]:
     columns = metric_columns(entries)
-    header = ["Method", *(c.title for c in columns), "Seeds", "Training labels", "Parameters", "Hardware", "Code"]
-    lines = [f"## {_md(table_title(*key))}", "", "| " + " | ".join(header) + " |",
-             "|" + "|".join(["---"] + ["---:"] * (len(columns) + 1) + ["---", "---:", "---", "---"]) + "|"]
+    header = ["Method", *(c.title for c in columns), "Seeds", "Protocol", "Training labels", "Parameters", "Hardware",
+              "Code"]
+    lines = [f"## {_md(table_title(*key))}", "", *(f"- {_md(line)}" for line in context_lines(context)), "",
+             "| " + " | ".join(header) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(columns) + 1) + ["---", "---", "---:", "---", "---"]) + "|"]
     for entry in entries:
         method, summary = entry.method, entry.summary
-        cells = [_md(method.name), *(mean_std_text(summary, c.key) for c in columns), str(len(summary.seeds)),
-                 _md(training_status(summary.track, summary.family, summary.trained_on)), f"{method.n_parameters:,}",
+        cells = [_md(method.name), *(cell_text(entry, c) for c in columns), str(len(summary.seeds)),
+                 _md(method.protocol.badge()), _md(training_status(summary.track, summary.family, summary.trained_on)), f"{method.n_parameters:,}",
                  _md(method.hardware), f"[code]({_md_url(method.code_url)})"]
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
@@ -349,9 +444,11 @@ def render_markdown(board: Board) -> str:
     if not board.tables:
         lines += ["No valid submissions yet.", ""]
     for key, entries in board.tables.items():
-        lines += _markdown_table(key, entries)
+        lines += _markdown_table(key, entries, board.context[key])
     if board.rejected:
         lines += [f"## Left out: {len(board.rejected)} invalid submission(s)", ""]
         lines += [f"- {_md(r.path.name)}: {_md(r.reason.splitlines()[0])}" for r in board.rejected]
         lines.append("")
+    lines += ["## Glossary", "", *(f"- **{_md(term)}**: {_md(meaning)}" for term, meaning in glossary()), "",
+              f"cgbench {_md(CGBENCH_VERSION)}; each table names its family's data version and sha256.", ""]
     return "\n".join(lines)

@@ -63,12 +63,13 @@ def restore_collected(cgbench_home):
 @pytest.fixture(scope="session")
 def submission_document():
     """A submission that passes every check that needs no family data (two predictions, one run)."""
-    from leaderboard.submission import FORMAT_TAG
+    from cgbench.submission import FORMAT_TAG
 
     return {
         "format": FORMAT_TAG,
         "method": {"name": "flops", "description": "d", "code_url": "https://example.org", "hardware": "cpu",
-                   "n_parameters": 0},
+                   "n_parameters": 0, "scale": "rank",
+                   "protocol": {"name": "quick", "train_cap": 300, "settings": "its defaults"}},
         "cgbench_version": "0.1.0",
         "families": {"nb101": {"version": "1.0", "data_sha256": "ab"}},
         "runs": [{"track": "in_family", "family": "nb101", "split": "random", "part": "test",

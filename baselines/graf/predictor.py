@@ -84,6 +84,7 @@ def relevance_levels(labels: np.ndarray) -> np.ndarray:
 @register_predictor
 class GrafPredictor(Predictor):
     name = "graf"
+    prediction_scale = "rank"  # trained on ranks within each family: only the order of its scores counts
     description = ("GRAF-style CG features (op-group counts, conv/pool path lengths, degrees, width, shapes, "
                    "FLOPs, params) with LightGBM gradient-boosted trees; labels rank-normalised per family")
 

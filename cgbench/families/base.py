@@ -73,12 +73,24 @@ class FamilySpec(ABC):
     import_command: ClassVar[str | None] = None
     # False for a family whose full build takes too long for the main job (`cgbench run`).
     in_main_job: ClassVar[bool] = True
+    # The search space the architectures come from, when it is not ``space`` (imported GENNAPE
+    # caches of a space cgbench also builds, model zoos that share models). The transfer tracks hold
+    # out a whole group: ``nb201`` and ``gennape_nb201`` are one search space.
+    space_group: ClassVar[str | None] = None
+    # Targets with two independent measurements of the same quantity among the labels (two trainings):
+    # target -> (label a, label b). Their agreement is the label-noise ceiling a predictor is read against.
+    repeat_labels: ClassVar[dict[str, tuple[str, str]]] = {}
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         # A search-space family feeds its networks the space's input; it need not say it twice.
         if "input_shape" not in cls.__dict__ and getattr(cls, "space", None) is not None:
             cls.input_shape = cls.space.input_shape
+
+    @classmethod
+    def group(cls) -> str:
+        """The search space (or zoo) the family's architectures come from: what a transfer track holds out."""
+        return cls.space_group or (cls.space.name if cls.space is not None else cls.name)
 
     @abstractmethod
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:

@@ -604,12 +604,18 @@ class GennapeFamily(FamilySpec):
         return family_table(records[self.name])
 
 
+# GENNAPE's families are CGs of search spaces cgbench builds itself: the same group, so that a
+# transfer track never trains on one and scores the other.
+_SPACE_GROUPS = {"gennape_ofa_resnet": "ofa_resnet50"}
+
+
 def _declare(info: FamilyInfo) -> type[GennapeFamily]:
     label = LabelColumn("acc", SOURCE_ID, info.dataset, info.split, info.epochs, "fraction", info.seeds, LICENCE,
                         info.label_description)
     cls = type(f"Gennape_{info.family.removeprefix('gennape_')}", (GennapeFamily,), {
         "name": info.family, "info": info, "description": info.description, "labels": (label,),
-        "input_shape": info.input_shape, "__module__": __name__,
+        "input_shape": info.input_shape, "space_group": _SPACE_GROUPS.get(info.family, info.family.removeprefix("gennape_")),
+        "__module__": __name__,
     })
     return register_family(cls)
 

@@ -315,6 +315,8 @@ class NB201(FamilySpec):
     labels = _labels()
     default_target = "c10_valid_acc_200ep"
     space = SPACE
+    # NASLib's NB-201 200-epoch CIFAR-10 numbers and IBM's independent retraining of every cell.
+    repeat_labels = {"c10_valid_acc_200ep": ("c10_valid_acc_200ep", "ibm_c10_baseline_acc_200ep")}
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         mini = restricted_load(raw_paths[_MINI.key].read_bytes(), PANDAS_FRAME_GLOBALS)

@@ -285,6 +285,8 @@ def timm_modules() -> dict[str, str]:
 
 @register_family
 class TimmZoo(FamilySpec):
+    # Both zoos hold many of the same models (resnet50, ...): one group, a model counts once.
+    space_group = "imagenet_model_zoo"
     name = "timm_zoo"
     version = "1.0"
     description = ("timm model zoo: every model tag of timm's ImageNet-1k results table (results-imagenet.csv), "

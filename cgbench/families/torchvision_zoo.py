@@ -90,6 +90,8 @@ def capture_torchvision(weight: TorchvisionWeight) -> ZooCapture:
 
 @register_family
 class TorchvisionZoo(FamilySpec):
+    # Both zoos hold many of the same models (resnet50, ...): one group, a model counts once.
+    space_group = "imagenet_model_zoo"
     name = "torchvision_zoo"
     version = "1.0"
     description = ("torchvision model zoo: every ImageNet-1k classification weight of torchvision "

@@ -1,13 +1,18 @@
-"""The leaderboard's submission format (``cgbench-submission-1``): one JSON document per method,
-stored gzip-compressed as ``<method>.json.gz`` (plain ``.json`` is read and written too; the file
-name's suffix decides).
+"""The submission format (``cgbench-submission-2``): one JSON document per method, its runs of the
+benchmark's tracks (:mod:`cgbench.tasks`), stored gzip-compressed as ``<method>.json.gz`` (plain
+``.json`` is read and written too; the file name's suffix decides).
 
 A submission holds raw predictions, never scores: the validator recomputes every metric with
 ``cgbench.evaluation.Evaluator``. This module owns the format: the dataclasses, the strict parser
-(``load_submission``: unknown keys, wrong types, duplicated JSON keys and the rules that need no
-family data are rejected here) and the writer producers use (``write_submission``). Rules that
-need the built families (known family and target, current data version, exact arch_ids) live in
+(``load_submission``: unknown keys, wrong types, duplicated JSON keys and the track rules, which
+need no family data, are rejected here) and the writer producers use (``write_submission``). Rules
+that need the built families (known target, current data version, exact arch_ids) live in
 ``leaderboard.validate``.
+
+Besides its runs a submission says how the method was run: ``method.protocol`` (``quick``,
+``full`` or ``custom``, the training cap and the predictor settings, shown as a badge) and
+``method.scale`` (``target`` when predictions estimate the target's own values, so MAE and MAPE
+mean something; ``rank`` when they are scores of which only the order counts).
 
 The writer rounds the predictions of a run to 8 significant digits (a relative error of 5e-8 at
 most, finer than float32's 6e-8), or to the fewest digits up to 17 (float64, exact) that keep its
@@ -31,19 +36,21 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cgbench import __version__ as CGBENCH_VERSION
-from cgbench.errors import InvalidFileError, InvalidInputError
-from cgbench.storage import atomic_write
-from cgbench.userfiles import MAX_FILE_BYTES, decode_text, gunzip, parse_json, read_bytes
+from . import __version__ as CGBENCH_VERSION
+from .errors import InvalidFileError, InvalidInputError
+from .storage import atomic_write
+from .tasks import TRACKS, Run, get_track
+from .userfiles import MAX_FILE_BYTES, decode_text, gunzip, parse_json, read_bytes
 
-FORMAT_TAG = "cgbench-submission-1"
-TRACK_SPLITS = {"in_family": "random", "zero_shot": "random", "few_shot": "fewshot50"}
-EVALUATED_PART = "test"
+FORMAT_TAG = "cgbench-submission-2"
 TOP_LEVEL_KEYS = ("format", "method", "cgbench_version", "families", "runs")
-METHOD_KEYS = ("name", "description", "code_url", "hardware", "n_parameters")
+METHOD_KEYS = ("name", "description", "code_url", "hardware", "n_parameters", "scale", "protocol")
+PROTOCOL_KEYS = ("name", "train_cap", "settings")
+PROTOCOL_NAMES = ("quick", "full", "custom")
+SCALES = ("target", "rank")
 FAMILY_KEYS = ("version", "data_sha256")
 RUN_KEYS = ("track", "family", "split", "part", "target", "seed", "trained_on", "predictions")
 # Significant digits of stored predictions: 8 (finer than float32) up to 17 (exact float64).
@@ -61,12 +68,29 @@ class InvalidSubmissionError(InvalidInputError):
 
 
 @dataclass(frozen=True)
+class ProtocolInfo:
+    """How the method was run: ``quick`` (the default, capped protocol), ``full`` (paper scale) or ``custom``."""
+
+    name: str
+    # Most labelled training rows per fit (None: all).
+    train_cap: int | None
+    # The predictor's settings in words (epochs, ...), as the benchmark printed them.
+    settings: str
+
+    def badge(self) -> str:
+        cap = "all rows" if self.train_cap is None else f"≤{self.train_cap} training rows per fit"
+        return f"{self.name} protocol, {cap}" + (f", {self.settings}" if self.settings else "")
+
+
+@dataclass(frozen=True)
 class MethodInfo:
     name: str
     description: str
     code_url: str
     hardware: str
     n_parameters: int
+    scale: str = "target"
+    protocol: ProtocolInfo = ProtocolInfo("custom", None, "")
 
 
 @dataclass(frozen=True)
@@ -75,27 +99,6 @@ class FamilyVersion:
 
     version: str
     data_sha256: str
-
-
-@dataclass(frozen=True)
-class Run:
-    """Predictions of one predictor (one seed) for the test part of one family on one track."""
-
-    track: str
-    family: str
-    split: str
-    part: str
-    target: str
-    seed: int
-    trained_on: tuple[str, ...]
-    predictions: dict[str, float] = field(repr=False)
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return self.track, self.family, self.seed
-
-    def label(self) -> str:
-        return f"{self.track} {self.family} seed {self.seed}"
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,10 @@ def _method(value: object) -> MethodInfo:
     if not code_url.startswith(("https://", "http://")):
         raise InvalidSubmissionError(f"method.code_url must be an http(s) address of the code, got {code_url!r}")
     name = _string(raw["name"], "method.name", non_empty=True)
+    scale = _string(raw["scale"], "method.scale")
+    if scale not in SCALES:
+        raise InvalidSubmissionError(f"method.scale is {scale!r}; expected one of {list(SCALES)} (target: predictions "
+                                     "estimate the target's values; rank: only their order counts)")
     if not METHOD_NAME.fullmatch(name):
         raise InvalidSubmissionError(f"method.name {name!r} must be lower-case letters, digits and _ "
                                      f"(it names the file <name>{GZIP_SUFFIX})")
@@ -233,7 +240,17 @@ def _method(value: object) -> MethodInfo:
         code_url=code_url,
         hardware=_string(raw["hardware"], "method.hardware", non_empty=True),
         n_parameters=_integer(raw["n_parameters"], "method.n_parameters", minimum=0),
+        scale=scale, protocol=_protocol(raw["protocol"]),
     )
+
+
+def _protocol(value: object) -> ProtocolInfo:
+    raw = _object(value, "method.protocol", PROTOCOL_KEYS)
+    name = _string(raw["name"], "method.protocol.name")
+    if name not in PROTOCOL_NAMES:
+        raise InvalidSubmissionError(f"method.protocol.name is {name!r}; expected one of {list(PROTOCOL_NAMES)}")
+    cap = None if raw["train_cap"] is None else _integer(raw["train_cap"], "method.protocol.train_cap", minimum=1)
+    return ProtocolInfo(name, cap, _string(raw["settings"], "method.protocol.settings"))
 
 
 def _families(value: object) -> dict[str, FamilyVersion]:
@@ -252,24 +269,35 @@ def _families(value: object) -> dict[str, FamilyVersion]:
 def _run(value: object, index: int) -> Run:
     where = f"run #{index}"
     raw = _object(value, where, RUN_KEYS)
-    track = _string(raw["track"], f"{where} track")
-    if track not in TRACK_SPLITS:
-        raise InvalidSubmissionError(f"{where}: unknown track {track!r}; expected one of {list(TRACK_SPLITS)}")
-    family = _string(raw["family"], f"{where} family", non_empty=True)
+    track_name = _string(raw["track"], f"{where} track")
+    if track_name not in TRACKS:
+        raise InvalidSubmissionError(f"{where}: unknown track {track_name!r}; expected one of {list(TRACKS)}")
+    track = get_track(track_name)
+    family = _known_family(_string(raw["family"], f"{where} family", non_empty=True), where)
+    target = _string(raw["target"], f"{where} target", non_empty=True)
     seed = _integer(raw["seed"], f"{where} seed")
-    where = f"run #{index} ({track} {family} seed {seed})"
+    where = f"run #{index} ({track.name} {family} {target} seed {seed})"
     split = _string(raw["split"], f"{where} split")
-    if split != TRACK_SPLITS[track]:
+    if split != track.split:
         raise InvalidSubmissionError(
-            f"{where}: split is {split!r}, but the {track} track is evaluated on split {TRACK_SPLITS[track]!r}")
+            f"{where}: split is {split!r}, but the {track.name} track is evaluated on split {track.split!r}")
     part = _string(raw["part"], f"{where} part")
-    if part != EVALUATED_PART:
-        raise InvalidSubmissionError(f"{where}: part is {part!r}; only the {EVALUATED_PART!r} part is scored")
-    trained_on = _trained_on(raw["trained_on"], where)
-    _check_training_rule(track, family, trained_on, where)
-    return Run(track=track, family=family, split=split, part=part,
-               target=_string(raw["target"], f"{where} target", non_empty=True), seed=seed,
-               trained_on=trained_on, predictions=_predictions(raw["predictions"], where))
+    if part != track.part:
+        raise InvalidSubmissionError(f"{where}: part is {part!r}; only the {track.part!r} part is scored")
+    trained_on = tuple(_known_family(name, where) for name in _trained_on(raw["trained_on"], where))
+    problem = track.training_problem(family, trained_on)
+    if problem is not None:
+        raise InvalidSubmissionError(f"{where}: {problem}, got trained_on {list(trained_on)}")
+    return Run(track=track.name, family=family, target=target, seed=seed, trained_on=trained_on,
+               predictions=_predictions(raw["predictions"], where))
+
+
+def _known_family(name: str, where: str) -> str:
+    from .families import list_families
+
+    if name not in list_families():
+        raise InvalidSubmissionError(f"{where}: unknown family {name!r}; known families: {', '.join(list_families())}")
+    return name
 
 
 def _trained_on(value: object, where: str) -> tuple[str, ...]:
@@ -278,17 +306,6 @@ def _trained_on(value: object, where: str) -> tuple[str, ...]:
     if len(set(value)) != len(value):
         raise InvalidSubmissionError(f"{where}: trained_on names a family more than once: {value}")
     return tuple(value)
-
-
-def _check_training_rule(track: str, family: str, trained_on: tuple[str, ...], where: str) -> None:
-    if track == "in_family" and trained_on != (family,):
-        raise InvalidSubmissionError(
-            f"{where}: an in_family run trains on its own family only: trained_on must be [{family!r}], "
-            f"got {list(trained_on)}")
-    if track == "zero_shot" and family in trained_on:
-        raise InvalidSubmissionError(
-            f"{where}: a zero_shot run must not use labels of the family it predicts, but trained_on "
-            f"{list(trained_on)} contains {family!r}")
 
 
 def _predictions(value: object, where: str) -> dict[str, float]:
@@ -321,11 +338,11 @@ def _finite_float(score: numbers.Real) -> float | None:
 
 
 def _check_runs_together(runs: tuple[Run, ...], families: dict[str, FamilyVersion]) -> None:
-    seen: dict[tuple[str, str, int], int] = {}
+    seen: dict[tuple[str, str, str, int], int] = {}
     for i, run in enumerate(runs):
         if run.key in seen:
             raise InvalidSubmissionError(
-                f"run #{i} ({run.label()}) duplicates run #{seen[run.key]}: one run per (track, family, seed)")
+                f"run #{i} ({run.label()}) duplicates run #{seen[run.key]}: one run per (track, family, target, seed)")
         seen[run.key] = i
     _check_seed_groups_agree(runs)
     used = {run.family for run in runs} | {name for run in runs for name in run.trained_on}
@@ -341,14 +358,14 @@ def _check_runs_together(runs: tuple[Run, ...], families: dict[str, FamilyVersio
 
 
 def _check_seed_groups_agree(runs: tuple[Run, ...]) -> None:
-    """Seeds of one (track, family) are aggregated, so they must share target and training families."""
-    first: dict[tuple[str, str], Run] = {}
+    """Seeds of one (track, family, target) are aggregated, so they must share their training families."""
+    first: dict[tuple[str, str, str], Run] = {}
     for run in runs:
-        reference = first.setdefault((run.track, run.family), run)
-        if (run.target, set(run.trained_on)) != (reference.target, set(reference.trained_on)):
+        reference = first.setdefault((run.track, run.family, run.target), run)
+        if run.trained_on != reference.trained_on:
             raise InvalidSubmissionError(
-                f"runs {reference.label()} and {run.label()} differ in target or trained_on; the seeds of one "
-                "(track, family) are averaged, so they must share both")
+                f"runs {reference.label()} and {run.label()} differ in trained_on; the seeds of one "
+                "(track, family, target) are averaged, so they must share it")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,7 +375,8 @@ def _check_seed_groups_agree(runs: tuple[Run, ...]) -> None:
 def submission_to_json(submission: Submission) -> dict:
     return {
         "format": FORMAT_TAG,
-        "method": {key: getattr(submission.method, key) for key in METHOD_KEYS},
+        "method": {**{key: getattr(submission.method, key) for key in METHOD_KEYS if key != "protocol"},
+                   "protocol": {key: getattr(submission.method.protocol, key) for key in PROTOCOL_KEYS}},
         "cgbench_version": submission.cgbench_version,
         "families": {name: {"version": fv.version, "data_sha256": fv.data_sha256}
                      for name, fv in sorted(submission.families.items())},
@@ -385,8 +403,8 @@ def write_submission(path: str | Path, method: MethodInfo, runs: Iterable[Run], 
     """
     path = Path(path)
     _check_suffix(path)
-    runs = tuple(replace(r, predictions=_stored_predictions(r.predictions), trained_on=tuple(r.trained_on))
-                 for r in runs)
+    runs = tuple(replace(r, predictions=_stored_predictions(r.predictions), trained_on=tuple(r.trained_on),
+                         n_train=None, seconds=None) for r in runs)
     document = submission_to_json(Submission(method, CGBENCH_VERSION, family_versions(families), runs))
     parse_submission(json.loads(json.dumps(document), object_pairs_hook=_keep_duplicates))
     data = (json.dumps(document, indent=1, allow_nan=False) + "\n").encode("utf-8")
