@@ -136,6 +136,19 @@ def test_graf_is_deterministic_and_its_fine_tune_continues_the_fitted_model(nb20
     assert len(again._boosters) == 2  # the fitted ensemble plus the fine-tuning one
 
 
+@pytest.mark.parametrize("shots", [10, 20])
+def test_graf_fine_tune_on_a_few_shots_changes_the_ranking(nb201, fitted, shots):
+    """Few-shot device transfer gives 10 or 20 rows: the fine-tuning trees must split on them."""
+    predictor, test = fitted
+    tuned = make_predictor("graf")
+    split = nb201.get_idx_split("random")
+    tuned.fit([TrainingSet(nb201, split["train"][:300], nb201.default_target)], seed=0)
+    before = tuned.predict(nb201, test)
+    tuned.fine_tune(TrainingSet(nb201, nb201.get_idx_split("fewshot50")["train"][:shots], "lat_pixel3_ms"), seed=0)
+    after = tuned.predict(nb201, test)
+    assert spearman(before, after) < 0.999  # a constant shift would keep the order exactly
+
+
 def test_labels_of_different_families_are_never_compared(nb201, nb101):
     """Per-family label normalisation: shifting one family's labels changes nothing."""
 

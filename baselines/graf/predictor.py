@@ -166,10 +166,10 @@ class GrafPredictor(Predictor):
         """The prior plus the sum of the fitted boosters' outputs for rows ``rows`` (features ``x``)."""
         return self.prior(family)[rows] + sum((booster.predict(x) for booster in self._boosters), np.zeros(len(rows)))
 
-    def _train(self, data: list[TrainingSet], seed: int, rounds: int) -> None:
+    def _train(self, data: list[TrainingSet], seed: int, rounds: int, **overrides) -> None:
         import lightgbm as lgb
 
-        params = {**self.params, "objective": self.objective, "seed": seed}
+        params = {**self.params, "objective": self.objective, "seed": seed, **overrides}
         if self.monotone_cost:
             params["monotone_constraints"] = [int(n.startswith(("log10_flops", "log10_params")))
                                               for n in self.feature_names]
@@ -182,7 +182,11 @@ class GrafPredictor(Predictor):
     def fine_tune(self, data: TrainingSet, seed: int) -> None:
         if not self._boosters:
             raise RuntimeError("graf.fine_tune needs a fitted model; call fit first")
-        self._train([data], seed, self.fine_tune_rounds)
+        # With 10 or 20 shots the fit's leaf minimum (20 rows) would forbid every split and the
+        # fine-tuning trees would only shift all scores by a constant, leaving the ranking unchanged.
+        n_labelled = int(np.count_nonzero(~np.isnan(data.labels())))
+        leaf_rows = min(self.params["min_child_samples"], max(2, n_labelled // 4))
+        self._train([data], seed, self.fine_tune_rounds, min_child_samples=leaf_rows, min_data_in_bin=1)
 
     def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:
         if not self._boosters:
