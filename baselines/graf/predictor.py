@@ -73,6 +73,15 @@ def proxy_features(family: Family, proxies: tuple[str, ...]) -> np.ndarray:
     return np.stack(columns, axis=1) if columns else np.zeros((len(family), 0))
 
 
+def flops_rank_scores(family: Family) -> np.ndarray:
+    """Normal scores of each row's FLOPs rank among the rows of ``family`` (0 where FLOPs are unknown).
+
+    Label-free: it reads the family's FLOPs column only, so it exists for a family never trained on.
+    """
+    flops = family.table.column("flops").to_numpy(zero_copy_only=False).astype(np.float64)
+    return np.nan_to_num(rank_normal_scores(np.where(flops < 0, np.nan, flops), keep_nan=True))
+
+
 def relevance_levels(labels: np.ndarray) -> np.ndarray:
     """Integer relevance 0..30 from the labels' percentile ranks (ties share a level)."""
     from scipy import stats
@@ -159,29 +168,37 @@ class GrafPredictor(Predictor):
         """``flops_prior`` x the normal score of each row's FLOPs rank in its family (0 without a prior)."""
         if not self.flops_prior:
             return np.zeros(len(family))
-        flops = family.table.column("flops").to_numpy(zero_copy_only=False).astype(np.float64)
-        return self.flops_prior * np.nan_to_num(rank_normal_scores(np.where(flops < 0, np.nan, flops), keep_nan=True))
+        return self.flops_prior * flops_rank_scores(family)
 
     def _raw_score(self, family: Family, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
         """The prior plus the sum of the fitted boosters' outputs for rows ``rows`` (features ``x``)."""
         return self.prior(family)[rows] + sum((booster.predict(x) for booster in self._boosters), np.zeros(len(rows)))
 
-    def _train(self, data: list[TrainingSet], seed: int, rounds: int, **overrides) -> None:
-        import lightgbm as lgb
-
-        params = {**self.params, "objective": self.objective, "seed": seed, **overrides}
+    def _booster_params(self, objective: str, seed: int) -> dict:
+        """LightGBM's parameters for one ensemble (monotone in the cost features when ``monotone_cost``)."""
+        params = {**self.params, "objective": objective, "seed": seed}
         if self.monotone_cost:
             params["monotone_constraints"] = [int(n.startswith(("log10_flops", "log10_params")))
                                               for n in self.feature_names]
+        return params
+
+    def _train(self, data: list[TrainingSet], seed: int, rounds: int, **overrides) -> None:
+        import lightgbm as lgb
+
+        params = {**self._booster_params(self.objective, seed), **overrides}
         self._boosters.append(lgb.train(params, self._dataset(data, seed), num_boost_round=rounds))
 
     def fit(self, data: list[TrainingSet], seed: int) -> None:
         self._boosters = []
         self._train(data, seed, self.n_estimators)
 
+    @property
+    def _fitted(self) -> bool:
+        return bool(self._boosters)
+
     def fine_tune(self, data: TrainingSet, seed: int) -> None:
-        if not self._boosters:
-            raise RuntimeError("graf.fine_tune needs a fitted model; call fit first")
+        if not self._fitted:
+            raise RuntimeError(f"{self.name}.fine_tune needs a fitted model; call fit first")
         # With 10 or 20 shots the fit's leaf minimum (20 rows) would forbid every split and the
         # fine-tuning trees would only shift all scores by a constant, leaving the ranking unchanged.
         n_labelled = int(np.count_nonzero(~np.isnan(data.labels())))
@@ -189,8 +206,8 @@ class GrafPredictor(Predictor):
         self._train([data], seed, self.fine_tune_rounds, min_child_samples=leaf_rows, min_data_in_bin=1)
 
     def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:
-        if not self._boosters:
-            raise RuntimeError("this graf predictor is not fitted yet; call fit() first")
+        if not self._fitted:
+            raise RuntimeError(f"this {self.name} predictor is not fitted yet; call fit() first")
         indices = np.asarray(indices)
         if indices.ndim != 1 or (indices.size and not np.issubdtype(indices.dtype, np.integer)):
             raise ValueError(f"indices must be a 1-D integer array, got dtype {indices.dtype} and shape {indices.shape}")
