@@ -239,7 +239,8 @@ MALFORMED = [
      rf"{ZERO_SHOT} predictions: arch_id\(s\) \['.*'\] appear more than once"),
     ("NaN score", _set_score(2, float("nan")), rf"{ZERO_SHOT}: prediction for .* is nan; predictions must be finite"),
     ("inf score", _set_score(0, float("inf")), rf"{IN_FAMILY}: prediction for .* is inf"),
-    ("string score", _set_score(3, "0.5"), rf"{FEW_SHOT}: prediction for .* is '0.5' \(str\); expected a finite number"),
+    ("string score", _set_score(3, "0.5"),
+     rf"{FEW_SHOT}: prediction for .* is '0.5' \(str\); expected a finite number"),
     # the track rules, checked by the parser
     ("GENNAPE run trained on the family it predicts", _set(["runs", 2, "trained_on"], ["nb201"]),
      rf"{ZERO_SHOT}: the GENNAPE tracks train on NAS-Bench-101 \(nb101_full or nb101\), not 'nb201', got trained_on "
@@ -310,8 +311,9 @@ def _never_loaded(name):
     raise AssertionError(f"{name} was loaded, but the parser should have refused the submission")
 
 
-@pytest.mark.parametrize("case", ["unknown family", "unknown family in trained_on", "GENNAPE run trained on the family "
-                                  "it predicts", "few_shot with split random", "unknown scale", "unknown protocol name"])
+@pytest.mark.parametrize("case", ["unknown family", "unknown family in trained_on",
+                                  "GENNAPE run trained on the family it predicts", "few_shot with split random",
+                                  "unknown scale", "unknown protocol name"])
 def test_the_parser_refuses_before_any_family_is_loaded(case, valid_document, tmp_path):
     """Unknown families, track rules, the method's scale and protocol need no family data: they are
     refused when the file is read, by ``load_submission`` and by the validator before it loads a family."""
@@ -327,7 +329,8 @@ def test_the_parser_refuses_before_any_family_is_loaded(case, valid_document, tm
 
 
 def test_protocol_badge_says_how_the_method_was_run():
-    assert ProtocolInfo("quick", 300, "no training").badge() == "quick protocol, ≤300 training rows per fit, no training"
+    assert ProtocolInfo("quick", 300, "no training").badge() == \
+        "quick protocol, ≤300 training rows per fit, no training"
     assert ProtocolInfo("full", None, "").badge() == "full protocol, all rows"
     assert MethodInfo("m", "", "https://example.org", "cpu", 0).protocol.badge() == "custom protocol, all rows"
 
@@ -339,7 +342,8 @@ def test_writer_refuses_what_the_validator_would_reject(load, tmp_path):
     leaky = Run("gennape_zero_shot", "nb101", NB101_TARGET, 0, ("nb101",), predictions)
     with pytest.raises(InvalidSubmissionError, match="nb101 is NAS-Bench-101 itself"):
         write_submission(path, METHOD, [leaky], [nb101])
-    nan = Run("in_family", "nb101", NB101_TARGET, 0, ("nb101",), {**predictions, next(iter(predictions)): np.float32("nan")})
+    nan = Run("in_family", "nb101", NB101_TARGET, 0, ("nb101",),
+              {**predictions, next(iter(predictions)): np.float32("nan")})
     with pytest.raises(InvalidSubmissionError, match="is not finite"):
         write_submission(path, METHOD, [nan], [nb101])
     fine = Run("in_family", "nb101", NB101_TARGET, 0, ("nb101",), predictions)
