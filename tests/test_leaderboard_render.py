@@ -19,7 +19,7 @@ import pytest
 from cgbench import Evaluator
 from cgbench.submission import MethodInfo, ProtocolInfo, write_submission
 from cgbench.tasks import NONE_FREE_NB201, Run, SeedAggregate, anchors_for
-from leaderboard.render import METRIC_COLUMNS, Entry, render_leaderboard
+from leaderboard.render import METRIC_COLUMNS, Entry, render_leaderboard, training_status
 from leaderboard.validate import cached_loader, validate_submission
 
 REPO = Path(__file__).resolve().parents[1]
@@ -264,6 +264,18 @@ def test_a_column_applies_by_the_methods_scale_and_the_tracks_labels(scale, trac
     method = MethodInfo("m", "", "https://example.org", "cpu", 0, scale=scale)
     entry = Entry(method, _aggregate(track, spearman=0.5, mae=1.0, mape=2.0))
     assert {c.key for c in METRIC_COLUMNS if entry.shows(c)} == shown
+
+
+@pytest.mark.parametrize("track, family, trained_on, status", [
+    ("in_family", "nb101", ("nb101",), "trained on nb101"),
+    ("gennape_zero_shot", "nb201", ("nb101",), "zero-shot: trained on nb101"),
+    ("gennape_few_shot", "nb201", ("nb101", "nb201"), "pretrained on nb101; fine-tuned on 50 rows of nb201"),
+    ("lofo_zero_shot", "nb201", ("nb101", "nasbench_macro"), "zero-shot: trained on nb101, nasbench_macro"),
+    ("device_transfer_k0", "fbnet", ("fbnet",), "other devices' latency of fbnet"),
+    ("device_transfer_k20", "nb201", ("nb201",), "other devices' latency of nb201 and 20 rows of the held-out device"),
+])
+def test_training_labels_in_words(track, family, trained_on, status):
+    assert training_status(track, family, trained_on) == status
 
 
 def test_tables_are_read_beside_flops_noise_ceiling_anchors_and_data_version(rendered, load):
