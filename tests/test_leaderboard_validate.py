@@ -328,6 +328,21 @@ def test_the_parser_refuses_before_any_family_is_loaded(case, valid_document, tm
         validate_submission(path, _never_loaded)
 
 
+def test_training_on_an_unlabelled_family_is_refused(valid_document, load, tmp_path):
+    """Leave-one-out may train on any other search space, but only on one with labels: two_path has none."""
+    two_path = load("two_path")
+    assert two_path.targets == []
+    document = copy.deepcopy(valid_document)
+    _run(document, 2).update(track="lofo_zero_shot", trained_on=["two_path"])
+    document["families"]["two_path"] = {"version": two_path.version, "data_sha256": two_path.data_sha256}
+    path = tmp_path / "submission.json"
+    path.write_text(json.dumps(document))
+    parse_submission(document)  # the track's rule allows it; the labels are checked against the build
+    with pytest.raises(InvalidSubmissionError, match=rf"run #2 \(lofo_zero_shot nb201 {NB201_TARGET} seed 0\): "
+                                                     r"trained_on names 'two_path', which has no labels to train on"):
+        validate_submission(path, load)
+
+
 def test_protocol_badge_says_how_the_method_was_run():
     assert ProtocolInfo("quick", 300, "no training").badge() == \
         "quick protocol, ≤300 training rows per fit, no training"
