@@ -27,7 +27,7 @@ def _cmd_validate(args: argparse.Namespace) -> None:
         "runs": [{"track": r.run.track, "family": r.run.family, "seed": r.run.seed, "target": r.run.target,
                   "trained_on": list(r.run.trained_on), "metrics": {k: json_safe(v) for k, v in r.metrics.items()}}
                  for r in result.runs],
-        "over_seeds": [{"track": s.track, "family": s.family, "seeds": list(s.seeds),
+        "over_seeds": [{"track": s.track, "family": s.family, "target": s.target, "seeds": list(s.seeds),
                         "mean": {k: json_safe(v) for k, v in s.mean.items()},
                         "std": {k: json_safe(v) for k, v in s.std.items()}} for s in result.summaries()],
     }

@@ -182,9 +182,8 @@ def render_leaderboard(submissions_dir: Path, out_dir: Path, load: FamilyLoader 
 
 
 def training_status(track: str, family: str, trained_on: tuple[str, ...]) -> str:
-    """What labels a row's predictor saw, in words (the zero-shot status)."""
-    if not trained_on:
-        return "training-free (no labels)"
+    """What labels a row's predictor saw, in words (the zero-shot status). Every track's rule names at least
+    one training family, so a row always has one."""
     definition = get_track(track)
     others = [name for name in trained_on if name != family]
     if not definition.transfer:

@@ -20,7 +20,10 @@ from hypothesis.extra import numpy as hnp
 
 from cgbench import Evaluator, InvalidPredictionsError
 from cgbench.predictions import read_predictions
-from leaderboard.submission import InvalidSubmissionError, Submission, load_submission, parse_submission
+from cgbench.families import list_families
+from cgbench.submission import (PROTOCOL_NAMES, SCALES, InvalidSubmissionError, Submission, load_submission,
+                                parse_submission)
+from cgbench.tasks import TRACKS, training_problem
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -76,6 +79,8 @@ def parses_or_refuses(document) -> None:
         return
     assert isinstance(result, Submission)
     assert all(math.isfinite(v) for run in result.runs for v in run.predictions.values())
+    assert result.method.scale in SCALES and result.method.protocol.name in PROTOCOL_NAMES
+    assert all(training_problem(run) is None for run in result.runs)
 
 
 @SETTINGS
@@ -89,6 +94,31 @@ def test_arbitrary_json_is_a_submission_or_invalid(document):
 def test_a_submission_with_any_value_planted_anywhere_is_valid_or_invalid(submission_document, data, value):
     path = data.draw(st.sampled_from(list(paths(submission_document))))
     parses_or_refuses(planted(submission_document, path, value))
+
+
+family_names = st.sampled_from(list_families()) | st.text(max_size=12)
+
+
+@SETTINGS
+@given(track=st.sampled_from(list(TRACKS)) | st.text(max_size=12), family=family_names,
+       trained_on=st.lists(family_names, max_size=4))
+def test_a_run_is_accepted_exactly_when_its_track_and_families_are_known_and_its_rule_holds(
+        submission_document, track, family, trained_on):
+    """Any track, scored family and training families, known or not: the parser accepts the run if and only
+    if the names are known and the track's rule (``cgbench.tasks``) allows it, and never fails otherwise."""
+    document = json.loads(json.dumps(submission_document))
+    split = TRACKS[track].split if track in TRACKS else "random"
+    document["runs"][0].update(track=track, family=family, split=split, trained_on=trained_on)
+    document["families"] = {name: {"version": "1.0", "data_sha256": "ab"} for name in {family, *trained_on}}
+    known = track in TRACKS and set([family, *trained_on]) <= set(list_families())
+    lawful = known and len(set(trained_on)) == len(trained_on) and \
+        TRACKS[track].training_problem(family, tuple(trained_on)) is None
+    try:
+        run, = parse_submission(document).runs
+    except InvalidSubmissionError:
+        assert not lawful
+        return
+    assert lawful and (run.track, run.family, run.trained_on) == (track, family, tuple(trained_on))
 
 
 @SETTINGS

@@ -20,7 +20,7 @@ from cgbench.evaluation import InvalidPredictionsError
 from cgbench.predictions import read_predictions
 from cgbench.userfiles import MAX_FILE_BYTES, gunzip, json_depth, parse_json, read_bytes, read_text
 from labeling.recipe import resolve_recipe
-from leaderboard.submission import InvalidSubmissionError, load_submission
+from cgbench.submission import InvalidSubmissionError, load_submission
 
 
 def gzip_bomb(path, inflated_gib: int = 8):
@@ -37,7 +37,7 @@ def test_a_gzip_bomb_submission_is_refused_at_the_cap_in_bounded_memory(tmp_path
     script = textwrap.dedent(f"""
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
-        from leaderboard.submission import InvalidSubmissionError, load_submission
+        from cgbench.submission import InvalidSubmissionError, load_submission
         try:
             load_submission({str(bomb)!r})
         except InvalidSubmissionError as err:
