@@ -157,7 +157,7 @@ def collect(submissions_dir: Path, load: FamilyLoader | None = None) -> Board:
 def _context(key: TableKey, entries: list[Entry], load: FamilyLoader) -> TableContext:
     track, family_name, target = key
     family = load(family_name)
-    return TableContext(anchors=anchors_for(track, family_name), noise_ceiling=family.noise_ceiling(target),
+    return TableContext(anchors=anchors_for(track, family_name, target), noise_ceiling=family.noise_ceiling(target),
                         flops_spearman=entries[0].summary.mean.get("flops_spearman", math.nan),
                         n_test=entries[0].summary.n_test, family_version=family.version,
                         data_sha256=family.data_sha256)

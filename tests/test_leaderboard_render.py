@@ -298,7 +298,9 @@ def test_tables_are_read_beside_flops_noise_ceiling_anchors_and_data_version(ren
              f"Published: GENNAPE pretrained on NB-101, fine-tuned on 50 NB-201 cells: Spearman 0.910, on "
              f"{NONE_FREE_NB201} [Mills et al."]
     lines += [f"Published: {anchor.text}: Spearman {anchor.spearman:.3f}" for table in TABLES[1:]
-              for anchor in anchors_for(*table.split("-")[1:3])]
+              for anchor in anchors_for(*table.split("-")[1:4])]
+    other_target = html.split(f'id="{TABLES[1][len("table-"):]}"')[1].split("<table")[0]
+    assert "Published:" not in other_target  # CIFAR-10 anchors never head the CIFAR-100 table
     for line in lines:
         assert line in html and line in markdown, line
     # the anchors of a track stand above that track's table only

@@ -12,6 +12,7 @@ import pytest
 from cgbench import tasks
 from cgbench.errors import InvalidInputError, UnknownNameError
 from cgbench.evaluation import Evaluator
+from cgbench.families import family_spec
 from cgbench.submission import InvalidSubmissionError, MethodInfo, ProtocolInfo, parse_submission, write_submission
 from cgbench.tasks import (TRACKS, Run, ScoredRun, Track, aggregate, anchors_for, deduplicated_rows, family_group,
                            gennape_source, get_track, lofo_sources, percentile_ranks, score_run, shot_rows,
@@ -230,12 +231,15 @@ def test_aggregate_mean_and_sample_std_over_seeds_in_track_order():
         aggregate([_scored("in_family", "nb101", 0, spearman=0.5), _scored("in_family", "nb101", 0, spearman=0.6)])
 
 
-def test_anchors_are_published_numbers_for_their_track_and_family():
-    zero_shot = anchors_for("gennape_zero_shot", "nb201")
+def test_anchors_are_published_numbers_for_their_track_family_and_target():
+    c10 = tasks.NB201_C10
+    zero_shot = anchors_for("gennape_zero_shot", "nb201", c10)
     assert [a.spearman for a in zero_shot] == [0.815, 0.849]
     assert zero_shot[0].subset == tasks.NONE_FREE_NB201 and zero_shot[1].subset is None
-    assert [a.spearman for a in anchors_for("gennape_few_shot", "nb201")] == [0.910]
-    assert anchors_for("lofo_zero_shot", "nb201") == [] and anchors_for("gennape_zero_shot", "nasbench_macro") == []
+    assert [a.spearman for a in anchors_for("gennape_few_shot", "nb201", c10)] == [0.910]
+    assert anchors_for("lofo_zero_shot", "nb201", c10) == [] == anchors_for("gennape_zero_shot", "nasbench_macro", c10)
+    assert anchors_for("in_family", "nb201", "c100_valid_acc_200ep") == []  # another label, another table
+    assert {a.target for a in tasks.PUBLISHED_ANCHORS} <= {label.name for label in family_spec("nb201").labels}
 
 
 # ---------------------------------------------------------------------------------------------
