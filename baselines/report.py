@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cgbench.families import family_spec
 from cgbench.metrics import spearman
 from cgbench.tasks import NONE_FREE_NB201, PUBLISHED_ANCHORS, TRACKS, ScoredRun, SeedAggregate
 
@@ -73,13 +74,16 @@ def anchor_lines(results: Results, runs: Mapping[str, Sequence[ScoredRun]]) -> l
     lines = ["Published anchors (Spearman) next to ours:"]
     for anchor in PUBLISHED_ANCHORS:
         lines.append(f"  {anchor.text} ({anchor.track}, {anchor.family}): {anchor.spearman:.3f}  [{anchor.source}]")
+        # The anchors score the family's default target (an accuracy); an in_family run on another label
+        # column (a latency, with --target) is not comparable.
+        key = (anchor.track, anchor.family, family_spec(anchor.family).default_target)
         for method, aggregates in results.items():
-            found = [a for a in aggregates if (a.track, a.family) == (anchor.track, anchor.family)]
+            found = [a for a in aggregates if (a.track, a.family, a.target) == key]
             if not found:
                 continue
             a = found[0]
             lines.append(f"      ours, {method}: {_metric(a, 'spearman')} (FLOPs ranking {a.mean['flops_spearman']:.3f})")
-            members = [r for r in runs.get(method, ()) if (r.run.track, r.run.family) == (anchor.track, anchor.family)]
+            members = [r for r in runs.get(method, ()) if (r.run.track, r.run.family, r.run.target) == key]
             if anchor.subset == NONE_FREE_NB201 and members:
                 mean, std, n_rows = subset_spearman(members, nb201_none_free)
                 lines.append(f"      ours, {method}, on {anchor.subset} ({n_rows} test rows): {mean_std(mean, std)}")
