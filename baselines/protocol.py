@@ -342,11 +342,13 @@ def load_families(protocol: Protocol, progress: bool = True) -> dict[str, Family
     if any(t.startswith("gennape_") for t in protocol.tracks):
         names.append(gennape_source(lambda name: is_built(family_folder(family_spec(name)))))
     names = list(dict.fromkeys(names))
-    families = cgbench_load_families(names, progress=progress)
-    for name, family in families.items():
-        if family.default_target is None:
+    # Refused by its spec before anything is built (a model zoo's build takes up to an hour); collected
+    # labels never set a family's default target, so the spec decides.
+    for name in names:
+        if family_spec(name).default_target is None:
             raise InvalidInputError(f"{name} is unlabelled; the benchmark needs labelled families "
                                     f"(labelled ones: {', '.join(labelled_families())})")
+    families = cgbench_load_families(names, progress=progress)
     if protocol.target is not None and not any(protocol.target in f.targets for f in families.values()):
         raise UnknownNameError(f"no family of the protocol has the label column {protocol.target!r} "
                                f"(families: {', '.join(families)}; `cgbench info FAMILY` lists their labels)")

@@ -73,14 +73,14 @@ def anchor_lines(results: Results, runs: Mapping[str, Sequence[ScoredRun]]) -> l
     lines = ["Published anchors (Spearman) next to ours:"]
     for anchor in PUBLISHED_ANCHORS:
         lines.append(f"  {anchor.text} ({anchor.track}, {anchor.family}): {anchor.spearman:.3f}  [{anchor.source}]")
+        key = (anchor.track, anchor.family, anchor.target)  # a run of another label column is not comparable
         for method, aggregates in results.items():
-            found = [a for a in aggregates if (a.track, a.family, a.target) == (anchor.track, anchor.family, anchor.target)]
+            found = [a for a in aggregates if (a.track, a.family, a.target) == key]
             if not found:
                 continue
             a = found[0]
             lines.append(f"      ours, {method}: {_metric(a, 'spearman')} (FLOPs ranking {a.mean['flops_spearman']:.3f})")
-            members = [r for r in runs.get(method, ())
-                       if (r.run.track, r.run.family, r.run.target) == (anchor.track, anchor.family, anchor.target)]
+            members = [r for r in runs.get(method, ()) if (r.run.track, r.run.family, r.run.target) == key]
             if anchor.subset == NONE_FREE_NB201 and members:
                 mean, std, n_rows = subset_spearman(members, nb201_none_free)
                 lines.append(f"      ours, {method}, on {anchor.subset} ({n_rows} test rows): {mean_std(mean, std)}")

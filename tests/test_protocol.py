@@ -1,7 +1,12 @@
-"""The benchmark protocol: which rows each track trains and tests on, aggregation, outputs, CLI."""
+"""The baselines' side of the task: which rows each track's fits train and predict on (baselines.protocol),
+the printed report, plots and submissions (baselines.report), and ``cgbench benchmark`` (baselines.cli).
 
+The task itself (tracks, rules, deduplication, shots, scoring, aggregation, anchors) is tested in
+tests/test_tasks.py; here it is only used.
+"""
+
+import gzip
 import json
-import math
 
 import numpy as np
 import pytest
@@ -9,9 +14,13 @@ import torch
 
 from baselines import protocol as proto
 from baselines.predictor import Predictor, TrainingSet, register_predictor
-from baselines.report import (ANCHORS, anchor_lines, nb201_none_free, plot_rank_correlation, plot_scatter,
+from baselines.report import (anchor_lines, goal_lines, nb201_none_free, plot_rank_correlation, plot_scatter,
                               results_table, subset_spearman)
+from cgbench.errors import InvalidInputError, UnknownNameError
 from cgbench.evaluation import Evaluator
+from cgbench.families import family_spec
+from cgbench.tasks import (DEFAULT_SEEDS, HELD_OUT_DEVICES, NONE_FREE_NB201, PUBLISHED_ANCHORS, TRACKS, Run,
+                           ScoredRun, aggregate, deduplicated_rows, percentile_ranks, shot_rows, source_devices)
 
 
 @register_predictor
@@ -22,9 +31,10 @@ class LogFlopsProbe(Predictor):
     description = "test double: signed log FLOPs; records its training rows"
 
     def __init__(self) -> None:
-        self.fitted: list[tuple[str, np.ndarray]] = []
+        # (family, rows, the labels it was handed) per training set
+        self.fitted: list[tuple[str, np.ndarray, np.ndarray]] = []
         self.validated: list[tuple[str, np.ndarray]] = []
-        self.tuned: list[tuple[str, np.ndarray]] = []
+        self.tuned: list[tuple[str, str, np.ndarray]] = []
         self.predicted: list[tuple[str, np.ndarray]] = []
         self.sign = 1.0
 
@@ -38,12 +48,12 @@ class LogFlopsProbe(Predictor):
         self.sign = 1.0 if np.corrcoef(x, y)[0, 1] >= 0 else -1.0
 
     def fit(self, data, seed, valid=None):
-        self.fitted = [(d.family.name, d.indices.copy()) for d in data]
+        self.fitted = [(d.family.name, d.indices.copy(), d.labels().copy()) for d in data]
         self.validated = [(v.family.name, v.indices.copy()) for v in valid or []]
         self._learn_sign(data)
 
     def fine_tune(self, data, seed):
-        self.tuned.append((data.family.name, data.indices.copy()))
+        self.tuned.append((data.family.name, data.target, data.indices.copy()))
         self._learn_sign([data])
 
     def predict(self, family, indices):
@@ -61,6 +71,29 @@ class RecordingFactory:
         return self.made[-1]
 
 
+def run_probe(families, names, tracks=tuple(TRACKS), seeds=(0, 1), train_cap=300, target=None):
+    """Run the probe under a protocol over ``names``; returns the runner, the predictors it made, the runs."""
+    protocol = proto.Protocol(families=tuple(names), seeds=seeds, tracks=tuple(tracks), train_cap=train_cap,
+                              predictor_options={}, target=target)
+    factory = RecordingFactory()
+    runner = proto.MethodRunner(LogFlopsProbe.name, protocol, families, factory=factory)
+    return runner, factory, runner.runs(progress=False)
+
+
+@pytest.fixture
+def copies(monkeypatch):
+    """Every predictor copy the protocol makes (few-shot tracks fine-tune a copy, never the pretrained model)."""
+    made = []
+    original = proto.copy.deepcopy
+
+    def recording_deepcopy(obj):
+        made.append(original(obj))
+        return made[-1]
+
+    monkeypatch.setattr(proto.copy, "deepcopy", recording_deepcopy)
+    return made
+
+
 @pytest.fixture(scope="module")
 def families(cgbench_home):
     from cgbench import load_family
@@ -69,12 +102,24 @@ def families(cgbench_home):
 
 
 @pytest.fixture(scope="module")
+def fbnet(cgbench_home):
+    from cgbench import load_family
+
+    return load_family("fbnet", progress=False)
+
+
+@pytest.fixture(scope="module")
 def tracked(families):
-    protocol = proto.Protocol(families=("nb101", "nasbench_macro"), seeds=(0, 1), train_cap=300,
-                              predictor_options={})
-    factory = RecordingFactory()
-    runner = proto.MethodRunner(LogFlopsProbe.name, protocol, families, factory=factory)
-    return runner, factory, runner.runs(progress=False)
+    """Every track on nb101 and nasbench_macro, two seeds."""
+    return run_probe(families, ("nb101", "nasbench_macro"))
+
+
+def _keys(runs):
+    return [(r.run.track, r.run.family, r.run.target) for r in runs]
+
+
+# ---------------------------------------------------------------------------------------------
+# The protocol's settings
 
 
 def test_capped_is_a_seeded_sorted_subset():
@@ -89,127 +134,265 @@ def test_capped_is_a_seeded_sorted_subset():
 
 
 def test_protocol_rejects_bad_settings():
-    with pytest.raises(ValueError, match="unknown track"):
-        proto.Protocol(tracks=("in_family", "transfer"))
-    with pytest.raises(ValueError, match="distinct"):
+    # the tracks before cgbench.tasks (zero_shot, few_shot) are gone
+    with pytest.raises(UnknownNameError, match="unknown track 'zero_shot'; known tracks: .*gennape_zero_shot"):
+        proto.Protocol(tracks=("in_family", "zero_shot"))
+    with pytest.raises(InvalidInputError, match="distinct"):
         proto.Protocol(seeds=(0, 0))
-    with pytest.raises(ValueError, match="train_cap"):
+    with pytest.raises(InvalidInputError, match="train_cap"):
         proto.Protocol(train_cap=0)
+    with pytest.raises(InvalidInputError, match="at least one family"):
+        proto.Protocol(families=())
+    with pytest.raises(InvalidInputError, match="at least one seed"):
+        proto.Protocol(seeds=())
+
+
+def test_quick_and_paper_protocols_and_their_cap_lines():
+    quick = proto.Protocol()
+    assert (quick.families, quick.seeds, quick.tracks) == (proto.DEFAULT_FAMILIES, DEFAULT_SEEDS, tuple(TRACKS))
+    assert quick.train_cap == proto.QUICK_TRAIN_CAP and quick.name == "quick" and quick.target is None
+    assert quick.options_for("gin") == proto.QUICK_PREDICTOR_OPTIONS["gin"] and quick.options_for("flops") == {}
+    assert quick.settings_text("gin") == "epochs=10" and quick.settings_text("flops") == "its defaults"
+    lines = quick.cap_lines()
+    assert f"tracks: {', '.join(TRACKS)}" in lines
+    assert f"training rows per fit: at most {proto.QUICK_TRAIN_CAP} per (family, target) (a seeded draw)" in lines
+    assert "run metrics: all of the Evaluator's except kendall_gennape (O(n^2))" in lines
+
+    paper = proto.Protocol.paper(families=("nb101", "fbnet"), seeds=(0,), tracks=("in_family",), target="lat_fpga_ms")
+    assert (paper.families, paper.seeds, paper.tracks, paper.target) == (("nb101", "fbnet"), (0,), ("in_family",),
+                                                                         "lat_fpga_ms")
+    assert paper.train_cap is None and paper.full and paper.name == "full"
+    assert paper.options_for("gennape") == {"paper_scale": True}
+    assert "tracks: in_family; in_family target lat_fpga_ms" in paper.cap_lines()
+    assert "training rows per fit: all labelled rows" in paper.cap_lines()
+    assert proto.Protocol.paper(families=("nb101",)).tracks == tuple(TRACKS)
+
+
+def test_labelled_families_are_those_with_a_default_target_that_can_be_loaded(cgbench_home):
+    names = proto.labelled_families()
+    assert set(proto.DEFAULT_FAMILIES) <= set(names)
+    assert all(family_spec(name).default_target is not None for name in names)
+    # imported families are listed only once a user has imported (built) them
+    assert "nb101_full" not in names and "gennape_nb201" not in names and "hiaml" not in names
+
+
+def test_load_families_adds_the_gennape_source_and_refuses_unusable_families(cgbench_home):
+    protocol = proto.Protocol(families=("nasbench_macro",), tracks=("gennape_zero_shot",))
+    assert list(proto.load_families(protocol, progress=False)) == ["nasbench_macro", "nb101"]
+    assert list(proto.load_families(proto.Protocol(families=("nasbench_macro",), tracks=("in_family",)),
+                                    progress=False)) == ["nasbench_macro"]
+    with pytest.raises(InvalidInputError, match="hiaml is unlabelled; the benchmark needs labelled families"):
+        proto.load_families(proto.Protocol(families=("hiaml",)), progress=False)
+    from cgbench.dataset import family_folder
+    from cgbench.storage import is_built
+
+    assert not is_built(family_folder(family_spec("hiaml"))), "an unlabelled family is refused before it is built"
+    with pytest.raises(UnknownNameError, match="no family of the protocol has the label column 'lat_fpga_ms' "
+                                               r"\(families: nb101;"):
+        proto.load_families(proto.Protocol(families=("nb101",), target="lat_fpga_ms"), progress=False)
+
+
+def test_predictions_are_one_per_arch_id():
+    assert proto.predictions_by_arch_id(["a", "b", "a"], np.array([1.0, 2.0, 1.0])) == {"a": 1.0, "b": 2.0}
+    with pytest.raises(ValueError, match="same arch_id 'a' got different scores 1.0 and 3.0"):
+        proto.predictions_by_arch_id(["a", "b", "a"], np.array([1.0, 2.0, 3.0]))
+
+
+# ---------------------------------------------------------------------------------------------
+# What each track's fits train and predict on
 
 
 def test_run_count_and_tracks(tracked):
     runner, factory, runs = tracked
-    # per seed: 2 in-family fits + 1 source fit; zero-shot and few-shot on the one non-source family
-    assert runner.n_runs() == len(runs) == 2 * (2 + 2)
-    assert len(factory.made) == 2 * 3
-    assert {(r.track, r.family) for r in runs} == {
-        ("in_family", "nb101"), ("in_family", "nasbench_macro"), ("zero_shot", "nasbench_macro"),
-        ("few_shot", "nasbench_macro")}
+    # per seed: 2 in-family runs; GENNAPE zero- and few-shot on the one family besides NB-101; leave one
+    # search space out on both (each trains on the other); no family of these has HELP latencies
+    assert runner.plan.n_runs() == len(runs) == 2 * 6
+    # per seed: 2 in-family fits, 1 NB-101 source fit, 2 leave-one-out fits
+    assert len(factory.made) == 2 * 5
+    assert sorted(set(_keys(runs))) == sorted([
+        ("in_family", "nb101", "c10_val_acc_108ep"), ("in_family", "nasbench_macro", "c10_test_acc_mean"),
+        ("gennape_zero_shot", "nasbench_macro", "c10_test_acc_mean"),
+        ("gennape_few_shot", "nasbench_macro", "c10_test_acc_mean"),
+        ("lofo_zero_shot", "nb101", "c10_val_acc_108ep"), ("lofo_zero_shot", "nasbench_macro", "c10_test_acc_mean")])
+    assert [r.run.seed for r in runs] == [0] * 6 + [1] * 6
+    assert [r.run.track for r in runs[:6]] == ["in_family", "in_family", "gennape_zero_shot", "gennape_few_shot",
+                                               "lofo_zero_shot", "lofo_zero_shot"]
 
 
-def test_in_family_trains_on_capped_train_part_and_tests_on_test_part(tracked, families):
-    runner, factory, runs = tracked
-    in_family = [r for r in runs if r.track == "in_family"]
-    fits = [p for p in factory.made if p.validated]
-    assert len(fits) == len(in_family) == 4
-    for run, predictor in zip(in_family, fits):
+def test_in_family_trains_on_capped_train_part_and_tests_on_test_part(families):
+    runner, factory, runs = run_probe(families, ("nb101", "nasbench_macro"), tracks=("in_family",))
+    assert len(factory.made) == len(runs) == 4
+    for scored, predictor in zip(runs, factory.made):
+        run = scored.run
         family = families[run.family]
         split = family.get_idx_split("random")
-        (name, rows), = predictor.fitted
-        assert name == run.family and run.trained_on == (run.family,)
+        (name, rows, labels), = predictor.fitted
+        assert name == run.family and run.trained_on == (run.family,) and run.target == family.default_target
         assert set(rows) <= set(split["train"]) and len(rows) == run.n_train == min(300, len(split["train"]))
+        np.testing.assert_array_equal(labels, family.labels(run.target)[rows])
         assert predictor.validated[0][0] == run.family
         np.testing.assert_array_equal(predictor.validated[0][1], split["valid"])
         evaluator = Evaluator(family, "random", "test")
-        assert run.arch_ids == evaluator.arch_ids and run.split == "random" and run.part == "test"
+        assert scored.arch_ids == evaluator.arch_ids and run.split == "random" and run.part == "test"
+        assert set(run.predictions) == set(evaluator.arch_ids)
         np.testing.assert_array_equal(predictor.predicted[-1][1], evaluator.indices)
-    macro_rows = [p.fitted[0][1] for p in fits if p.fitted[0][0] == "nasbench_macro"]
+    macro_rows = [p.fitted[0][1] for p in factory.made if p.fitted[0][0] == "nasbench_macro"]
     assert not np.array_equal(*macro_rows), "seeds must draw different capped training rows"
 
 
-def test_zero_shot_never_sees_target_labels_and_few_shot_uses_exactly_the_50_rows(tracked, families):
-    runner, factory, runs = tracked
-    source_models = [p for p in factory.made if not p.validated]
-    assert len(source_models) == 2
-    macro = families["nasbench_macro"]
+def test_in_family_scores_the_target_asked_for(families, fbnet):
+    runner, factory, runs = run_probe({**families, "fbnet": fbnet}, ("nb101", "fbnet"), tracks=("in_family",),
+                                      seeds=(0,), train_cap=100, target="lat_fpga_ms")
+    # nb101 has no such label: only fbnet is scored
+    assert _keys(runs) == [("in_family", "fbnet", "lat_fpga_ms")]
+    (name, rows, labels), = factory.made[0].fitted
+    assert name == "fbnet" and len(rows) == 100 and set(rows) <= set(fbnet.get_idx_split("random")["train"])
+    np.testing.assert_array_equal(labels, fbnet.labels("lat_fpga_ms")[rows])
+    assert runs[0].arch_ids == Evaluator(fbnet, "random", "test", target="lat_fpga_ms").arch_ids
+
+
+def test_gennape_tracks_train_on_deduplicated_nb101_and_few_shot_on_the_50_rows(families, copies):
+    runner, factory, runs = run_probe(families, ("nb101", "nasbench_macro"),
+                                      tracks=("gennape_zero_shot", "gennape_few_shot"))
+    nb101, macro = families["nb101"], families["nasbench_macro"]
+    dedup = deduplicated_rows(nb101, nb101.default_target)
     fewshot = macro.get_idx_split("fewshot50")
-    for model in source_models:
-        assert [name for name, _ in model.fitted] == ["nb101"]
-        assert len(model.fitted[0][1]) == 300
-        assert model.tuned == [], "few-shot must fine-tune a copy, not the zero-shot model"
+    assert len(dedup.indices) == 292 < proto.QUICK_TRAIN_CAP and len(fewshot["train"]) == 50
+    assert len(factory.made) == 2, "one source fit per seed serves both tracks"
+    for model in factory.made:
+        (name, rows, labels), = model.fitted
+        assert name == "nb101"
+        np.testing.assert_array_equal(rows, dedup.indices)
+        np.testing.assert_array_equal(labels, dedup.values)  # the mean label over each CG's duplicates
+        assert model.validated == [] and model.tuned == [], "few-shot must fine-tune a copy, not the zero-shot model"
         np.testing.assert_array_equal(model.predicted[0][1], Evaluator(macro, "random", "test").indices)
-    zero = [r for r in runs if r.track == "zero_shot"]
-    few = [r for r in runs if r.track == "few_shot"]
-    assert all(r.trained_on == ("nb101",) for r in zero)
-    assert all(r.trained_on == ("nb101", "nasbench_macro") and r.n_train == 350 for r in few)
-    assert len(fewshot["train"]) == 50
-    for run in few:
-        assert run.split == "fewshot50"
-        assert run.arch_ids == Evaluator(macro, "fewshot50", "test").arch_ids
-        assert not set(run.arch_ids) & {macro.arch_ids[i] for i in fewshot["train"]}
+    assert len(copies) == 2
+    for copy in copies:
+        (name, target, rows), = copy.tuned
+        assert (name, target) == ("nasbench_macro", macro.default_target)
+        np.testing.assert_array_equal(rows, fewshot["train"])
+    zero = [r.run for r in runs if r.run.track == "gennape_zero_shot"]
+    few = [r for r in runs if r.run.track == "gennape_few_shot"]
+    assert len(zero) == len(few) == 2
+    assert all(r.trained_on == ("nb101",) and r.n_train == 292 and r.split == "random" for r in zero)
+    assert all(r.run.trained_on == ("nb101", "nasbench_macro") and r.run.n_train == 342 for r in few)
+    for scored in few:
+        assert scored.run.split == "fewshot50"
+        assert scored.arch_ids == Evaluator(macro, "fewshot50", "test").arch_ids
+        assert not set(scored.arch_ids) & {macro.arch_ids[i] for i in fewshot["train"]}
 
 
-def test_few_shot_fine_tunes_on_the_fewshot50_train_rows(families, monkeypatch):
-    protocol = proto.Protocol(families=("nasbench_macro",), seeds=(3,), tracks=("few_shot",), train_cap=100,
-                              predictor_options={})
-    factory = RecordingFactory()
-    original_deepcopy = proto.copy.deepcopy
-    copies = []
+def test_gennape_source_rows_are_capped_by_seed(families):
+    runner, factory, runs = run_probe(families, ("nasbench_macro",), tracks=("gennape_few_shot",), seeds=(3,),
+                                      train_cap=100)
+    nb101 = families["nb101"]
+    dedup = deduplicated_rows(nb101, nb101.default_target)
+    assert _keys(runs) == [("gennape_few_shot", "nasbench_macro", "c10_test_acc_mean")]
+    (name, rows, labels), = factory.made[0].fitted
+    assert name == "nb101" and len(rows) == 100 and set(rows) <= set(dedup.indices)
+    np.testing.assert_array_equal(labels, dedup.values[np.isin(dedup.indices, rows)])
+    assert runs[0].run.n_train == 150
 
-    def recording_deepcopy(obj):
-        copies.append(original_deepcopy(obj))
-        return copies[-1]
 
-    monkeypatch.setattr(proto.copy, "deepcopy", recording_deepcopy)
-    runs = proto.MethodRunner(LogFlopsProbe.name, protocol, families, factory=factory).runs(progress=False)
-    assert [r.track for r in runs] == ["few_shot"]
-    (name, rows), = copies[0].tuned
-    assert name == "nasbench_macro"
-    np.testing.assert_array_equal(rows, families["nasbench_macro"].get_idx_split("fewshot50")["train"])
-    assert [n for n, _ in copies[0].fitted] == ["nb101"]
+def test_leave_one_out_trains_on_the_other_search_spaces_as_percentile_ranks(families):
+    runner, factory, runs = run_probe(families, ("nb101", "nasbench_macro"), tracks=("lofo_zero_shot",), seeds=(0,))
+    assert _keys(runs) == [("lofo_zero_shot", "nb101", "c10_val_acc_108ep"),
+                           ("lofo_zero_shot", "nasbench_macro", "c10_test_acc_mean")]
+    for scored, predictor in zip(runs, factory.made):
+        run = scored.run
+        source = "nasbench_macro" if run.family == "nb101" else "nb101"
+        assert run.trained_on == (source,)
+        (name, rows, labels), = predictor.fitted
+        family = families[source]
+        # every labelled row of the source (its test part too: the held-out family is another), capped
+        assert name == source and len(rows) == run.n_train == 300 and set(rows) <= set(range(len(family)))
+        np.testing.assert_array_equal(labels, percentile_ranks(family.labels(family.default_target)[rows]))
+        assert predictor.validated == []
+        assert scored.arch_ids == Evaluator(families[run.family], "random", "test").arch_ids
+
+
+def test_leave_one_out_needs_another_search_space(families):
+    runner, factory, runs = run_probe(families, ("nb101",), tracks=("lofo_zero_shot",))
+    assert runner.plan.n_runs() == 0 and runs == [] and factory.made == []
+
+
+def test_device_transfer_holds_out_helps_devices(fbnet, copies):
+    tracks = ("device_transfer_k0", "device_transfer_k10", "device_transfer_k20")
+    runner, factory, runs = run_probe({"fbnet": fbnet}, ("fbnet",), tracks=tracks, seeds=(0,), train_cap=50)
+    held_out = HELD_OUT_DEVICES["fbnet"]
+    sources = source_devices(fbnet)
+    assert len(sources) == 24 and not set(sources) & set(held_out)
+    assert _keys(runs) == [(track, "fbnet", device) for track in tracks for device in held_out]
+    pretrained, = factory.made  # one fit per family and seed serves every held-out device and k
+    assert [name for name, _, _ in pretrained.fitted] == ["fbnet"] * len(sources)
+    train = set(fbnet.get_idx_split("random")["train"])
+    for (_, rows, labels), device in zip(pretrained.fitted, sources):
+        assert len(rows) == 50 and set(rows) <= train
+        np.testing.assert_array_equal(labels, fbnet.labels(device)[rows])
+    assert pretrained.tuned == [] and pretrained.validated == []
+    assert [copy.tuned[0][:2] for copy in copies] == [("fbnet", device) for _ in (10, 20) for device in held_out]
+    for copy, (k, device) in zip(copies, [(k, device) for k in (10, 20) for device in held_out]):
+        np.testing.assert_array_equal(copy.tuned[0][2], shot_rows(fbnet, device, k, seed=0))
+    for scored in runs:
+        k = TRACKS[scored.run.track].shots
+        assert scored.run.trained_on == ("fbnet",) and scored.run.n_train == 24 * 50 + k
+        evaluator = Evaluator(fbnet, "random", "test", target=scored.run.target)
+        assert scored.arch_ids == evaluator.arch_ids
+        np.testing.assert_array_equal(scored.y_true, evaluator.y_true)
 
 
 def test_metrics_are_the_evaluators(tracked, families):
     _, _, runs = tracked
-    run = runs[0]
-    evaluator = Evaluator(families[run.family], run.split, "test")
-    assert run.arch_ids == evaluator.arch_ids
-    np.testing.assert_array_equal(run.y_true, evaluator.y_true)
-    expected = evaluator.eval(run.y_pred)
-    assert set(expected) - set(run.metrics) == set(proto.QUICK_SKIPPED_METRICS)
-    for name, value in run.metrics.items():
-        assert value == pytest.approx(expected[name], nan_ok=True), name
-    assert run.metrics["n"] == len(run.arch_ids)
+    for scored in (runs[0], runs[2]):  # in_family nb101; gennape_zero_shot nasbench_macro
+        evaluator = Evaluator(families[scored.run.family], scored.run.split, "test")
+        assert scored.arch_ids == evaluator.arch_ids
+        np.testing.assert_array_equal(scored.y_true, evaluator.y_true)
+        expected = evaluator.eval(scored.y_pred)
+        assert set(expected) - set(scored.metrics) == set(proto.QUICK_SKIPPED_METRICS)
+        for name, value in scored.metrics.items():
+            assert value == pytest.approx(expected[name], nan_ok=True), name
+        assert scored.metrics["n"] == len(scored.arch_ids)
 
 
-def _run(seed, spearman, kendall, track="in_family", family="nb101"):
-    return proto.Run(method="m", track=track, family=family, target="t", seed=seed, trained_on=(family,), n_train=10,
-                     arch_ids=["a", "b"], y_true=np.zeros(2), y_pred=np.zeros(2),
-                     metrics={"spearman": spearman, "kendall": kendall}, seconds=1.0)
+def test_predict_must_return_one_score_per_row(families):
+    class Short(LogFlopsProbe):
+        def predict(self, family, indices):
+            return super().predict(family, indices)[:-1]
+
+    protocol = proto.Protocol(families=("nb101",), seeds=(0,), tracks=("in_family",), predictor_options={})
+    runner = proto.MethodRunner("short", protocol, families, factory=lambda name, **options: Short())
+    with pytest.raises(ValueError, match=r"short.predict on nb101 returned shape \(49,\), expected \(50,\)"):
+        runner.runs(progress=False)
 
 
-def test_aggregate_mean_and_sample_std_over_seeds():
-    runs = [_run(0, 0.5, 0.3), _run(1, 0.7, 0.5), _run(2, 0.9, 0.4), _run(0, 0.2, 0.1, family="nb201")]
-    by_family = {a.family: a for a in proto.aggregate(runs)}
-    nb101 = by_family["nb101"]
-    assert nb101.seeds == (0, 1, 2)
-    assert nb101.mean["spearman"] == pytest.approx(0.7)
-    assert nb101.std["spearman"] == pytest.approx(0.2)  # sample std of 0.5, 0.7, 0.9
-    assert nb101.mean["kendall"] == pytest.approx(0.4)
-    assert math.isnan(by_family["nb201"].std["spearman"])
-    assert by_family["nb201"].as_dict()["std"]["spearman"] is None
-    with pytest.raises(ValueError, match="repeated seeds"):
-        proto.aggregate([_run(0, 0.5, 0.3), _run(0, 0.6, 0.3)])
+# ---------------------------------------------------------------------------------------------
+# The report
 
 
-def test_table_and_anchors(tracked):
+def test_table_goal_and_anchors(tracked):
     _, _, runs = tracked
-    aggregates = proto.aggregate(runs)
-    table = results_table(aggregates)
-    assert table.count(LogFlopsProbe.name) == 4 and "±" in table and "spearman" in table.splitlines()[0]
-    lines = anchor_lines(aggregates)
-    assert any("0.815" in line for line in lines) and any("0.910" in line for line in lines)
-    assert sum("not run" in line for line in lines) == sum(len(a.compare_with) for a in ANCHORS)
+    results = {LogFlopsProbe.name: aggregate(runs)}
+    table = results_table(results).splitlines()
+    assert table[0].split()[:5] == ["method", "track", "family", "target", "spearman"]
+    assert "flops ρ" in table[0] and "beyond flops" in table[0]
+    body = table[2:]
+    assert len(body) == 6 and all(line.startswith(LogFlopsProbe.name) and "±" in line for line in body)
+    assert [line.split()[1] for line in body] == ["in_family", "in_family", "gennape_zero_shot", "gennape_few_shot",
+                                                  "lofo_zero_shot", "lofo_zero_shot"]
+    goal = goal_lines(results)
+    assert goal[1].startswith(f"  {LogFlopsProbe.name}: beats FLOPs on ") and "of 2 held-out families" in goal[1]
+    lines = anchor_lines(results, {LogFlopsProbe.name: runs})
+    # every published anchor is listed; none is on these families, so no number of ours is set beside one
+    assert len(lines) == 1 + len(PUBLISHED_ANCHORS) and not any("ours," in line for line in lines)
+    for value in ("0.815", "0.910", "0.849", "0.740", "0.790"):
+        assert any(value in line for line in lines), value
+
+
+def _nb201_scored(track, target, seed, y_pred, arch_ids, y_true):
+    metrics = {"n": len(arch_ids), "spearman": 0.5 + seed / 10, "kendall": 0.3, "flops_spearman": 0.6}
+    trained_on = ("nb201",) if track == "in_family" else ("nb101",)
+    return ScoredRun(Run(track, "nb201", target, seed, trained_on, dict(zip(arch_ids, y_pred))), metrics, arch_ids,
+                     y_true, y_pred)
 
 
 def test_anchor_subset_scores_only_the_rows_the_publication_used():
@@ -217,33 +400,64 @@ def test_anchor_subset_scores_only_the_rows_the_publication_used():
     arch_ids = ["|nor_conv_3x3~0|", "|skip_connect~0|", "|avg_pool_3x3~0|", "|nor_conv_1x1~0|",
                 "|none~0|", "|none~0|+|none~1|"]
     y_true = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
-    runs = [proto.Run(method="gennape", track="zero_shot", family="nb201", target="t", seed=seed, trained_on=("nb101",),
-                      n_train=10, arch_ids=arch_ids, y_true=y_true, y_pred=np.array([1, 2, 3, 4, -1, -2.0]) + seed,
-                      metrics={"spearman": 0.0, "kendall": 0.0}, seconds=1.0) for seed in (0, 1)]
+    target = family_spec("nb201").default_target
+    runs = [_nb201_scored("gennape_zero_shot", target, seed, np.array([1, 2, 3, 4, -1, -2.0]) + seed, arch_ids,
+                          y_true) for seed in (0, 1)]
+    assert [nb201_none_free(a) for a in arch_ids] == [True] * 4 + [False] * 2
     assert subset_spearman(runs, nb201_none_free) == (pytest.approx(1.0), pytest.approx(0.0), 4)
-    lines = anchor_lines(proto.aggregate(runs), runs)
-    assert any("none-free" in line and "(4 test rows): 1.000 ± 0.000" in line for line in lines)
+    lines = anchor_lines({"gennape": aggregate(runs)}, {"gennape": runs})
+    assert "      ours, gennape: 0.550 ± 0.071 (FLOPs ranking 0.600)" in lines
+    assert f"      ours, gennape, on {NONE_FREE_NB201} (4 test rows): 1.000 ± 0.000" in lines
+    # both zero-shot anchors (GENNAPE's and FLAN's) are set beside our zero-shot result
+    assert sum(line.startswith("      ours, gennape:") for line in lines) == 2
+
+
+def test_anchors_compare_only_the_families_default_target():
+    """The anchors are accuracies of NB-201: an in_family run on a latency of nb201 is not one of them."""
+    arch_ids, y = ["|nor_conv_3x3~0|", "|skip_connect~0|", "|none~0|"], np.array([1.0, 2.0, 3.0])
+    latency = [_nb201_scored("in_family", "lat_pixel2_ms", 0, y, arch_ids, y)]
+    accuracy = [_nb201_scored("in_family", family_spec("nb201").default_target, 0, y, arch_ids, y)]
+    assert not any("ours," in line for line in anchor_lines({"flops": aggregate(latency)}, {"flops": latency}))
+    lines = anchor_lines({"flops": aggregate(latency + accuracy)}, {"flops": latency + accuracy})
+    assert sum(line == "      ours, flops: 0.500 (FLOPs ranking 0.600)" for line in lines) == 2  # synflow, NASWOT
 
 
 def test_submission_validates_and_scores_match(tracked, families, tmp_path):
     from leaderboard.validate import validate_submission
 
     runner, _, runs = tracked
-    path = proto.write_method_submission(tmp_path / "probe.json", LogFlopsProbe.name, runner.last_predictor, runs,
-                                         families)
-    document = json.loads(path.read_text())
+    protocol = runner.protocol
+    path = proto.write_method_submission(tmp_path / "probe.json.gz", LogFlopsProbe.name, runner.last_predictor, runs,
+                                         families, protocol)
+    document = json.loads(gzip.decompress(path.read_bytes()))
+    assert document["format"] == "cgbench-submission-2"
     assert set(document["families"]) == {"nb101", "nasbench_macro"}
+    assert document["method"]["protocol"] == {"name": "quick", "train_cap": 300, "settings": "its defaults"}
+    assert document["method"]["scale"] == "target" and document["method"]["n_parameters"] == 0
+    assert document["method"]["code_url"].endswith("/blob/main/tests/test_protocol.py")
     assert len(document["runs"]) == len(runs)
     validated = validate_submission(path)
-    for result, run in zip(validated.runs, runs):
-        assert result.metrics["spearman"] == pytest.approx(run.metrics["spearman"])
+    assert [r.run.key for r in validated.runs] == [r.run.key for r in runs]
+    assert [r.run.trained_on for r in validated.runs] == [r.run.trained_on for r in runs]
+    for result, scored in zip(validated.runs, runs):
+        for name, value in scored.metrics.items():
+            assert result.metrics[name] == pytest.approx(value, rel=1e-6, nan_ok=True), (scored.run.label(), name)
+
+
+def test_code_url_names_the_module_of_the_predictor():
+    from baselines.predictor import make_predictor
+
+    flops = make_predictor("flops")
+    assert proto.module_path(flops) == "baselines/simple.py"
+    assert proto.code_url(flops).endswith("/blob/main/baselines/simple.py")
+    assert proto.code_url(flops).startswith("https://")
 
 
 def test_plots_are_written(tracked, tmp_path):
     import matplotlib.image
 
     _, _, runs = tracked
-    paths = [*plot_scatter(runs, tmp_path), plot_rank_correlation(proto.aggregate(runs), tmp_path)]
+    paths = [*plot_scatter({"probe": runs}, tmp_path), plot_rank_correlation({"probe": aggregate(runs)}, tmp_path)]
     assert sorted(p.name for p in paths) == ["rank_correlation.png", "scatter_nasbench_macro.png", "scatter_nb101.png"]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
@@ -251,27 +465,94 @@ def test_plots_are_written(tracked, tmp_path):
         assert pixels.shape[0] > 300 and pixels.std() > 0.05, f"{path.name} looks blank"
 
 
+# ---------------------------------------------------------------------------------------------
+# cgbench benchmark
+
+
 def test_cli_benchmark_runs_and_prints_the_table(families, tmp_path, capsys):
     from cgbench.cli import main
 
     out, submissions = tmp_path / "results", tmp_path / "submissions"
-    main(["benchmark", "--methods", "flops", "--families", "nb101", "--seeds", "0", "--out", str(out),
-          "--submissions", str(submissions), "--no-progress"])
+    main(["benchmark", "--methods", "flops", "--families", "nb101", "nasbench_macro", "--seeds", "0", "--out",
+          str(out), "--submissions", str(submissions), "--no-progress"])
     printed = capsys.readouterr().out
-    header = next(line for line in printed.splitlines() if line.startswith("method"))
-    assert "spearman" in header and "kendall" in header
-    assert any(line.startswith("flops") and "in_family" in line and "nb101" in line for line in printed.splitlines())
-    assert f"at most {proto.QUICK_TRAIN_CAP}" in printed and "0.815" in printed
-    assert "torch threads: 1" in printed and "zc_ranker: opt-in" in printed
+    lines = printed.splitlines()
+    header = next(line for line in lines if line.startswith("method"))
+    assert "spearman" in header and "kendall" in header and "flops ρ" in header
+    rows = [line.split()[:4] for line in lines if line.startswith("flops ")]
+    assert rows == [["flops", "in_family", "nasbench_macro", "c10_test_acc_mean"],
+                    ["flops", "in_family", "nb101", "c10_val_acc_108ep"],
+                    ["flops", "gennape_zero_shot", "nasbench_macro", "c10_test_acc_mean"],
+                    ["flops", "gennape_few_shot", "nasbench_macro", "c10_test_acc_mean"],
+                    ["flops", "lofo_zero_shot", "nasbench_macro", "c10_test_acc_mean"],
+                    ["flops", "lofo_zero_shot", "nb101", "c10_val_acc_108ep"]]
+    assert f"at most {proto.QUICK_TRAIN_CAP} per (family, target)" in printed and "0.815" in printed
+    # the FLOPs ranking knows nothing beyond FLOPs
+    assert "  flops: beats FLOPs on 0 of 2 held-out families (none)" in lines
+    assert "torch threads: 1" in printed and f"tracks: {', '.join(TRACKS)}" in printed
     assert torch.get_num_threads() == proto.QUICK_TORCH_THREADS
     assert (submissions / "flops.json.gz").exists() and (out / "scatter_nb101.png").exists()
+    assert (out / "rank_correlation.png").exists() and (out / "results.txt").read_text().strip() in printed
     result = json.loads((out / "results.json").read_text())
-    assert [(a["method"], a["track"], a["family"]) for a in result["aggregates"]] == [("flops", "in_family", "nb101")]
+    assert result["methods"] == ["flops"] and list(result["aggregates"]) == ["flops"]
+    assert [(a["track"], a["family"]) for a in result["aggregates"]["flops"]] == [
+        ("in_family", "nasbench_macro"), ("in_family", "nb101"), ("gennape_zero_shot", "nasbench_macro"),
+        ("gennape_few_shot", "nasbench_macro"), ("lofo_zero_shot", "nasbench_macro"), ("lofo_zero_shot", "nb101")]
+    assert len(result["runs"]["flops"]) == 6
+
+
+def test_cli_writes_submissions_where_asked(families, tmp_path, monkeypatch, capsys):
+    from baselines import cli
+    from cgbench.cli import main
+
+    board = tmp_path / "board"
+    monkeypatch.setattr(cli, "LEADERBOARD_SUBMISSIONS", board)
+    argv = ["benchmark", "--methods", "flops", "--families", "nb101", "--seeds", "0", "--tracks", "in_family",
+            "--no-progress"]
+    main([*argv, "--out", str(tmp_path / "a")])
+    assert (tmp_path / "a" / "submissions" / "flops.json.gz").exists() and not board.exists()
+    main([*argv, "--out", str(tmp_path / "b"), "--update-leaderboard"])
+    assert (board / "flops.json.gz").exists() and not (tmp_path / "b" / "submissions").exists()
+    main([*argv, "--out", str(tmp_path / "c"), "--no-submissions"])
+    assert (tmp_path / "c" / "results.json").exists() and not (tmp_path / "c" / "submissions").exists()
+    capsys.readouterr()
+
+
+def test_cli_makes_the_protocol_asked_for():
+    from baselines.cli import make_protocol
+    from cgbench.cli import build_parser
+
+    def protocol(*argv):
+        return make_protocol(build_parser().parse_args(["benchmark", *argv]))
+
+    quick = protocol()
+    assert (quick.families, quick.seeds, quick.tracks, quick.train_cap, quick.full) == (
+        proto.DEFAULT_FAMILIES, DEFAULT_SEEDS, tuple(TRACKS), proto.QUICK_TRAIN_CAP, False)
+    # a target alone is scored in-family; with tracks named, those tracks
+    assert protocol("--target", "lat_fpga_ms").tracks == ("in_family",)
+    assert protocol("--target", "lat_fpga_ms").target == "lat_fpga_ms"
+    assert protocol("--target", "lat_fpga_ms", "--tracks", "in_family", "lofo_zero_shot").tracks == (
+        "in_family", "lofo_zero_shot")
+    assert protocol("--train-cap", "50", "--seeds", "3", "1").train_cap == 50
+    assert protocol("--train-cap", "50", "--seeds", "3", "1").seeds == (3, 1)
+    full = protocol("--full", "--families", "nb101")
+    assert full.full and full.train_cap is None and full.families == ("nb101",)
 
 
 def test_cli_rejects_unknown_method(cgbench_home, tmp_path, cli_error):
     line = cli_error("benchmark", "--methods", "no_such_predictor", "--out", tmp_path)
     assert line.startswith("cgbench benchmark: error: unknown method 'no_such_predictor'; known methods: ")
+
+
+def test_cli_rejects_a_target_no_family_has(families, tmp_path, cli_error):
+    line = cli_error("benchmark", "--methods", "flops", "--families", "nb101", "--target", "lat_fpga_ms", "--out",
+                     tmp_path)
+    assert line.startswith("cgbench benchmark: error: no family of the protocol has the label column 'lat_fpga_ms'")
+    assert not (tmp_path / "results.txt").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# zc_ranker's parts
 
 
 def test_rank_normal_scores_keep_order_and_average_ties():
