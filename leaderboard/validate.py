@@ -79,9 +79,10 @@ def _current_family(name: str, submission: Submission, load: FamilyLoader) -> Fa
     claimed = submission.families[name]
     if (claimed.version, claimed.data_sha256) != (family.version, family.data_sha256):
         raise InvalidSubmissionError(
-            f"families[{name!r}]: stale data version: the submission was made against version {claimed.version!r} "
+            f"families[{name!r}]: data version differs: the submission was made against version {claimed.version!r} "
             f"(data_sha256 {claimed.data_sha256[:16]}...), the current build is version {family.version!r} "
-            f"(data_sha256 {family.data_sha256[:16]}...); rerun the method on the current data")
+            f"(data_sha256 {family.data_sha256[:16]}...); rerun the method on the current data, or, if your "
+            f"build predates this cgbench, rebuild it: cgbench build {name} --force")
     return family
 
 
