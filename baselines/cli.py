@@ -21,7 +21,8 @@ from cgbench.errors import unknown_name
 if TYPE_CHECKING:
     from baselines import protocol as proto
 
-LEADERBOARD_SUBMISSIONS = Path("leaderboard") / "submissions"
+# Beside the installed `leaderboard` package, wherever the command runs from.
+LEADERBOARD_SUBMISSIONS = Path(__file__).resolve().parents[1] / "leaderboard" / "submissions"
 
 
 def make_protocol(args: argparse.Namespace) -> proto.Protocol:
@@ -59,12 +60,12 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
                                                          runner.last_predictor, runs[method], families, protocol))
     out.mkdir(parents=True, exist_ok=True)
     notes = [f"fine-tuning refits from scratch (no fine-tuning of its own): {', '.join(refits)}"] if refits else []
-    text = "\n".join([*protocol.cap_lines(), *notes, "", results_table(results), "", *goal_lines(results), "",
+    text = "\n".join([*protocol.cap_lines(methods), *notes, "", results_table(results), "", *goal_lines(results), "",
                       *anchor_lines(results, runs)])
     print(text)
     (out / "results.txt").write_text(text + "\n")
     (out / "results.json").write_text(json.dumps({
-        "protocol": protocol.cap_lines(), "methods": list(methods),
+        "protocol": protocol.cap_lines(methods), "methods": list(methods),
         "aggregates": {m: [a.as_dict() for a in aggregates] for m, aggregates in results.items()},
         "runs": {m: [{"track": r.run.track, "family": r.run.family, "target": r.run.target, "seed": r.run.seed,
                       "trained_on": list(r.run.trained_on), "n_train": r.run.n_train,

@@ -111,8 +111,8 @@ class Protocol:
         options = self.options_for(method)
         return ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "its defaults"
 
-    def cap_lines(self) -> list[str]:
-        """Every cap of this protocol, in words, for the printed output and the results file."""
+    def cap_lines(self, methods: Sequence[str]) -> list[str]:
+        """Every cap of this protocol for ``methods``, in words, for the printed output and the results file."""
         scale = "full (paper-scale)" if self.full else "quick (default; `--full` for the paper-scale protocol)"
         lines = [
             f"protocol: {scale}",
@@ -125,9 +125,8 @@ class Protocol:
             "run metrics: all of the Evaluator's" + ("" if self.full else
                                                      f" except {', '.join(QUICK_SKIPPED_METRICS)} (O(n^2))"),
         ]
-        for method, options in sorted(self.predictor_options.items()):
-            lines.append(f"predictor options for {method}: " + ", ".join(f"{k}={v}" for k, v in sorted(options.items())))
-        return lines
+        return lines + [f"predictor options for {method}: {self.settings_text(method)}"
+                         for method in methods if self.options_for(method)]
 
 
 def labelled_families() -> list[str]:

@@ -7,6 +7,7 @@ tests/test_tasks.py; here it is only used.
 
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,7 +154,8 @@ def test_quick_and_paper_protocols_and_their_cap_lines():
     assert quick.train_cap == proto.QUICK_TRAIN_CAP and quick.name == "quick" and quick.target is None
     assert quick.options_for("gin") == proto.QUICK_PREDICTOR_OPTIONS["gin"] and quick.options_for("flops") == {}
     assert quick.settings_text("gin") == "epochs=10" and quick.settings_text("flops") == "its defaults"
-    lines = quick.cap_lines()
+    lines = quick.cap_lines(["flops", "gin"])
+    assert [line for line in lines if line.startswith("predictor options")] == ["predictor options for gin: epochs=10"]
     assert f"tracks: {', '.join(TRACKS)}" in lines
     assert f"training rows per fit: at most {proto.QUICK_TRAIN_CAP} per (family, target) (a seeded draw)" in lines
     assert "run metrics: all of the Evaluator's except kendall_gennape (O(n^2))" in lines
@@ -163,8 +165,9 @@ def test_quick_and_paper_protocols_and_their_cap_lines():
                                                                          "lat_fpga_ms")
     assert paper.train_cap is None and paper.full and paper.name == "full"
     assert paper.options_for("gennape") == {"paper_scale": True}
-    assert "tracks: in_family; in_family target lat_fpga_ms" in paper.cap_lines()
-    assert "training rows per fit: all labelled rows" in paper.cap_lines()
+    assert "tracks: in_family; in_family target lat_fpga_ms" in paper.cap_lines(["gennape"])
+    assert "training rows per fit: all labelled rows" in paper.cap_lines(["gennape"])
+    assert "predictor options for gennape: paper_scale=True" in paper.cap_lines(["gennape"])
     assert proto.Protocol.paper(families=("nb101",)).tracks == tuple(TRACKS)
 
 
@@ -516,6 +519,15 @@ def test_cli_writes_submissions_where_asked(families, tmp_path, monkeypatch, cap
     main([*argv, "--out", str(tmp_path / "c"), "--no-submissions"])
     assert (tmp_path / "c" / "results.json").exists() and not (tmp_path / "c" / "submissions").exists()
     capsys.readouterr()
+
+
+def test_update_leaderboard_writes_the_shipped_folder_from_any_working_directory(tmp_path, monkeypatch):
+    import leaderboard
+    from baselines import cli
+
+    monkeypatch.chdir(tmp_path)
+    shipped = Path(leaderboard.__file__).resolve().parent / "submissions"
+    assert cli.LEADERBOARD_SUBMISSIONS == shipped and (shipped / "flops.json.gz").is_file()
 
 
 def test_cli_makes_the_protocol_asked_for():
