@@ -102,9 +102,9 @@ def test_an_unreadable_manifest_names_itself_and_the_rebuild(copy, text, message
 
 def test_an_imported_family_names_its_import_command(copy):
     folder, _ = copy
-    with pytest.raises(FamilyIntegrityError, match=r"describes 'nb101' version '1.0', not 'nb301' version '1.0'; "
-                                                   r"run `cgbench import nb301 DIR`"):
-        load(folder, "nb301")
+    with pytest.raises(FamilyIntegrityError, match=r"describes 'nb101' version '1.0', not 'nb101_full' version '1.0'; "
+                                                   r"run `cgbench import nb101 PATH/nasbench_only108.tfrecord`"):
+        load(folder, "nb101_full")
 
 
 @pytest.fixture

@@ -176,7 +176,9 @@ def cg_data_zip(tmp_path, gennape_module):
 
 
 @pytest.fixture
-def imported(cgbench_home, cg_data_zip):
+def imported(cgbench_home, cg_data_zip, tmp_path, monkeypatch):
+    """The zip imported into a home of its own: imported families in the session's home would join the benchmark."""
+    monkeypatch.setenv("CGBENCH_HOME", str(tmp_path / "home"))
     assert "model_src.comp_graph.tf_comp_graph" in sys.modules
     return import_families("gennape", cg_data_zip, progress=False)
 

@@ -256,9 +256,11 @@ def test_records_round_trip_and_protobuf_fields(tfrecord):
     assert numbers == [1, 1, 1, 2, 3]
 
 
-def test_importer_round_trip(tfrecord, cgbench_home):
+def test_importer_round_trip(tfrecord, cgbench_home, tmp_path, monkeypatch):
     from cgbench import load_family
 
+    # a home of its own: an nb101_full in the session's home would become the GENNAPE tracks' source
+    monkeypatch.setenv("CGBENCH_HOME", str(tmp_path / "home"))
     path, _, expected = tfrecord
     assert import_families("nb101", path, progress=False) == ["nb101_full"]
     family = load_family("nb101_full", progress=False)

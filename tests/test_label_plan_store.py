@@ -196,8 +196,8 @@ def test_a_missing_data_root_fails_every_unit_with_the_reason(plan, tmp_path):
     assert sorted(summary.failed) == sorted(u.unit_id for u in plan.units) and not summary.done
     status = plan_status(plan)
     assert status.counts() == {"done": 0, "pending": 0, "in_progress": 0, "failed": 2}
-    assert all(r["error_type"] == "FileNotFoundError" and "no-such-folder" in r["message"]
-               for r in status.failed.values())
+    assert all(r["error_type"] == "MissingDataError" and "no-such-folder" in r["message"]
+               and "cgbench label data --download" in r["message"] for r in status.failed.values())
 
 
 def test_status_counts_a_newer_checkpoint_as_in_progress(plan):
@@ -258,8 +258,10 @@ def test_collected_labels_join_the_family_and_leave_it_when_deleted(tmp_path, da
 
     edited = Recipe(**{**RECIPE.as_dict(), "lr": 0.02})
     other = make_plan("hiaml", 1, 3, edited, tmp_path / "other", progress=False)
-    ResultStore(other).write(other.units[0].unit_id, results[0] | {"unit": {**results[0]["unit"],
-                                                                            "unit_id": other.units[0].unit_id}})
+    moved = other.units[0]
+    ResultStore(other).write(moved.unit_id, results[0] | {
+        "unit": {**results[0]["unit"], "unit_id": moved.unit_id, "arch_id": moved.arch_id, "seed": moved.seed},
+        "recipe": {**results[0]["recipe"], "hash": edited.hash}})
     with pytest.raises(FileExistsError, match="another name"):
         collect([other], progress=False)
     with pytest.raises(ValueError, match="share family and recipe"):

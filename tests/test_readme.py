@@ -33,10 +33,10 @@ def blocks(lang: str) -> list[tuple[int, str, bool]]:
 
 
 def commands(code: str) -> list[str]:
-    """The shell commands of a bash block: continuations joined, comments and pipes cut off."""
+    """The shell commands of a bash block: continuations joined, `&&` chains split, comments and pipes cut off."""
     joined = code.replace("\\\n", " ")
     lines = [line.split(" #")[0].split(" | ")[0].strip() for line in joined.splitlines()]
-    return [line for line in lines if line and not line.startswith("#")]
+    return [part.strip() for line in lines if line and not line.startswith("#") for part in line.split(" && ")]
 
 
 def environment(home: Path) -> dict:

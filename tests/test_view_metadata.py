@@ -43,7 +43,8 @@ def test_hf_view_has_description_citation_and_licences(nb201):
     assert "c10_valid_acc_200ep [%]" in info.description and "flops [FLOPs (2 per multiply-add)]" in info.description
     assert "node_shape" in info.description and "h_in, h_out" in info.description
     assert "10.1609/aaai.v37i8.26102" in info.citation
-    assert "Apache-2.0" in info.license and "MIT (mini-nb201-12ep)" in info.license
+    assert info.license == ("cgbench code and CG encoding Apache-2.0; data: Apache-2.0 (analog-nasbench, naslib-9x, "
+                            "naslib-nb201-zen); MIT (help-latency, mini-nb201-12ep)")
     assert info.description.startswith(f"nb201 v{nb201.version} (cgbench-cg-1)") and info.config_name == "random"
     assert set(nb201.to_hf("fewshot50")) == {"train", "test"}  # its valid part is empty by design
 
@@ -53,7 +54,8 @@ def test_parquet_files_carry_units_sources_and_column_docs(nb201):
     record = json.loads(schema.metadata[b"cgbench"])
     assert (record["family"], record["version"], record["cg_format"]) == ("nb201", nb201.version, "cgbench-cg-1")
     assert record["units"][TARGET] == "%" and record["units"]["params"] == "count"
-    assert {s["source_id"] for s in record["sources"]} == {"naslib-nb201-zen", "analog-nasbench", "mini-nb201-12ep"}
+    assert {s["source_id"] for s in record["sources"]} == {"naslib-nb201-zen", "analog-nasbench", "mini-nb201-12ep",
+                                                               "naslib-9x", "help-latency"}
     field = schema.field(TARGET)
     assert field.metadata[b"unit"] == b"%" and b"NASLib" in field.metadata[b"description"]
     assert b"cgbench.graph.OPS" in schema.field("node_op").metadata[b"description"]
