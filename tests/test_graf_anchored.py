@@ -46,11 +46,11 @@ def test_residual_is_what_flops_leave_unexplained():
     anchor = rng.normal(size=500)
     noise = rng.normal(size=500)
     labels = 2 * anchor + noise
-    residual = ResidualRows(None, np.arange(500), labels, anchor, 1.0).residual
+    residual = ResidualRows(None, "y", np.arange(500), labels, anchor, 1.0).residual
     assert abs(np.corrcoef(residual, anchor)[0, 1]) < 1e-9
     slope = np.polyfit(anchor, labels, 1)[0]
     np.testing.assert_allclose(residual, labels - slope * anchor, atol=1e-9)
-    flat = ResidualRows(None, np.arange(3), np.array([1.0, 0.0, -1.0]), np.zeros(3), 1.0)
+    flat = ResidualRows(None, "y", np.arange(3), np.array([1.0, 0.0, -1.0]), np.zeros(3), 1.0)
     np.testing.assert_array_equal(flat.residual, flat.labels)  # no FLOPs ranking to take out
 
 
@@ -65,7 +65,7 @@ def test_shrinkage_zero_is_exactly_the_flops_ranking(nb201, nb101):
 def test_shrinkage_is_chosen_by_inner_leave_one_family_out(nb201, three_sources):
     predictor = make_predictor("graf_anchored", **FAST)
     predictor.fit(three_sources, seed=0)
-    assert set(predictor.inner_scores) == {"nb101", "nasbench_macro", "nb201"}
+    assert set(predictor.inner_scores) == {f"{s.family.name}:{s.target}" for s in three_sources}
     mean = np.mean(list(predictor.inner_scores.values()), axis=0)
     assert predictor.shrinkage == predictor.shrinkages[int(np.argmax(mean))]
     # One inner fold by hand: fitted on the two other families, nb101's rows scored at shrinkage 1.
@@ -73,7 +73,19 @@ def test_shrinkage_is_chosen_by_inner_leave_one_family_out(nb201, three_sources)
     by_hand.fit(three_sources[1:], seed=0)
     rows = three_sources[0].indices
     expected = spearman(three_sources[0].labels(), by_hand.predict(three_sources[0].family, rows))
-    assert predictor.inner_scores["nb101"][predictor.shrinkages.index(1.0)] == pytest.approx(expected, abs=1e-12)
+    held_out = f"nb101:{three_sources[0].target}"
+    assert predictor.inner_scores[held_out][predictor.shrinkages.index(1.0)] == pytest.approx(expected, abs=1e-12)
+
+
+def test_label_columns_of_one_family_are_separate_sources(nb201):
+    """Device transfer trains on several devices' latency of NB-201: each device is an inner fold."""
+    train = nb201.get_idx_split("random")["train"][:400]
+    devices = ["lat_pixel3_ms", "lat_raspi4_ms", "lat_eyeriss_ms"]
+    predictor = make_predictor("graf_anchored", **FAST)
+    predictor.fit([TrainingSet(nb201, train, column) for column in devices], seed=0)
+    assert set(predictor.inner_scores) == {f"nb201:{column}" for column in devices}
+    test = nb201.get_idx_split("random")["test"]
+    assert np.isfinite(predictor.predict(nb201, test)).all()
 
 
 def test_one_source_family_uses_the_default_shrinkage_and_scores_an_unseen_family(nb201, nb101):
@@ -137,7 +149,7 @@ def test_graf_anchored_errors_are_clear(nb201, nb101):
         predictor.predict(nb201, np.arange(3))
     with pytest.raises(RuntimeError, match="fit"):
         predictor.fine_tune(labelled(nb101), seed=0)
-    with pytest.raises(ValueError, match="one TrainingSet per family"):
+    with pytest.raises(ValueError, match="one TrainingSet per family and label column"):
         predictor.fit([labelled(nb101, 100), TrainingSet(nb101, np.arange(100, 200), nb101.default_target)], seed=0)
     with pytest.raises(ValueError, match="at least 2 labelled rows"):
         predictor.fit([labelled(nb101, 1)], seed=0)

@@ -24,6 +24,8 @@ The score of row ``x`` of any family ``F`` (seen in training or not) is
   on families it was not fitted to; shrinkage 0 is the FLOPs ranking. With fewer training families
   (one source, as NB-101 -> NB-201 zero-shot) there is nothing to hold out and the shrinkage is
   ``default_shrinkage`` (1: the residual as fitted). ``inner_scores`` keeps the inner table.
+  A training "family" is, precisely, one label column of one family: the device-transfer track
+  trains on the latency of several devices of NB-201, and its inner folds hold out one device.
 
 ``fine_tune`` boosts ``fine_tune_rounds`` more trees from the fitted score on the few labelled rows
 of the new family (labels normalised within them); their output adds to the score.
@@ -56,6 +58,7 @@ class ResidualRows:
     """The labelled rows of one training family with what the trees fit there."""
 
     family: Family
+    target: str
     rows: np.ndarray
     labels: np.ndarray  # normalised within the family
     anchor: np.ndarray  # z_f of the rows
@@ -68,6 +71,11 @@ class ResidualRows:
             return self.labels
         slope = np.corrcoef(self.labels, self.anchor)[0, 1] * self.labels.std() / self.anchor.std()
         return self.labels - slope * self.anchor
+
+    @property
+    def source(self) -> str:
+        """What an inner fold holds out: a family's label column (device transfer trains on several of one family)."""
+        return f"{self.family.name}:{self.target}"
 
 
 @register_predictor
@@ -92,7 +100,7 @@ class AnchoredGrafPredictor(GrafPredictor):
         self.shrinkages, self.default_shrinkage = tuple(float(s) for s in shrinkages), float(default_shrinkage)
         self.min_families_to_select, self.balance_families = min_families_to_select, balance_families
         self.shrinkage: float | None = None
-        self.inner_scores: dict[str, list[float]] = {}  # inner held-out family -> Spearman per shrinkage
+        self.inner_scores: dict[str, list[float]] = {}  # inner held-out "family:target" -> Spearman per shrinkage
         self._residual_booster = None
 
     # ------------------------------------------------------------------ fitting
@@ -105,7 +113,7 @@ class AnchoredGrafPredictor(GrafPredictor):
             if keep.sum() < 2:
                 continue
             rows = np.asarray(part.indices)[keep]
-            parts.append(ResidualRows(part.family, rows, normalise_labels(labels[keep], self.labels),
+            parts.append(ResidualRows(part.family, part.target, rows, normalise_labels(labels[keep], self.labels),
                                       flops_rank_scores(part.family)[rows],
                                       1.0 / len(rows) if self.balance_families else 1.0))
         if not parts:
@@ -130,16 +138,16 @@ class AnchoredGrafPredictor(GrafPredictor):
         for held_out in parts:
             others = [p for p in parts if p is not held_out]
             residual = self._fit_residual(others, seed).predict(self.family_matrix(held_out.family)[held_out.rows])
-            self.inner_scores[held_out.family.name] = [
+            self.inner_scores[held_out.source] = [
                 float(stats.spearmanr(held_out.labels, held_out.anchor + s * residual)[0]) for s in self.shrinkages]
         mean = np.mean(list(self.inner_scores.values()), axis=0)
         return self.shrinkages[int(np.argmax(mean))]
 
     def fit(self, data: list[TrainingSet], seed: int) -> None:
         parts = self._residual_rows(data)
-        names = [p.family.name for p in parts]
-        if len(set(names)) != len(names):
-            raise ValueError(f"one TrainingSet per family: got {names}")
+        sources = [p.source for p in parts]
+        if len(set(sources)) != len(sources):
+            raise ValueError(f"one TrainingSet per family and label column: got {sources}")
         self._boosters = []
         self.shrinkage = self._select_shrinkage(parts, seed)
         self._residual_booster = self._fit_residual(parts, seed)
