@@ -69,11 +69,15 @@ def subset_spearman(runs: Sequence[ScoredRun], keep) -> tuple[float, float, int]
 
 
 def anchor_lines(results: Results, runs: Mapping[str, Sequence[ScoredRun]]) -> list[str]:
-    """Each published anchor with every method's comparable result (and on the anchor's subset of rows)."""
-    lines = ["Published anchors (Spearman) next to ours:"]
+    """Each published anchor that some method's result is comparable to, with those results (and on the
+    anchor's subset of rows); nothing when the run holds no anchor's track, family and label."""
+    ran = {(a.track, a.family, a.target) for aggregates in results.values() for a in aggregates}
+    lines = []
     for anchor in PUBLISHED_ANCHORS:
-        lines.append(f"  {anchor.text} ({anchor.track}, {anchor.family}): {anchor.spearman:.3f}  [{anchor.source}]")
         key = (anchor.track, anchor.family, anchor.target)  # a run of another label column is not comparable
+        if key not in ran:
+            continue
+        lines.append(f"  {anchor.text} ({anchor.track}, {anchor.family}): {anchor.spearman:.3f}  [{anchor.source}]")
         for method, aggregates in results.items():
             found = [a for a in aggregates if (a.track, a.family, a.target) == key]
             if not found:
@@ -84,12 +88,12 @@ def anchor_lines(results: Results, runs: Mapping[str, Sequence[ScoredRun]]) -> l
             if anchor.subset == NONE_FREE_NB201 and members:
                 mean, std, n_rows = subset_spearman(members, nb201_none_free)
                 lines.append(f"      ours, {method}, on {anchor.subset} ({n_rows} test rows): {mean_std(mean, std)}")
-    return lines
+    return ["Published anchors (Spearman) next to ours:", *lines] if lines else []
 
 
 def goal_lines(results: Results) -> list[str]:
     """Issue 11's goal, per method: leave-one-out families where it beats the FLOPs ranking, NB-201 zero-shot."""
-    lines = ["Beyond FLOPs, per method (leave-one-search-space-out; beats = Spearman above the FLOPs ranking's):"]
+    lines = []
     for method, aggregates in results.items():
         lofo = [a for a in aggregates if a.track == "lofo_zero_shot"]
         if not lofo:
@@ -97,7 +101,8 @@ def goal_lines(results: Results) -> list[str]:
         beats = [a.family for a in lofo if a.mean["spearman"] > a.mean["flops_spearman"]]
         lines.append(f"  {method}: beats FLOPs on {len(beats)} of {len(lofo)} held-out families "
                      f"({', '.join(beats) or 'none'})")
-    return lines
+    header = "Beyond FLOPs, per method (leave-one-search-space-out; beats = Spearman above the FLOPs ranking's):"
+    return [header, *lines] if lines else []
 
 
 def _figure():
