@@ -277,8 +277,34 @@ def remove_orphans(folder: Path) -> list[Path]:
     return orphans
 
 
+def _canonical_type(kind: pa.DataType) -> pa.DataType:
+    """``kind`` with every list's item field named ``item``, Arrow's default, whatever it was called."""
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)):
+        return kind
+    item = kind.value_field
+    item = pa.field("item", _canonical_type(item.type), item.nullable, item.metadata)
+    if pa.types.is_fixed_size_list(kind):
+        return pa.list_(item, kind.list_size)
+    return pa.large_list(item) if pa.types.is_large_list(kind) else pa.list_(item)
+
+
+def canonical_table(table: pa.Table) -> pa.Table:
+    """``table`` in the one schema form its content has, so equal tables give equal Parquet bytes.
+
+    Parquet readers name a list's item field ``element`` while tables built in memory name it
+    ``item``; the name is stored in the file, so a table read back and written again (refreshing
+    collected labels) changed ``data_sha256`` without any change of data, and every submission
+    made against the family stopped validating.
+    """
+    schema = table.schema
+    for i, field in enumerate(schema):
+        schema = schema.set(i, field.with_type(_canonical_type(field.type)))
+    return table.cast(schema)
+
+
 def write_family(folder: Path, table: pa.Table, splits: pa.Table, manifest: dict) -> None:
     """Write a family version: data and splits staged first, then swapped in with the manifest last."""
+    table, splits = canonical_table(table), canonical_table(splits)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with _flock(folder / _WRITE_LOCK, exclusive=True):

@@ -274,3 +274,4 @@ def test_collected_labels_join_the_family_and_leave_it_when_deleted(tmp_path, da
     family = load_family("hiaml", progress=False)
     assert family.targets == [] and "collected_labels" not in family.manifest
     assert family.table.equals(restore_hiaml.table) and family.manifest["n_archs"] == len(restore_hiaml)
+    assert family.data_sha256 == restore_hiaml.data_sha256, "submissions made before the collect validate again"
