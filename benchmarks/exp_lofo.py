@@ -66,6 +66,10 @@ class PreparedTrainingSet(TrainingSet):
         return self.values
 
 
+def _sample_std(values: np.ndarray) -> str:
+    return f"{values.std(ddof=1):.3f}" if len(values) > 1 else "  nan"
+
+
 def distinct_rows(family: Family) -> tuple[np.ndarray, np.ndarray]:
     """One labelled row per canonical CG (the first), with the mean label of the rows sharing its hash."""
     labels = family.labels()
@@ -128,10 +132,9 @@ def table(results: list[dict], track: str) -> str:
     for (method, target), rs in sorted(groups.items()):
         rho = np.array([r["spearman"] for r in rs])
         partial = np.array([r["partial_spearman"] for r in rs])
-        sd = (lambda v: f"{v.std(ddof=1):.3f}" if len(v) > 1 else "  nan")
         flops = rs[0]["flops_spearman"]
-        lines.append(f"{method:18s} {target:15s} {rho.mean():7.3f} ± {sd(rho)} {flops:7.3f} {partial.mean():7.3f} ± "
-                     f"{sd(partial)} {'yes' if rho.mean() > flops + 1e-9 else 'no':>6s} {len(rs):5d} {rs[0]['n_train']:7d} "
+        lines.append(f"{method:18s} {target:15s} {rho.mean():7.3f} ± {_sample_std(rho)} {flops:7.3f} {partial.mean():7.3f} ± "
+                     f"{_sample_std(partial)} {'yes' if rho.mean() > flops + 1e-9 else 'no':>6s} {len(rs):5d} {rs[0]['n_train']:7d} "
                      f"{np.mean([r['seconds'] for r in rs]):6.1f}")
     return "\n".join(lines)
 
