@@ -383,6 +383,21 @@ def aggregate(scored: Sequence[ScoredRun]) -> list[SeedAggregate]:
     return out
 
 
+# A method beats the FLOPs ranking on a (track, family, target) when its mean Spearman is above the
+# FLOPs ranking's by more than seed noise: a one-sided t-test at 5% on the seeds' Spearman values
+# (the FLOPs ranking of a fixed test part is one number), and by at least BEATS_MIN_MARGIN, since a
+# deterministic method (std 0) that ties FLOPs to the fourth decimal has not beaten it.
+BEATS_ALPHA, BEATS_MIN_MARGIN = 0.05, 0.005
+
+
+def beats_flops(result: SeedAggregate) -> bool:
+    """Whether ``result``'s mean Spearman is above the FLOPs ranking's by more than seed noise (see above)."""
+    margin = result.mean["spearman"] - result.mean["flops_spearman"]
+    std, n = result.std.get("spearman"), len(result.seeds)
+    noise = 0.0 if std is None or n < 2 else stats.t.ppf(1 - BEATS_ALPHA, n - 1) * std / math.sqrt(n)
+    return margin > max(noise, BEATS_MIN_MARGIN)
+
+
 def _track_order(key: tuple[str, str, str]) -> tuple[int, str, str]:
     return list(TRACKS).index(key[0]) if key[0] in TRACKS else len(TRACKS), key[1], key[2]
 

@@ -14,8 +14,8 @@ from cgbench.errors import InvalidInputError, UnknownNameError
 from cgbench.evaluation import Evaluator
 from cgbench.families import family_spec
 from cgbench.submission import InvalidSubmissionError, MethodInfo, ProtocolInfo, parse_submission, write_submission
-from cgbench.tasks import (TRACKS, Run, ScoredRun, Track, aggregate, anchors_for, deduplicated_rows, family_group,
-                           gennape_source, get_track, lofo_sources, percentile_ranks, score_run, shot_rows,
+from cgbench.tasks import (TRACKS, Run, ScoredRun, SeedAggregate, Track, aggregate, anchors_for, beats_flops,
+                           deduplicated_rows, family_group, gennape_source, get_track, lofo_sources, percentile_ranks, score_run, shot_rows,
                            track_targets)
 
 NB101_TARGET = "c10_val_acc_108ep"
@@ -371,3 +371,31 @@ def test_renamed_title_and_changed_split_reach_the_renderer_and_the_protocol(nb1
     assert scored.run.split == "fewshot50" and scored.metrics["n"] == 450
     assert scored.arch_ids == Evaluator(nb101, split="fewshot50").arch_ids
     assert table_title("in_family", "nb101", NB101_TARGET) == f"In-family (moved) · nb101 · target {NB101_TARGET}"
+
+
+def _lofo(spearmans, flops):
+    values = np.array(spearmans, float)
+    return SeedAggregate(track="lofo_zero_shot", family="nb201", target="c10_valid_acc_200ep", trained_on=("nb101",),
+                         seeds=tuple(range(len(values))), n_test=100,
+                         mean={"spearman": float(values.mean()), "flops_spearman": flops},
+                         std={"spearman": float(values.std(ddof=1)) if len(values) > 1 else None,
+                              "flops_spearman": 0.0 if len(values) > 1 else None})
+
+
+def test_beating_flops_takes_more_than_seed_noise_and_a_tie():
+    seeds = [0.72, 0.73, 0.71, 0.74, 0.72]  # mean 0.724, sample std 0.0114: t(0.95, 4) x SE = 0.0109
+    assert beats_flops(_lofo(seeds, 0.697))  # 0.027 above
+    assert not beats_flops(_lofo(seeds, 0.715))  # 0.009 above: inside the noise
+    assert not beats_flops(_lofo([0.7111] * 5, 0.7110))  # deterministic, a tie to the fourth decimal
+    assert beats_flops(_lofo([0.717] * 5, 0.711)) and beats_flops(_lofo([0.717], 0.711))
+    assert not beats_flops(_lofo([0.714], 0.711))
+
+
+def test_goal_lines_count_only_beats_beyond_noise():
+    from baselines.report import goal_lines
+
+    tie = _lofo([0.7111] * 5, 0.7110)
+    clear = dataclasses.replace(_lofo([0.80, 0.81, 0.79, 0.80, 0.80], 0.464), family="tnb101_micro")
+    lines = goal_lines({"ranker": [tie, clear]})
+    assert lines[1] == "  ranker: beats FLOPs on 1 of 2 held-out families (tnb101_micro); above it within noise: nb201"
+    assert "one-sided t-test at 5%" in lines[0]
