@@ -492,7 +492,9 @@ def test_cli_benchmark_runs_and_prints_the_table(families, tmp_path, capsys):
                     ["flops", "gennape_few_shot", "nasbench_macro", "c10_test_acc_mean"],
                     ["flops", "lofo_zero_shot", "nasbench_macro", "c10_test_acc_mean"],
                     ["flops", "lofo_zero_shot", "nb101", "c10_val_acc_108ep"]]
-    assert f"at most {proto.QUICK_TRAIN_CAP} per (family, target)" in printed and "0.815" in printed
+    assert f"at most {proto.QUICK_TRAIN_CAP} per (family, target)" in printed
+    # every published anchor is on NB-201, which this run leaves out: none is printed
+    assert "Published anchors" not in printed and "0.815" not in printed
     # the FLOPs ranking knows nothing beyond FLOPs
     assert "  flops: beats FLOPs on 0 of 2 held-out families (none)" in lines
     assert "torch threads: 1" in printed and f"tracks: {', '.join(TRACKS)}" in printed
