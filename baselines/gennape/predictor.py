@@ -21,7 +21,7 @@ Pipeline of :meth:`GennapePredictor.fit` (GENNAPE, Mills et al., AAAI-23):
 
    **Units of G.** The public code with this transform is AIO-P's (GENNAPE's successor, same
    pipeline; the GENNAPE repository has no target transform, see
-   ``/work/shared/docs/GENNAPE_CG_AND_FAMILIES.md`` 1.9): ``MultiTaskNormalizer`` with
+   ``../shared/docs/GENNAPE_CG_AND_FAMILIES.md`` 1.9): ``MultiTaskNormalizer`` with
    ``tar_norm=stand_flops`` computes ``np.log10(flops + 1) + 1`` on the FLOPs its data manager
    hands over, which ``check_flops`` converts to giga-units (values above 1e6 are divided by
    1e9), and its own counter (``tf_comp_graph_flops_counter``, called with ``div=1e9``) counts a
