@@ -89,7 +89,7 @@ def register_predictor(cls: type[Predictor]) -> type[Predictor]:
 
 def _import_predictors() -> None:
     """Import every predictor module; each registers its predictors. A new predictor module is added here."""
-    from baselines import gennape, graf, simple, zc_ranker  # noqa: F401
+    from baselines import ensemble, gennape, graf, simple, zc_ranker  # noqa: F401
 
 
 def make_predictor(name: str, **options) -> Predictor:
