@@ -324,12 +324,17 @@ class MethodRunner:
 
 def predictions_by_arch_id(arch_ids: Sequence[str], y_pred: np.ndarray) -> dict[str, float]:
     """``{arch_id: score}``. Rows sharing an arch_id (nb101 lists isomorphic cells more than once) are
-    the same network, so their scores must agree; a mapping keeps one of them."""
+    the same network, so their scores must agree; a mapping keeps one of them.
+
+    "Agree" allows float32 noise: a graph network's batched inference sums messages in an order that
+    depends on the other graphs of the batch (GENNAPE without its transform scored two copies of
+    NB-101's trivial cell 0.0218279 and 0.0218279, 1.6e-6 apart relatively); a real mix-up differs
+    by far more."""
     by_id: dict[str, float] = {}
     for arch_id, score in zip(arch_ids, y_pred):
         score = float(score)
         kept = by_id.setdefault(arch_id, score)
-        if not np.isclose(kept, score, rtol=1e-6, atol=1e-9):
+        if not np.isclose(kept, score, rtol=1e-5, atol=1e-7):
             raise ValueError(f"rows with the same arch_id {arch_id!r} got different scores {kept} and {score}; "
                              "a run holds one score per arch_id")
     return by_id
