@@ -31,6 +31,17 @@ from .predictor import Predictor, TrainingSet, make_predictor, register_predicto
 DEFAULT_MEMBERS = ("graf", "graf_anchored", "zc_ranker")
 
 
+def one_score_per_network(family: Family, indices: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """Each row's score replaced by the mean over the asked rows sharing its arch_id (one network).
+
+    Ranks must not split copies of one network: ``zc_ranker``'s batched matrix products scored two
+    copies of an NB-101 cell 0.1800817 and 0.18008167, one rank step apart among 500 rows.
+    """
+    arch_ids = family.table.column("arch_id").to_numpy(zero_copy_only=False)[indices]
+    _, network = np.unique(arch_ids, return_inverse=True)
+    return (np.bincount(network, prediction) / np.bincount(network))[network]
+
+
 @register_predictor
 class RankEnsemble(Predictor):
     name = "rank_ensemble"
@@ -77,7 +88,7 @@ class RankEnsemble(Predictor):
             prediction = np.asarray(member.predict(family, indices), np.float64)
             if not np.isfinite(prediction).all():
                 raise ValueError(f"rank_ensemble member {name} predicted non-finite scores on {family.name}")
-            scores[name] = rank_normal_scores(prediction)
+            scores[name] = rank_normal_scores(one_score_per_network(family, indices, prediction))
         return scores
 
     def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:

@@ -93,3 +93,25 @@ def test_predicting_or_fine_tuning_before_fit_is_an_error(nb201):
         ensemble.predict(nb201, np.arange(3))
     with pytest.raises(RuntimeError, match="call fit first"):
         ensemble.fine_tune(TrainingSet(nb201, np.arange(3), nb201.default_target), seed=0)
+
+
+def test_copies_of_one_network_share_one_score_despite_float_noise(nb101, monkeypatch):
+    """nb101 lists some cells several times under one arch_id; a member's float noise between the
+    copies (zc_ranker's matrix products: 1.7e-7 relative) must not give them different ranks."""
+    ensemble = make_predictor("rank_ensemble", members=("flops", "params"))
+    ensemble.fit(source(nb101), seed=0)
+    arch_ids = np.asarray(nb101.table.column("arch_id").to_pylist())
+    rows = np.arange(len(nb101))
+    rule = ensemble.members["flops"]
+    clean = rule.predict(nb101, rows)
+    # a network listed more than once whose FLOPs no other network shares (so noise breaks no other tie)
+    repeated = [a for a in dict.fromkeys(arch_ids) if np.sum(arch_ids == a) > 1
+                and np.all(arch_ids[clean == clean[arch_ids == a][0]] == a)]
+    copies = np.flatnonzero(arch_ids == repeated[0])
+    noisy = clean.copy()
+    noisy[copies] *= 1 + 1e-7 * np.arange(len(copies))
+    monkeypatch.setattr(rule, "predict", lambda family, indices: noisy[indices])
+    scores = ensemble.predict(nb101, rows)
+    assert np.ptp(scores[copies]) == 0
+    monkeypatch.setattr(rule, "predict", lambda family, indices: clean[indices])
+    np.testing.assert_allclose(ensemble.predict(nb101, rows), scores)
