@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from cgbench.dataset import Family
+from cgbench.tasks import mean_by_key
 
 from .normalise import rank_normal_scores
 from .predictor import Predictor, TrainingSet, make_predictor, register_predictor
@@ -31,16 +32,15 @@ from .predictor import Predictor, TrainingSet, make_predictor, register_predicto
 DEFAULT_MEMBERS = ("graf", "graf_anchored", "zc_ranker")
 
 
-def one_score_per_network(family: Family, indices: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """Each row's score replaced by the mean over the asked rows sharing its arch_id (one network).
+def one_score_per_network(arch_ids: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """Each row's score replaced by the mean over the rows sharing its arch_id (one network).
 
     Ranks must not split copies of one network: ``zc_ranker``'s batched matrix products scored two
     copies of an NB-101 cell 0.1800817 and 0.18008167, one rank step apart among the 50 rows of
     NB-101's test part (normal scores 1.227 and 1.126).
     """
-    arch_ids = family.table.column("arch_id").to_numpy(zero_copy_only=False)[indices]
-    _, network = np.unique(arch_ids, return_inverse=True)
-    return (np.bincount(network, prediction) / np.bincount(network))[network]
+    _, network, means = mean_by_key(arch_ids, prediction)
+    return means[network]
 
 
 @register_predictor
@@ -84,12 +84,13 @@ class RankEnsemble(Predictor):
         """Each member's rank scores (normal scores of its prediction ranks among ``indices``)."""
         if not self._fitted:
             raise RuntimeError("this rank_ensemble is not fitted yet; call fit() first")
+        arch_ids = family.table.column("arch_id").to_numpy(zero_copy_only=False)[indices]
         scores = {}
         for name, member in self.members.items():
             prediction = np.asarray(member.predict(family, indices), np.float64)
             if not np.isfinite(prediction).all():
                 raise ValueError(f"rank_ensemble member {name} predicted non-finite scores on {family.name}")
-            scores[name] = rank_normal_scores(one_score_per_network(family, indices, prediction))
+            scores[name] = rank_normal_scores(one_score_per_network(arch_ids, prediction))
         return scores
 
     def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:

@@ -328,7 +328,7 @@ def predictions_by_arch_id(arch_ids: Sequence[str], y_pred: np.ndarray) -> dict[
 
     "Agree" allows float32 noise: a graph network's batched inference sums messages in an order that
     depends on the other graphs of the batch (GENNAPE without its transform scored two copies of
-    NB-101's trivial cell 0.0218279 and 0.0218279, 1.6e-6 apart relatively); a real mix-up differs
+    NB-101's trivial cell 0.02182793 and 0.02182789, 1.6e-6 apart relatively); a real mix-up differs
     by far more."""
     by_id: dict[str, float] = {}
     for arch_id, score in zip(arch_ids, y_pred):

@@ -234,10 +234,15 @@ def deduplicated_rows(family, target: str) -> TrainingRows:
     one trivial cell). The first such row represents the CG."""
     rows = labelled(family, np.arange(len(family)), target)
     hashes = np.asarray(family.table.column("wl_hash").to_pylist(), dtype=object)[rows]
-    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    sums = np.bincount(inverse, weights=family.labels(target)[rows])
+    first, _, means = mean_by_key(hashes, family.labels(target)[rows])
     order = np.argsort(first)
-    return TrainingRows(family.name, target, rows[first[order]], (sums / np.bincount(inverse))[order])
+    return TrainingRows(family.name, target, rows[first[order]], means[order])
+
+
+def mean_by_key(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows grouped by equal ``keys``: each group's first row, each row's group, each group's mean value."""
+    _, first, group = np.unique(keys, return_index=True, return_inverse=True)
+    return first, group, np.bincount(group, weights=values) / np.bincount(group)
 
 
 def percentile_ranks(values: np.ndarray) -> np.ndarray:
