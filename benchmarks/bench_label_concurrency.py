@@ -17,11 +17,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from labeling.backends.local import launch
+from cgbench.jobs.backends.local import launch
+from cgbench.jobs.store import ResultStore
+from cgbench.jobs.worker import WorkerOptions
 from labeling.cifar10 import synthetic_cifar10, write_cifar10_batches
 from labeling.plan import make_plan
 from labeling.recipe import get_recipe
-from labeling.store import ResultStore
 
 N_TRAIN, N_TEST = 50_000, 10_000
 
@@ -42,7 +43,7 @@ def main() -> None:
         plan = make_plan(args.family, args.n_units, seed=per_gpu, recipe=recipe,
                          folder=args.work / f"plan-{per_gpu}", progress=False)
         start = time.perf_counter()
-        report = launch(plan, data_root=args.work / "data", devices="cuda", per_gpu=per_gpu, wait=True,
+        report = launch(plan, options=WorkerOptions(data_root=str(args.work / "data")), devices="cuda", per_gpu=per_gpu, wait=True,
                         progress=False)
         wall = time.perf_counter() - start
         store = ResultStore(plan)

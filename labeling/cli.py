@@ -14,8 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from cgbench.cli import examples, non_negative_int, positive_int
-
-from .backends import BACKENDS
+from cgbench.jobs.backends import BACKENDS
 
 
 def register(subparsers) -> None:
@@ -183,38 +182,40 @@ def _cmd_plan(args: argparse.Namespace) -> None:
 
 
 def _load_plan(folder: str):
-    from .plan import load_plan
+    from cgbench.jobs.plan import load_plan
 
     return load_plan(folder)
 
 
 def _cmd_launch(args: argparse.Namespace) -> None:
-    from .plan import Plan
+    from cgbench.jobs.worker import WorkerOptions
+
+    from .plan import TrainingPlan
 
     plan = _load_plan(args.plan)
     # Training plans read CIFAR-10: it is checked (and fetched if allowed) before any worker starts.
     # Plans of other kinds (zero-cost scoring) read what their recipes say, from --data-root as given.
-    training = isinstance(plan, Plan)
+    training = isinstance(plan, TrainingPlan)
     root = _ensure_data(args.data_root, args.download) if training else args.data_root
+    options = WorkerOptions(data_root=None if root is None else str(root), compile=args.compile)
     if args.backend == "local":
-        from .backends import local
+        from cgbench.jobs.backends import local
 
         devices = args.devices or _default_devices()
         slots = local.worker_slots(devices, args.per_gpu)
         if training and not args.no_estimate:
             _print_estimate(plan, root, "cpu" if devices == "cpu" else "cuda", len(slots))
-        report = local.launch(plan, data_root=root, devices=devices, per_gpu=args.per_gpu,
-                              wait=args.wait, compile=args.compile)
+        report = local.launch(plan, options=options, devices=devices, per_gpu=args.per_gpu, wait=args.wait)
     else:
-        from .backends import slurm
+        from cgbench.jobs.backends import slurm
 
-        options = {name: getattr(args, name) for name in ("array_parallelism", "timeout_min", "partition",
-                                                          "gpus_per_node", "cpus_per_task", "units_per_task")
-                   if getattr(args, name) is not None}
+        settings = {name: getattr(args, name) for name in ("array_parallelism", "timeout_min", "partition",
+                                                           "gpus_per_node", "cpus_per_task", "units_per_task")
+                    if getattr(args, name) is not None}
         if training and not args.no_estimate:
             _print_estimate(plan, root, "cuda" if _default_devices() == "cuda" else None,
-                            options.get("array_parallelism", 4))
-        report = slurm.launch(plan, data_root=root, wait=args.wait, compile=args.compile, **options)
+                            settings.get("array_parallelism", 4))
+        report = slurm.launch(plan, options=options, wait=args.wait, **settings)
     print(report.summary())
     if report.returncodes and any(report.returncodes):
         raise SystemExit(f"some workers exited with errors; see `cgbench label status {plan.folder}` and the logs")
@@ -238,9 +239,10 @@ def _ensure_data(data_root: str | None, download: bool) -> Path:
 
 def _print_estimate(plan, root: Path, device: str | None, n_workers: int) -> None:
     """Say how long a unit takes (from finished units, or a few-step probe on ``device``) before launching."""
+    from cgbench.jobs.store import ResultStore
+
     from .cifar10 import load_cifar10
     from .estimate import estimate_unit_seconds
-    from .store import ResultStore
 
     store = ResultStore(plan)
     pending = store.pending(plan.units)
@@ -256,13 +258,13 @@ def _print_estimate(plan, root: Path, device: str | None, n_workers: int) -> Non
 
 
 def _default_devices() -> str:
-    from .backends.local import visible_gpus
+    from cgbench.jobs.backends.local import visible_gpus
 
     return "cuda" if visible_gpus() else "cpu"
 
 
 def _cmd_status(args: argparse.Namespace) -> None:
-    from .store import plan_status
+    from cgbench.jobs.store import plan_status
 
     plan = _load_plan(args.plan)
     status = plan_status(plan)

@@ -44,10 +44,10 @@ from tqdm import tqdm
 from cgbench.collected import collected_folder, read_collected, write_collected
 from cgbench.errors import InvalidInputError
 from cgbench.families.base import LabelColumn
+from cgbench.jobs.store import InvalidResultError, ResultStore, now_iso
 
-from .plan import Plan, family_arch_ids
+from .plan import TrainingPlan, family_arch_ids
 from .recipe import Recipe
-from .store import InvalidResultError, ResultStore, now_iso
 
 SOURCE_ID = "cgbench"
 LICENCE = "CC-BY-4.0 (labels produced by cgbench)"
@@ -71,7 +71,7 @@ class CollectReport:
     family_folder: Path
 
 
-def collect(plans: Sequence[Plan], replace: bool = False, progress: bool = True) -> CollectReport:
+def collect(plans: Sequence[TrainingPlan], replace: bool = False, progress: bool = True) -> CollectReport:
     """Write the collected label sets of ``plans`` and re-merge them into the family."""
     from cgbench.dataset import refresh_collected_labels
 
@@ -111,7 +111,7 @@ def _synthetic_marker(results: Sequence[dict]) -> dict | None:
     return markers[0]
 
 
-def _common_family_and_recipe(plans: Sequence[Plan]) -> tuple[str, Recipe]:
+def _common_family_and_recipe(plans: Sequence[TrainingPlan]) -> tuple[str, Recipe]:
     if not plans:
         raise InvalidInputError("collect needs at least one plan")
     pairs = {(p.family, p.recipe.hash) for p in plans}
@@ -121,7 +121,7 @@ def _common_family_and_recipe(plans: Sequence[Plan]) -> tuple[str, Recipe]:
     return plans[0].family, plans[0].recipe
 
 
-def _read_results(plans: Sequence[Plan], progress: bool) -> list[dict]:
+def _read_results(plans: Sequence[TrainingPlan], progress: bool) -> list[dict]:
     """Every finished unit's result, each checked against its plan; one error naming every bad file."""
     by_unit: dict[str, dict] = {}
     bad: list[str] = []
@@ -187,7 +187,7 @@ def _label_column(recipe: Recipe, kind: str, results: Sequence[dict], synthetic:
     )
 
 
-def _provenance(plans: Sequence[Plan], recipe: Recipe, results: Sequence[dict]) -> dict:
+def _provenance(plans: Sequence[TrainingPlan], recipe: Recipe, results: Sequence[dict]) -> dict:
     return {
         "plans": [str(p.folder) for p in plans], "recipe": recipe.as_dict(), "recipe_hash": recipe.hash,
         "git_revisions": sorted({r["git_revision"] for r in results}),

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from cgbench.jobs.store import ResultStore
+
 from .cifar10 import Cifar10, ImageSet
 from .gpu_loader import GpuBatches
-from .plan import Plan, WorkUnit
-from .store import ResultStore
+from .plan import TrainingPlan, TrainingUnit
+from .unit import build_network
 from .train import EVAL_BATCH_SIZE, CosineSchedule, _initialise, _training_images, autocast_for, evaluate, make_optimizer, train_epoch
 
 PROBE_STEPS = 3
@@ -36,7 +38,7 @@ class Estimate:
                 f"units on {n_workers} worker(s): about {_duration(total)}")
 
 
-def estimate_unit_seconds(plan: Plan, data: Cifar10, device: str) -> Estimate:
+def estimate_unit_seconds(plan: TrainingPlan, data: Cifar10, device: str) -> Estimate:
     """The time one unit of ``plan`` takes on ``device``: from finished units, else from a probe."""
     store = ResultStore(plan)
     finished = sorted(store.finished() & set(plan.units_by_id))
@@ -48,9 +50,8 @@ def estimate_unit_seconds(plan: Plan, data: Cifar10, device: str) -> Estimate:
                     f"{PROBE_STEPS}-step probe of {unit.arch_id} on {device}, scaled to {plan.recipe.epochs} epochs")
 
 
-def probe_seconds(unit: WorkUnit, data: Cifar10, plan: Plan, device: str) -> float:
+def probe_seconds(unit: TrainingUnit, data: Cifar10, plan: TrainingPlan, device: str) -> float:
     """Seconds for the whole recipe, from timing a few training steps and one evaluation batch of ``unit``."""
-    from .worker import build_network
 
     recipe, device = plan.recipe, torch.device(device)
     model = build_network(unit)

@@ -1,10 +1,12 @@
-"""A labelling plan: which architectures of a family to train, under which recipe and seeds.
+"""A training plan: which architectures of a family to train, under which recipe and seeds.
 
-A plan is a folder holding ``plan.parquet`` (one row per work unit: ``unit_id``, ``family``,
-``arch_id``, ``seed``), a human-readable ``plan.json`` and, as work proceeds, ``results/``,
-``checkpoints/``, ``failures/`` and ``logs/``. The Parquet file is the plan; its key-value
-metadata holds the recipe JSON and hash, the family and its version, the cgbench version, the
-sampling seed and the training seeds.
+A plan of the work engine (:mod:`cgbench.jobs`, kind ``train``): a folder holding ``plan.parquet``
+(one row per work unit: ``unit_id``, ``family``, ``arch_id``, ``seed``), a human-readable
+``plan.json`` and, as work proceeds, ``results/``, ``checkpoints/``, ``failures/`` and ``logs/``.
+The Parquet file is the plan; its key-value metadata holds the recipe JSON and hash, the family and
+its version, the cgbench version, the sampling seed and the training seeds. A unit trains one
+network (:mod:`labeling.unit`), checkpointing every epoch, and its result is checked by
+:meth:`TrainingPlan.result_problems`.
 
 Choices:
 
@@ -23,47 +25,41 @@ Choices:
 - Loading a plan recomputes every unit id from its row: a plan whose rows were edited after it was
   made (another architecture, seed or family under an old id) is refused, as is a plan file that
   is not a readable plan (:class:`InvalidPlanError`, naming the file).
+- A result is the unit's: its unit, the plan's recipe hash, finite accuracies in [0, 100], the
+  device and code revision, and the sha256 of the CIFAR-10 files it was trained on; a synthetic
+  stand-in is marked as such.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from cgbench import __version__ as cgbench_version
-from cgbench.errors import InvalidFileError, InvalidInputError, UnknownNameError
+from cgbench.errors import InvalidInputError
 from cgbench.families import family_spec
+from cgbench.jobs.plan import (PLAN_FILE, InvalidPlanError, PlanLayout, plan_created, read_plan_file,  # noqa: F401
+                               require_metadata, stable_id, write_plan_file)
+from cgbench.jobs.worker import WorkerOptions
 from cgbench.sources import cgbench_home
-from cgbench.storage import atomic_write, atomic_write_text
-from cgbench.userfiles import read_json
 
 from .recipe import Recipe
+from .unit import train_unit
 
-PLAN_FILE = "plan.parquet"
-# Plan kinds: training networks for labels (this module) and zero-cost proxy scoring (baselines.zcp.plan).
-TRAIN_KIND, ZCP_KIND = "train", "zcp"
-PLAN_SUMMARY = "plan.json"
-UNIT_ID_LENGTH = 16
-_META_PREFIX = b"cgbench.label."
+TRAIN_KIND = "train"
 PLAN_COLUMNS = ("unit_id", "family", "arch_id", "seed")
-
-
-class InvalidPlanError(InvalidFileError):
-    """A plan file that is unreadable, not a plan, or edited since it was made."""
+ACCURACY_FIELDS = ("final_test_acc", "best_test_acc")
 
 
 @dataclass(frozen=True)
-class WorkUnit:
+class TrainingUnit:
     unit_id: str
     family: str
     arch_id: str
@@ -71,61 +67,28 @@ class WorkUnit:
 
 
 def unit_id(family: str, arch_id: str, recipe_hash: str, seed: int) -> str:
-    return hashlib.sha256(f"{family}|{arch_id}|{recipe_hash}|{seed}".encode()).hexdigest()[:UNIT_ID_LENGTH]
-
-
-class PlanLayout:
-    """The folders of a plan of any kind and its units by id (a plan has ``folder`` and ``units``)."""
-
-    folder: Path
-    units: tuple
-
-    @property
-    def results_dir(self) -> Path:
-        return self.folder / "results"
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.folder / "checkpoints"
-
-    @property
-    def failures_dir(self) -> Path:
-        return self.folder / "failures"
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.folder / "logs"
-
-    @cached_property
-    def units_by_id(self) -> dict[str, WorkUnit]:
-        return {unit.unit_id: unit for unit in self.units}
-
-    def unit(self, unit_id: str) -> WorkUnit:
-        if unit_id not in self.units_by_id:
-            raise UnknownNameError(f"plan {self.folder} has no unit {unit_id!r}")
-        return self.units_by_id[unit_id]
-
-    def checkpoint_path(self, unit_id: str) -> Path:
-        return self.checkpoints_dir / f"{unit_id}.pt"
+    return stable_id(family, arch_id, recipe_hash, str(seed))
 
 
 @dataclass(frozen=True)
-class Plan(PlanLayout):
+class TrainingPlan(PlanLayout):
     """A training plan: networks of a family to train under one recipe and seeds."""
 
+    kind: ClassVar[str] = TRAIN_KIND
     folder: Path
     family: str
     recipe: Recipe
-    units: tuple[WorkUnit, ...]
+    units: tuple[TrainingUnit, ...]
     sample_seed: int
     created: str
 
     @classmethod
-    def load(cls, path: str | Path) -> Plan:
+    def load(cls, path: str | Path) -> TrainingPlan:
         """The plan in folder ``path`` (or of the file ``path``/plan.parquet itself)."""
         table, meta, file = read_plan_file(path)
-        if meta.get("kind", TRAIN_KIND) != TRAIN_KIND:
+        if meta["kind"] != TRAIN_KIND:
             raise InvalidPlanError(f"{file} is a {meta['kind']} plan, not a training plan; open it with load_plan")
+        require_metadata(meta, ("family", "recipe", "recipe_hash", "sample_seed"), file)
         recipe = _plan_recipe(meta, file)
         units = _plan_units(table, meta["family"], recipe.hash, file)
         return cls(file.parent, meta["family"], recipe, units, _integer(meta["sample_seed"], "sample_seed", file),
@@ -138,11 +101,58 @@ class Plan(PlanLayout):
         unit = self.unit(unit_id)
         return f"{unit.arch_id} seed {unit.seed}"
 
-    def result_problems(self, unit: WorkUnit, record: object) -> list[str]:
-        """Every way ``record`` is not a training result of ``unit`` (empty: it is one)."""
-        from .store import result_problems
+    def result_line(self, record: dict) -> str:
+        return f"final test acc {record['train']['final_test_acc']:.2f}%"
 
-        return result_problems(self, unit, record)
+    def result_problems(self, unit: TrainingUnit, record: object) -> list[str]:
+        """Every way ``record`` is not a training result of ``unit`` (empty: it is one)."""
+        if not isinstance(record, dict):
+            return [f"it holds {type(record).__name__}, not a result object"]
+        problems = []
+        for key in ("unit", "recipe", "train", "cifar10_sha256"):
+            if not isinstance(record.get(key), dict):
+                problems.append(f"its {key!r} is missing or not an object")
+        if problems:
+            return problems
+        expected_unit = {"unit_id": unit.unit_id, "family": unit.family, "arch_id": unit.arch_id, "seed": unit.seed}
+        for key, expected in expected_unit.items():
+            if record["unit"].get(key) != expected:
+                problems.append(f"unit.{key} is {record['unit'].get(key)!r}, but the plan's unit has {expected!r}")
+        if record["recipe"].get("hash") != self.recipe.hash:
+            problems.append(f"recipe.hash is {record['recipe'].get('hash')!r}, but the plan's recipe is "
+                            f"{self.recipe.hash}")
+        for key in ACCURACY_FIELDS:
+            value = record["train"].get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+                problems.append(f"train.{key} is {value!r}, not an accuracy in [0, 100]")
+        for where, key in ((record["train"], "device"), (record, "git_revision")):
+            if not isinstance(where.get(key), str):
+                problems.append(f"{key} is missing")
+        data = record.get("data")  # older results do not record it
+        if data is not None and not (isinstance(data, dict) and _marker_or_none(data.get("synthetic"))):
+            problems.append("data.synthetic is neither null nor the marker of a synthetic stand-in")
+        sha256 = record["cifar10_sha256"]
+        if not sha256 or not all(isinstance(v, str) and len(v) == 64 for v in sha256.values()):
+            problems.append("cifar10_sha256 does not record the sha256 of the CIFAR-10 files the unit was trained on")
+        return problems
+
+    @contextmanager
+    def open_runner(self, options: WorkerOptions):
+        """CIFAR-10 loaded once for the worker; each unit trains one network (:func:`labeling.unit.train_unit`)."""
+        from .cifar10 import default_data_root, load_cifar10  # imports torch: only in a worker
+
+        data = load_cifar10(options.data_root or default_data_root())
+        self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        yield lambda unit: train_unit(self, unit, data, options.device, self.checkpoint_path(unit.unit_id),
+                                      options.compile, options.progress)
+
+
+def _marker_or_none(marker: object) -> bool:
+    if marker is None:
+        return True
+    from .cifar10 import is_synthetic_marker  # imports torch: only for results trained on a stand-in
+
+    return is_synthetic_marker(marker)
 
 
 def default_plan_folder(family: str, n: int, seed: int, recipe: Recipe) -> Path:
@@ -166,7 +176,7 @@ def sample_arch_ids(family: str, n: int, seed: int, progress: bool = True) -> li
 
 
 def make_plan(family: str, n: int, seed: int, recipe: Recipe, folder: Path | None = None,
-              train_seeds: Sequence[int] = (0,), progress: bool = True) -> Plan:
+              train_seeds: Sequence[int] = (0,), progress: bool = True) -> TrainingPlan:
     """Write the plan of ``n`` architectures x ``train_seeds`` into ``folder`` (a no-op if it is there already)."""
     spec = family_spec(family)
     if spec.space is None:
@@ -175,20 +185,20 @@ def make_plan(family: str, n: int, seed: int, recipe: Recipe, folder: Path | Non
     train_seeds = _check_seeds(train_seeds)
     folder = Path(folder) if folder is not None else default_plan_folder(family, n, seed, recipe)
     arch_ids = sample_arch_ids(family, n, seed, progress)
-    units = [WorkUnit(unit_id(family, a, recipe.hash, s), family, a, s) for a in arch_ids for s in train_seeds]
+    units = [TrainingUnit(unit_id(family, a, recipe.hash, s), family, a, s) for a in arch_ids for s in train_seeds]
     table = pa.table({
         "unit_id": pa.array([u.unit_id for u in units], pa.string()),
         "family": pa.array([u.family for u in units], pa.string()),
         "arch_id": pa.array([u.arch_id for u in units], pa.string()),
         "seed": pa.array([u.seed for u in units], pa.int64()),
     })
-    write_plan_file(folder, table, {
+    write_plan_file(folder, TRAIN_KIND, table, {
         "family": family, "family_version": spec.version, "recipe": json.dumps(recipe.as_dict(), sort_keys=True),
         "recipe_hash": recipe.hash, "sample_seed": str(seed), "n": str(n),
         "train_seeds": ",".join(map(str, train_seeds)), "cgbench_version": cgbench_version,
     }, {"family": family, "n": n, "sample_seed": seed, "train_seeds": list(train_seeds), "recipe": recipe.as_dict(),
         "recipe_hash": recipe.hash, "n_units": len(units)})
-    return Plan.load(folder)
+    return TrainingPlan.load(folder)
 
 
 def _check_seeds(train_seeds: Sequence[int]) -> tuple[int, ...]:
@@ -196,80 +206,6 @@ def _check_seeds(train_seeds: Sequence[int]) -> tuple[int, ...]:
     if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise InvalidInputError(f"train_seeds must be distinct non-negative integers, got {list(seeds)}")
     return seeds
-
-
-def write_plan_file(folder: Path, table: pa.Table, metadata: dict[str, str], summary: dict) -> None:
-    """Write a plan's units ``table`` with ``metadata`` once: byte-identical again is a no-op, different an error.
-
-    Every plan kind goes through here, so the same arguments always give the same bytes (no timestamp:
-    that lives in the human-readable ``plan.json`` beside it, with ``summary``).
-    """
-    table = table.replace_schema_metadata({_META_PREFIX + k.encode(): v.encode() for k, v in metadata.items()})
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    content = buffer.getvalue()
-    file = Path(folder) / PLAN_FILE
-    if file.exists():
-        if file.read_bytes() != content:
-            raise FileExistsError(
-                f"{folder} already holds a different plan; choose another --out folder or delete it "
-                "(its results belong to that plan)")
-        return
-    atomic_write(file, lambda tmp: tmp.write_bytes(content))
-    atomic_write_text(Path(folder) / PLAN_SUMMARY, json.dumps(
-        {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **summary}, indent=2))
-
-
-def read_plan_file(path: str | Path) -> tuple[pa.Table, dict[str, str], Path]:
-    """The units table, the metadata and the file of the plan in folder ``path`` (or the file itself)."""
-    path = Path(path)
-    made_by = "expected a plan folder made by `cgbench label plan` or `cgbench zcp plan`"
-    if path.is_file() and path.name != PLAN_FILE:
-        raise InvalidInputError(f"{path} is a file; {made_by}")
-    file = path if path.name == PLAN_FILE else path / PLAN_FILE
-    if not file.is_file():
-        raise FileNotFoundError(f"{file} does not exist: {made_by}")
-    try:
-        table = pq.read_table(file)
-    except pa.ArrowException as err:
-        raise InvalidPlanError(f"{file} is not a readable Parquet plan (truncated or corrupted?): {err}") from None
-    return table, _read_metadata(table.schema, file), file
-
-
-def plan_created(folder: Path) -> str:
-    """When the plan was made, from its human-readable summary (empty if there is none)."""
-    summary = Path(folder) / PLAN_SUMMARY
-    if not summary.is_file():
-        return ""
-    record = read_json(summary, "a plan summary", 16 * 2**20)
-    created = record.get("created") if isinstance(record, dict) else None
-    if not isinstance(created, str):
-        raise InvalidPlanError(f"{summary} has no 'created' time; it is not a plan summary")
-    return created
-
-
-def load_plan(path: str | Path):
-    """The plan in folder ``path``, of whichever kind: a training plan (:class:`Plan`) or a zero-cost
-    scoring plan (:class:`baselines.zcp.plan.ZcpPlan`). Workers and backends treat both alike."""
-    _, meta, _ = read_plan_file(path)
-    if meta.get("kind", TRAIN_KIND) == ZCP_KIND:
-        from baselines.zcp.plan import ZcpPlan
-
-        return ZcpPlan.load(path)
-    return Plan.load(path)
-
-
-def _read_metadata(schema: pa.Schema, file: Path) -> dict[str, str]:
-    try:
-        meta = {k[len(_META_PREFIX):].decode(): v.decode() for k, v in (schema.metadata or {}).items()
-                if k.startswith(_META_PREFIX)}
-    except UnicodeDecodeError:
-        raise InvalidPlanError(f"{file}: its metadata is not UTF-8 text; it is not a cgbench labelling plan") from None
-    required = {"family"} if meta.get("kind") == ZCP_KIND else {"family", "recipe", "recipe_hash", "sample_seed"}
-    missing = required - set(meta)
-    if missing:
-        raise InvalidPlanError(f"{file} is not a cgbench labelling plan: its metadata lacks {sorted(missing)}")
-    return meta
 
 
 def _plan_recipe(meta: dict[str, str], file: Path) -> Recipe:
@@ -292,7 +228,7 @@ def _integer(text: str, what: str, file: Path) -> int:
         raise InvalidPlanError(f"{file}: its {what} {text!r} is not an integer") from None
 
 
-def _plan_units(table: pa.Table, family: str, recipe_hash: str, file: Path) -> tuple[WorkUnit, ...]:
+def _plan_units(table: pa.Table, family: str, recipe_hash: str, file: Path) -> tuple[TrainingUnit, ...]:
     """The plan's rows as work units, each id recomputed from its row: an edited row does not match its id."""
     missing = [c for c in PLAN_COLUMNS if c not in table.column_names]
     if missing:
@@ -309,7 +245,7 @@ def _plan_units(table: pa.Table, family: str, recipe_hash: str, file: Path) -> t
         if uid != expected:
             raise InvalidPlanError(f"{file}: row {i} (unit {uid}) was edited after the plan was made: its arch_id "
                                    f"{arch_id!r} and seed {seed} give unit id {expected}")
-        units.append(WorkUnit(uid, family, arch_id, seed))
+        units.append(TrainingUnit(uid, family, arch_id, seed))
     if len({u.unit_id for u in units}) != len(units):
         raise InvalidPlanError(f"{file} lists a unit more than once")
     return tuple(units)

@@ -22,11 +22,11 @@ import numpy as np
 from tqdm import tqdm
 
 from cgbench.errors import InvalidInputError
+from cgbench.jobs.store import ResultStore, now_iso
 from cgbench.storage import atomic_write_text
 
-from .plan import Plan
-from .store import ResultStore, now_iso
-from .worker import train_unit
+from .plan import TrainingPlan
+from .unit import train_unit
 
 MIN_UNITS_FOR_SPEARMAN = 3
 
@@ -68,7 +68,7 @@ class VerifyReport:
         return out
 
 
-def verify(plan: Plan, k: int, seed: int = 0, device: str = "cpu", data_root: str | Path | None = None,
+def verify(plan: TrainingPlan, k: int, seed: int = 0, device: str = "cpu", data_root: str | Path | None = None,
            progress: bool = True, compile: bool = False) -> VerifyReport:
     from .cifar10 import default_data_root, load_cifar10
 

@@ -77,9 +77,10 @@ def test_paths_of_the_wrong_kind(nb101, predictions_csv, cli_error, tmp_path):
                                                                    "(gzip-compressed JSON) or *.json")
     assert cli_error("label", "status", predictions_csv) == (
         f"cgbench label status: error: {predictions_csv} is a file; expected a plan folder made by "
-        "`cgbench label plan` or `cgbench zcp plan`")
+        "`cgbench label plan`, `cgbench zcp plan` or `cgbench benchmark`")
     assert cli_error("label", "status", tmp_path).endswith(
-        "plan.parquet does not exist: expected a plan folder made by `cgbench label plan` or `cgbench zcp plan`")
+        "plan.parquet does not exist: expected a plan folder made by `cgbench label plan`, `cgbench zcp plan` or "
+        "`cgbench benchmark`")
 
 
 def test_negative_and_zero_counts(nb101, predictions_csv, cli_error):

@@ -15,11 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cgbench.jobs.store import InvalidResultError, ResultStore
+from cgbench.jobs.worker import WorkerOptions, run_units
 from labeling.collect import collect
-from labeling.plan import PLAN_FILE, InvalidPlanError, Plan, make_plan
+from labeling.plan import PLAN_FILE, InvalidPlanError, TrainingPlan, make_plan
 from labeling.recipe import Recipe
-from labeling.store import InvalidResultError, ResultStore
-from labeling.worker import run_units
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -33,7 +33,7 @@ def trained(cgbench_home, data_root, tmp_path_factory):
 
     build_family("hiaml", progress=False)
     plan = make_plan("hiaml", 2, 11, RECIPE, tmp_path_factory.mktemp("plans") / "plan", progress=False)
-    assert len(run_units(plan, device="cpu", data_root=data_root, progress=False).done) == 2
+    assert len(run_units(plan, options=WorkerOptions(data_root=str(data_root), progress=False)).done) == 2
     return plan
 
 
@@ -41,7 +41,7 @@ def trained(cgbench_home, data_root, tmp_path_factory):
 def plan(trained, tmp_path):
     """A copy of the trained plan that a test may damage."""
     shutil.copytree(trained.folder, tmp_path / "plan")
-    return Plan.load(tmp_path / "plan")
+    return TrainingPlan.load(tmp_path / "plan")
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_a_plan_whose_rows_were_edited_is_refused(plan, cli_error):
     _rewrite_plan(plan, lambda t: t.set_column(2, "arch_id", pa.array([other] + t.column("arch_id").to_pylist()[1:])))
     with pytest.raises(InvalidPlanError, match=f"row 0 \\(unit {plan.units[0].unit_id}\\) was edited after the plan "
                                                f"was made: its arch_id '{other}' and seed 0 give unit id "):
-        Plan.load(plan.folder)
+        TrainingPlan.load(plan.folder)
     assert "was edited after the plan was made" in cli_error("label", "status", plan.folder)
 
 
@@ -148,25 +148,25 @@ def test_a_plan_whose_rows_were_edited_is_refused(plan, cli_error):
 def test_plan_edits_are_detected(plan, edit, message):
     _rewrite_plan(plan, edit)
     with pytest.raises(InvalidPlanError, match=message):
-        Plan.load(plan.folder)
+        TrainingPlan.load(plan.folder)
 
 
 def test_a_plan_without_its_metadata_is_refused(plan):
     _rewrite_plan(plan, lambda t: t.replace_schema_metadata(None), keep_metadata=False)
-    with pytest.raises(InvalidPlanError, match="is not a cgbench labelling plan: its metadata lacks"):
-        Plan.load(plan.folder)
+    with pytest.raises(InvalidPlanError, match="is not a cgbench plan: it has no plan metadata"):
+        TrainingPlan.load(plan.folder)
 
 
 def test_a_corrupted_plan_file_gives_a_clean_error(plan, cli_error):
     file = plan.folder / PLAN_FILE
     file.write_bytes(file.read_bytes()[:200])
     with pytest.raises(InvalidPlanError, match=f"{file} is not a readable Parquet plan"):
-        Plan.load(plan.folder)
+        TrainingPlan.load(plan.folder)
     assert cli_error("label", "collect", plan.folder).startswith(
         f"cgbench label collect: error: {file} is not a readable Parquet plan")
     file.write_bytes(b"")
     with pytest.raises(InvalidPlanError, match="is not a readable Parquet plan"):
-        Plan.load(plan.folder)
+        TrainingPlan.load(plan.folder)
 
 
 def test_a_corrupted_plan_summary_or_failure_record_gives_a_clean_error(plan, cli_error):

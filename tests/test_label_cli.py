@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from cgbench.cli import main
-from labeling.backends.local import worker_slots
-from labeling.plan import Plan
+from cgbench.jobs.backends.local import worker_slots
+from cgbench.jobs.store import ResultStore
+from cgbench.jobs.worker import shard
+from labeling.plan import TrainingPlan
 from labeling.recipe import Recipe
-from labeling.store import ResultStore
-from labeling.worker import shard
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -82,7 +82,7 @@ def test_plan_launch_kill_relaunch_status_verify_collect(capsys, tmp_path, data_
     out = cgbench(capsys, "plan", "hiaml", "--n", "3", "--seed", "5", "--recipe", str(recipe_file),
                   "--out", str(folder))
     assert f"3 units (hiaml, recipe tiny_kill {RECIPE.hash})" in out
-    plan = Plan.load(folder)
+    plan = TrainingPlan.load(folder)
     assert "0 done, 3 pending, 0 in progress, 0 failed" in cgbench(capsys, "status", str(folder))
 
     # Without CIFAR-10 nothing starts: the launch says which command gets it (or fakes it offline).
@@ -147,8 +147,11 @@ def test_local_worker_slots_follow_the_visible_gpus(monkeypatch):
     assert worker_slots("cuda", 1) == [("3", "cuda:0"), ("5", "cuda:0")]
     assert worker_slots("cuda", 2) == [("3", "cuda:0"), ("3", "cuda:0"), ("5", "cuda:0"), ("5", "cuda:0")]
     assert worker_slots("cpu", 1) == [(None, "cpu")]
-    with pytest.raises(ValueError, match="one process"):
+    assert worker_slots("cpu", workers=3) == [(None, "cpu")] * 3
+    with pytest.raises(ValueError, match="per_gpu applies to GPUs"):
         worker_slots("cpu", 2)
+    with pytest.raises(ValueError, match="must be >= 1"):
+        worker_slots("cpu", workers=0)
     with pytest.raises(ValueError, match="devices must be one of"):
         worker_slots("tpu", 1)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")

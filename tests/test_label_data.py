@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from cgbench.cli import main
+from cgbench.jobs.store import ResultStore
+from cgbench.jobs.worker import WorkerOptions, run_units
 from labeling.cifar10 import SYNTHETIC_MARKER, load_cifar10, write_synthetic_cifar10
 from labeling.collect import collect
 from labeling.estimate import estimate_unit_seconds
 from labeling.plan import make_plan
 from labeling.recipe import Recipe
-from labeling.store import ResultStore
-from labeling.worker import run_units
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -86,7 +86,7 @@ def test_rehearsal_labels_are_marked_synthetic_in_results_columns_and_descriptio
     plan = make_plan("nasbench_macro", 2, 0, RECIPE, tmp_path / "plan", progress=False)
     probe = estimate_unit_seconds(plan, load_cifar10(root), "cpu")
     assert probe.seconds_per_unit > 0 and "1-step" not in probe.basis and "probe" in probe.basis
-    assert run_units(plan, device="cpu", data_root=root, progress=False).failed == []
+    assert run_units(plan, options=WorkerOptions(data_root=str(root), progress=False)).failed == []
     store = ResultStore(plan)
     results = [store.read(u.unit_id) for u in plan.units]
     assert all(r["data"]["synthetic"]["seed"] == 1 and r["data"]["n_train_images"] == 64 for r in results)
@@ -111,8 +111,8 @@ def test_synthetic_and_real_results_are_never_collected_together(tmp_path, data_
     write_synthetic_cifar10(root, 64, 32, seed=1)
     plan = make_plan("nasbench_macro", 2, 1, RECIPE, tmp_path / "plan", progress=False)
     first, second = plan.units
-    run_units(plan, [first.unit_id], device="cpu", data_root=root, progress=False)
-    run_units(plan, [second.unit_id], device="cpu", data_root=data_root, progress=False)
+    run_units(plan, [first.unit_id], options=WorkerOptions(data_root=str(root), progress=False))
+    run_units(plan, [second.unit_id], options=WorkerOptions(data_root=str(data_root), progress=False))
     with pytest.raises(ValueError, match="1 of 2 results were trained on a synthetic stand-in"):
         collect([plan], progress=False)
     assert json.loads((root / "cifar-10-batches-py" / SYNTHETIC_MARKER).read_text())["n_test"] == 32

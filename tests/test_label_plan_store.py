@@ -16,10 +16,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from labeling.plan import PLAN_FILE, Plan, make_plan, unit_id
+from cgbench.jobs.store import STALE_TMP_SECONDS, ResultExistsError, ResultStore, plan_status
+from cgbench.jobs.worker import WorkerOptions, run_units
+from labeling.plan import PLAN_FILE, TrainingPlan, make_plan, unit_id
 from labeling.recipe import Recipe
-from labeling.store import STALE_TMP_SECONDS, ResultExistsError, ResultStore, plan_status
-from labeling.worker import run_units
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -50,7 +50,7 @@ def test_same_arguments_give_a_byte_identical_plan(tmp_path, hiaml_built):
     assert [u.seed for u in a.units[:4]] == [0, 1, 0, 1]
     assert all(u.unit_id == unit_id("hiaml", u.arch_id, RECIPE.hash, u.seed) for u in a.units)
 
-    loaded = Plan.load(tmp_path / "a" / PLAN_FILE)
+    loaded = TrainingPlan.load(tmp_path / "a" / PLAN_FILE)
     assert (loaded.units, loaded.recipe, loaded.family, loaded.sample_seed) == (a.units, RECIPE, "hiaml", 7)
     assert loaded.created and json.loads((tmp_path / "a" / "plan.json").read_text())["n_units"] == 40
 
@@ -76,17 +76,17 @@ def test_an_existing_plan_is_kept_or_refused(tmp_path, hiaml_built):
     with pytest.raises(ValueError, match="no search space"):
         make_plan("torchvision_zoo", 5, 0, RECIPE, tmp_path / "q", progress=False)
     with pytest.raises(FileNotFoundError, match="cgbench label plan"):
-        Plan.load(tmp_path / "nowhere")
+        TrainingPlan.load(tmp_path / "nowhere")
 
 
 def test_a_plan_whose_recipe_was_altered_is_refused(tmp_path, hiaml_built):
     make_plan("hiaml", 3, 0, RECIPE, tmp_path / "p", progress=False)
     table = pq.read_table(tmp_path / "p" / PLAN_FILE)
     meta = dict(table.schema.metadata)
-    meta[b"cgbench.label.recipe"] = json.dumps({**RECIPE.as_dict(), "lr": 0.5}).encode()
+    meta[b"cgbench.plan.recipe"] = json.dumps({**RECIPE.as_dict(), "lr": 0.5}).encode()
     pq.write_table(table.replace_schema_metadata(meta), tmp_path / "p" / PLAN_FILE)
     with pytest.raises(ValueError, match="recipe definition changed"):
-        Plan.load(tmp_path / "p")
+        TrainingPlan.load(tmp_path / "p")
 
 
 @pytest.fixture
@@ -115,9 +115,9 @@ def test_a_unit_gets_exactly_one_result(plan):
 
 CRASH_BEFORE_PUBLISHING = """
 import json, os, signal, sys
-import labeling.store as store_module
-from labeling.plan import Plan
-store = store_module.ResultStore(Plan.load(sys.argv[1]))
+import cgbench.jobs.store as store_module
+from labeling.plan import TrainingPlan
+store = store_module.ResultStore(TrainingPlan.load(sys.argv[1]))
 store_module.os.link = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
 store.write(sys.argv[2], json.loads(sys.argv[3]))
 """
@@ -150,7 +150,7 @@ def test_a_truncated_leftover_is_ignored(plan):
 
 
 def test_the_worker_records_failures_continues_and_reruns_only_what_is_missing(plan, data_root, monkeypatch):
-    import labeling.worker as worker
+    import labeling.unit as worker
 
     broken, fine = plan.units
     build = worker.build_network
@@ -161,7 +161,7 @@ def test_the_worker_records_failures_continues_and_reruns_only_what_is_missing(p
         return build(unit)
 
     monkeypatch.setattr(worker, "build_network", build_or_fail)
-    first = run_units(plan, device="cpu", data_root=data_root, progress=False)
+    first = run_units(plan, options=WorkerOptions(data_root=str(data_root), progress=False))
     assert (first.done, first.failed, first.skipped) == ([fine.unit_id], [broken.unit_id], [])
     status = plan_status(plan)
     assert status.done == [fine.unit_id] and list(status.failed) == [broken.unit_id]
@@ -172,13 +172,13 @@ def test_the_worker_records_failures_continues_and_reruns_only_what_is_missing(p
 
     result_file = ResultStore(plan).result_path(fine.unit_id)
     result_bytes = result_file.read_bytes()
-    second = run_units(plan, device="cpu", data_root=data_root, progress=False)
+    second = run_units(plan, options=WorkerOptions(data_root=str(data_root), progress=False))
     assert (second.done, second.failed, second.skipped) == ([], [broken.unit_id], [fine.unit_id])
     assert plan_status(plan).failed[broken.unit_id]["attempts"] == 2
     assert result_file.read_bytes() == result_bytes
 
     monkeypatch.setattr(worker, "build_network", build)
-    third = run_units(plan, device="cpu", data_root=data_root, progress=False)
+    third = run_units(plan, options=WorkerOptions(data_root=str(data_root), progress=False))
     assert (third.done, third.failed, third.skipped) == ([broken.unit_id], [], [fine.unit_id])
     status = plan_status(plan)
     assert sorted(status.done) == sorted(u.unit_id for u in plan.units) and not status.failed
@@ -192,7 +192,7 @@ def test_the_worker_records_failures_continues_and_reruns_only_what_is_missing(p
 
 
 def test_a_missing_data_root_fails_every_unit_with_the_reason(plan, tmp_path):
-    summary = run_units(plan, device="cpu", data_root=tmp_path / "no-such-folder", progress=False)
+    summary = run_units(plan, options=WorkerOptions(data_root=str(tmp_path / "no-such-folder"), progress=False))
     assert sorted(summary.failed) == sorted(u.unit_id for u in plan.units) and not summary.done
     status = plan_status(plan)
     assert status.counts() == {"done": 0, "pending": 0, "in_progress": 0, "failed": 2}
@@ -231,7 +231,7 @@ def test_collected_labels_join_the_family_and_leave_it_when_deleted(tmp_path, da
     from labeling.collect import LICENCE, collect
 
     plan = make_plan("hiaml", 2, 3, RECIPE, tmp_path / "plan", train_seeds=(0, 1), progress=False)
-    assert len(run_units(plan, device="cpu", data_root=data_root, progress=False).done) == 4
+    assert len(run_units(plan, options=WorkerOptions(data_root=str(data_root), progress=False)).done) == 4
     results = [ResultStore(plan).read(u.unit_id) for u in plan.units]
     report = collect([plan], progress=False)
     assert report.columns == ("c10_tiny_test_final", "c10_tiny_test_best") and report.n_results == 4

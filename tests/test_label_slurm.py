@@ -26,10 +26,11 @@ from dataclasses import replace
 import pytest
 import submitit
 
-from labeling.backends import slurm
+from cgbench.jobs.backends import slurm
+from cgbench.jobs.store import ResultStore
+from cgbench.jobs.worker import WorkerOptions
 from labeling.plan import make_plan
 from labeling.recipe import get_recipe
-from labeling.store import ResultStore
 
 pytest_plugins = ["conftest_slurm"]
 
@@ -93,7 +94,7 @@ def sacct_states(array_id: str) -> dict[str, str]:
 
 def test_killed_and_preempted_tasks_end_with_exactly_one_result_per_unit(slurm_cluster, plan, data_root):
     store = ResultStore(plan)
-    report = slurm.launch(plan, data_root=data_root, array_parallelism=N_TASKS, timeout_min=30, progress=False)
+    report = slurm.launch(plan, options=WorkerOptions(data_root=str(data_root)), array_parallelism=N_TASKS, timeout_min=30, progress=False)
     assert (report.backend, report.n_tasks, report.n_units, len(report.job_ids)) == ("submitit", 2, 4, 2)
     killed_task, preempted_task = report.job_ids
     first_of = {task: plan.units[index].unit_id for index, task in enumerate(report.job_ids)}
@@ -125,14 +126,14 @@ def test_killed_and_preempted_tasks_end_with_exactly_one_result_per_unit(slurm_c
     array_id = killed_task.split("_")[0]
     assert sacct_states(array_id) == {killed_task: "CANCELLED", preempted_task: "COMPLETED"}
 
-    relaunch = slurm.launch(plan, data_root=data_root, array_parallelism=N_TASKS, timeout_min=30, wait=True,
+    relaunch = slurm.launch(plan, options=WorkerOptions(data_root=str(data_root)), array_parallelism=N_TASKS, timeout_min=30, wait=True,
                             progress=False)
     assert (relaunch.n_units, relaunch.n_tasks, relaunch.returncodes) == (2, 2, (0, 0))
     assert store.read(first_of[killed_task])["resumed_from_checkpoint"] is True
     assert store.read(second_of[killed_task])["resumed_from_checkpoint"] is False
 
     assert_one_complete_result_per_unit(plan, store)
-    again = slurm.launch(plan, data_root=data_root, array_parallelism=N_TASKS, progress=False)
+    again = slurm.launch(plan, options=WorkerOptions(data_root=str(data_root)), array_parallelism=N_TASKS, progress=False)
     assert (again.n_tasks, again.n_units, again.job_ids) == (0, 0, ())
 
 
@@ -149,11 +150,11 @@ def assert_one_complete_result_per_unit(plan, store: ResultStore) -> None:
 
 def test_launch_refuses_bad_options(plan, data_root):
     with pytest.raises(ValueError, match="gpus_per_node must be 0"):
-        slurm.launch(plan, data_root=data_root, gpus_per_node=2)
+        slurm.launch(plan, options=WorkerOptions(data_root=str(data_root)), gpus_per_node=2)
     with pytest.raises(ValueError, match="array_parallelism must be >= 1"):
-        slurm.launch(plan, data_root=data_root, array_parallelism=0)
+        slurm.launch(plan, options=WorkerOptions(data_root=str(data_root)), array_parallelism=0)
     with pytest.raises(ValueError, match="units_per_task must be >= 1"):
-        slurm.launch(plan, data_root=data_root, units_per_task=0)
+        slurm.launch(plan, options=WorkerOptions(data_root=str(data_root)), units_per_task=0)
 
 
 def test_task_count_follows_units_per_task_or_parallelism():

@@ -7,9 +7,11 @@ from baselines.zcp import get_proxy
 from baselines.zcp import plan as zcp_plan
 from baselines.zcp.plan import ZcpPlan, collect_zcp, make_zcp_plan
 from baselines.zcp.scoring import load_scores, proxy_recipe, recipe_batches, seeded_network
-from labeling.backends import local
-from labeling.plan import PLAN_FILE, Plan, load_plan
-from labeling.store import ResultStore, plan_status
+from cgbench.jobs.backends import local
+from cgbench.jobs.plan import PLAN_FILE, load_plan
+from cgbench.jobs.store import ResultStore, plan_status
+from cgbench.jobs.worker import WorkerOptions, run_units
+from labeling.plan import TrainingPlan
 
 PROXIES = ["params", "l2_norm"]
 OVERRIDES = {"data": "random"}
@@ -33,7 +35,7 @@ def test_a_zcp_plan_is_units_of_chunks_times_proxies_and_loads_as_its_kind(plan,
     with pytest.raises(FileExistsError, match="different plan"):
         make_zcp_plan("nb201", PROXIES, OVERRIDES, n=6, seed=1, chunk_size=2, folder=plan.folder)
     with pytest.raises(ValueError, match="not a training plan"):
-        Plan.load(plan.folder)
+        TrainingPlan.load(plan.folder)
     with pytest.raises(ValueError, match="chunk_size"):
         make_zcp_plan("nb201", PROXIES, chunk_size=0, folder=tmp_path / "other")
 
@@ -50,7 +52,7 @@ def test_a_killed_run_resumes_without_recomputing_finished_units(plan, monkeypat
 
     monkeypatch.setattr(zcp_plan, "timed_score", killed_after_three)
     with pytest.raises(KeyboardInterrupt):
-        plan.run_units(progress=False)
+        run_units(plan, options=WorkerOptions(progress=False))
     store = ResultStore(plan)
     finished = store.finished()
     assert len(finished) == 1 and plan_status(plan).counts()["pending"] == len(plan.units) - 1
@@ -62,11 +64,11 @@ def test_a_killed_run_resumes_without_recomputing_finished_units(plan, monkeypat
         return real(proxy, net, batch, recipe)
 
     monkeypatch.setattr(zcp_plan, "timed_score", counting)
-    summary = plan.run_units(progress=False)
+    summary = run_units(plan, options=WorkerOptions(progress=False))
     assert summary.skipped == sorted(finished, key=[u.unit_id for u in plan.units].index)
     assert len(summary.done) == len(plan.units) - 1 and not summary.failed
     assert len(rescored) == 2 * (len(plan.units) - 1)  # only the unfinished units' architectures
-    assert plan.run_units(progress=False).done == []  # a third run has nothing to do
+    assert run_units(plan, options=WorkerOptions(progress=False)).done == []  # a third run has nothing to do
 
     report = collect_zcp(plan, progress=False)
     assert report.added == {"params": 6, "l2_norm": 6}
@@ -90,7 +92,7 @@ def test_a_failing_unit_is_recorded_and_the_others_go_on(plan, monkeypatch):
         return 1.0, 0.0
 
     monkeypatch.setattr(zcp_plan, "timed_score", broken)
-    summary = plan.run_units(progress=False)
+    summary = run_units(plan, options=WorkerOptions(progress=False))
     assert len(summary.failed) == 3 and len(summary.done) == 3
     status = plan_status(plan)
     assert len(status.failed) == 3

@@ -70,7 +70,7 @@ def _cmd_plan(args: argparse.Namespace) -> None:
 
 
 def _cmd_collect(args: argparse.Namespace) -> None:
-    from labeling.plan import load_plan
+    from cgbench.jobs.plan import load_plan
 
     from .plan import ZcpPlan, collect_zcp
 

@@ -1,18 +1,18 @@
-"""Zero-cost scoring of whole families as a labelling plan: the same work-plan mechanism as training.
+"""Zero-cost scoring of whole families as a plan of the work engine (:mod:`cgbench.jobs`, kind ``zcp``).
 
 Scoring every network of a family with a proxy is hours of CPU or minutes of many GPUs, so it
-runs like training does (``labeling``): a plan folder of work units, workers that publish one
-result per finished unit through :class:`labeling.store.ResultStore` (atomic, exactly one
-result per unit, failures recorded with their traceback), launched by the local backend
-(worker processes, one per GPU or K per GPU, or one on CPU) or the submitit backend (a SLURM
-job array), watched with ``cgbench label status``, resumed by launching again.
+runs like training does: a plan folder of work units, workers that publish one result per
+finished unit through :class:`cgbench.jobs.store.ResultStore` (atomic, exactly one result per
+unit, failures recorded with their traceback), launched by the local backend (worker processes,
+one per GPU or K per GPU, or N on CPU) or the submitit backend (a SLURM job array), watched with
+``cgbench label status``, resumed by launching again.
 
 - **Units**: (family, chunk of ``chunk_size`` distinct arch_ids, proxy under its recipe). A
   unit id hashes all of that, so a changed recipe or chunk makes new units. Chunks keep results
   few and small while a killed worker loses at most one chunk of one proxy.
 - **Plan file**: ``plan.parquet`` with ``unit_id, family, proxy, recipe_hash, arch_ids`` per unit
   and, in its metadata, ``kind = "zcp"``, the family and its version, and every proxy's recipe;
-  written through :func:`labeling.plan.write_plan_file` (same arguments, same bytes).
+  written through :func:`cgbench.jobs.plan.write_plan_file` (same arguments, same bytes).
 - **Results**: ``results/<unit_id>.json`` with the chunk's scores and per-network seconds,
   recipe, device, host, code revision and SLURM ids.
 - **Collect**: :func:`collect_zcp` adds the finished units' scores to the family's score tables
@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -38,15 +40,16 @@ from tqdm.auto import tqdm
 from cgbench import __version__ as cgbench_version
 from cgbench.dataset import Family, load_family
 from cgbench.sources import cgbench_home
-from labeling.plan import UNIT_ID_LENGTH, ZCP_KIND, PlanLayout, plan_created, read_plan_file, write_plan_file
-from labeling.store import ResultExistsError, ResultStore, now_iso, run_context
-from labeling.worker import UNIT_ERRORS, RunSummary, pending_units
+from cgbench.jobs.plan import InvalidPlanError, PlanLayout, plan_created, read_plan_file, stable_id, write_plan_file
+from cgbench.jobs.store import ResultStore, now_iso, run_context
+from cgbench.jobs.worker import WorkerOptions
 
 from .recipe import ProxyRecipe
 from .scoring import (add_scores, family_space, proxy_recipe, recipe_batches, seeded_network, timed_score,
                       unique_arch_ids)
 
 DEFAULT_CHUNK_SIZE = 100
+ZCP_KIND = "zcp"
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,14 @@ class ZcpUnit:
 
 
 def zcp_unit_id(family: str, proxy: str, recipe_hash: str, arch_ids: tuple[str, ...]) -> str:
-    key = "|".join(["zcp", family, proxy, recipe_hash, *arch_ids])
-    return hashlib.sha256(key.encode()).hexdigest()[:UNIT_ID_LENGTH]
+    return stable_id("zcp", family, proxy, recipe_hash, *arch_ids)
 
 
 @dataclass(frozen=True)
 class ZcpPlan(PlanLayout):
     """A zero-cost scoring plan: chunks of a family's architectures x proxies under recorded recipes."""
 
+    kind: ClassVar[str] = ZCP_KIND
     folder: Path
     family: str
     family_version: str
@@ -77,8 +80,8 @@ class ZcpPlan(PlanLayout):
     @classmethod
     def load(cls, path: str | Path) -> ZcpPlan:
         table, meta, file = read_plan_file(path)
-        if meta.get("kind") != ZCP_KIND:
-            raise ValueError(f"{file} is not a zero-cost scoring plan (kind {meta.get('kind', 'train')!r})")
+        if meta["kind"] != ZCP_KIND:
+            raise InvalidPlanError(f"{file} is not a zero-cost scoring plan (kind {meta['kind']!r})")
         recipes = {proxy: ProxyRecipe(**recipe) for proxy, recipe in json.loads(meta["recipes"]).items()}
         columns = (table.column(c).to_pylist() for c in ("unit_id", "family", "proxy", "recipe_hash", "arch_ids"))
         units = tuple(ZcpUnit(u, f, p, h, tuple(a)) for u, f, p, h, a in zip(*columns))
@@ -114,36 +117,22 @@ class ZcpPlan(PlanLayout):
             problems.append("git_revision is missing")
         return problems
 
-    def run_units(self, unit_ids=None, device: str = "cpu", data_root: str | Path | None = None,
-                  progress: bool = True) -> RunSummary:
-        """Score the pending units among ``unit_ids`` (all when None), publishing one result per unit."""
-        store, todo, summary = pending_units(self, unit_ids)
-        if not todo:
-            return summary
+    def result_line(self, record: dict) -> str:
+        return f"{len(record['scores'])} scores"
+
+    @contextmanager
+    def open_runner(self, options: WorkerOptions):
+        """The family loaded once per worker, each proxy's batch made once; a unit scores one chunk."""
         family = self._family()
         batches = {}
-        for unit in tqdm(todo, desc=f"zcp units on {device}", unit="unit", disable=not progress):
-            if store.done(unit.unit_id):
-                summary.skipped.append(unit.unit_id)
-                continue
-            try:
-                recipe = self.recipes[unit.proxy]
-                if unit.proxy not in batches:
-                    batches[unit.proxy] = recipe_batches(recipe, family_space(family), device, data_root)
-                result = score_unit(family, unit, recipe, batches[unit.proxy], device)
-            except UNIT_ERRORS as error:
-                record = store.record_failure(unit, error)
-                tqdm.write(f"FAILED {unit.unit_id} ({self.unit_label(unit.unit_id)}, attempt {record['attempts']}): "
-                           f"{record['error_type']}: {record['message']}")
-                summary.failed.append(unit.unit_id)
-                continue
-            try:
-                store.write(unit.unit_id, result)
-            except ResultExistsError:
-                summary.skipped.append(unit.unit_id)
-                continue
-            summary.done.append(unit.unit_id)
-        return summary
+
+        def run(unit: ZcpUnit) -> dict:
+            recipe = self.recipes[unit.proxy]
+            if unit.proxy not in batches:
+                batches[unit.proxy] = recipe_batches(recipe, family_space(family), options.device, options.data_root)
+            return score_unit(family, unit, recipe, batches[unit.proxy], options.device)
+
+        yield run
 
     def _family(self) -> Family:
         family = load_family(self.family, progress=False)
@@ -195,11 +184,11 @@ def make_zcp_plan(family_name: str, proxies: list[str], recipe_overrides: dict |
         "recipe_hash": pa.array([u.recipe_hash for u in units], pa.string()),
         "arch_ids": pa.array([list(u.arch_ids) for u in units], pa.list_(pa.string())),
     })
-    write_plan_file(Path(folder), table, {
-        "kind": ZCP_KIND, "family": family.name, "family_version": family.version, "recipes": recipes_json,
+    write_plan_file(Path(folder), ZCP_KIND, table, {
+        "family": family.name, "family_version": family.version, "recipes": recipes_json,
         "n": str(n or len(arch_ids)), "sample_seed": str(seed), "chunk_size": str(chunk_size),
         "cgbench_version": cgbench_version,
-    }, {"kind": ZCP_KIND, "family": family.name, "proxies": list(proxies), "n_architectures": len(arch_ids),
+    }, {"family": family.name, "proxies": list(proxies), "n_architectures": len(arch_ids),
         "chunk_size": chunk_size, "n_units": len(units), "recipes": json.loads(recipes_json)})
     return ZcpPlan.load(folder)
 

@@ -1,24 +1,25 @@
-"""The ``submitit`` backend: a plan's pending units as one SLURM job array.
+"""The ``submitit`` backend: a plan's pending units as one SLURM job array (any plan kind).
 
 Choices:
 
 - submitit (``AutoExecutor(folder=<plan>/slurm, cluster="slurm")`` and ``map_array``) writes the
   sbatch script, pickles each task's call and reads back results and tracebacks; its folder holds
   every task's pickles and logs (``<ARRAY>_<TASK>_0_log.{out,err}``), one folder for all launches.
-- Only the units pending at launch are split, round-robin (:func:`labeling.worker.shard`), and each
-  array task is handed its own unit ids, fixed at submission. Recomputing the split inside a task
+- Only the units pending at launch are split, whole groups at a time
+  (:func:`cgbench.jobs.worker.shard_groups`: units that share work stay together), and each array
+  task is handed its own unit ids, fixed at submission. Recomputing the split inside a task
   would change as other tasks finish units, so two tasks could pick the same unit or none would.
 - The task (:class:`ShardTask`) is a ``submitit.helpers.Checkpointable``: on preemption or near its
   time limit SLURM sends USR2, submitit calls ``checkpoint()`` (inherited: the same call again) and
   requeues the task with ``scontrol requeue``. Nothing in memory needs saving: the requeued task
-  runs :func:`labeling.worker.run_units` on the same ids, which skips units that have a result and
-  resumes the interrupted one from its last per-epoch checkpoint. Because every run makes progress
-  (at least one epoch must fit in ``timeout_min``), timeouts may requeue a task up to
+  runs :func:`cgbench.jobs.worker.run_units` on the same ids, which skips units that have a result
+  and resumes the interrupted one (from its last checkpoint, for kinds that write one). Because every
+  run makes progress (at least one unit, or one epoch of a checkpointing unit, must fit in ``timeout_min``), timeouts may requeue a task up to
   :data:`MAX_TIMEOUT_REQUEUES` times, not submitit's default 3. A task that dies without a requeue
   (cancelled, killed, node lost) loses at most the epoch in flight: launching the plan again submits
   a new array for whatever is still pending. Requeued jobs wait for SLURM's requeue delay (about two
   minutes in Slurm 22.05) before they can start again.
-- One array task trains its units one after another on one device: ``cuda:0`` with
+- One array task runs its units one after another on one device: ``cuda:0`` with
   ``gpus_per_node=1`` (SLURM sets ``CUDA_VISIBLE_DEVICES`` to the allocated GPU), else ``cpu``. More
   GPUs means more array tasks, not more GPUs per task, so ``gpus_per_node`` is 0 or 1. torch uses
   ``SLURM_CPUS_PER_TASK`` threads: by default it would use every core of the node, which tasks share.
@@ -44,11 +45,10 @@ import submitit
 from submitit.core.utils import UncompletedJobError
 from tqdm import tqdm
 
-from cgbench.errors import InvalidInputError
-
-from ..plan import Plan, load_plan
+from ...errors import InvalidInputError
+from ..plan import load_plan
 from ..store import ResultStore
-from ..worker import run_units, shard
+from ..worker import DEFAULT_OPTIONS, WorkerOptions, run_units, shard_groups
 from . import LaunchReport
 
 BACKEND = "submitit"
@@ -59,26 +59,20 @@ POLL_SECONDS = 2.0
 class ShardTask(submitit.helpers.Checkpointable):
     """One array task: run the worker on its unit ids; requeued as is on preemption or timeout."""
 
-    def __init__(self, plan_folder: str, device: str, data_root: str | None, compile: bool = False) -> None:
+    def __init__(self, plan_folder: str, options: WorkerOptions) -> None:
         self.plan_folder = plan_folder
-        self.device = device
-        self.data_root = data_root
-        self.compile = compile
+        self.options = options
 
     def __call__(self, shard_index: int, unit_ids: Sequence[str]) -> dict:
-        _use_allocated_cpus()
-        plan = load_plan(self.plan_folder)
-        summary = run_units(plan, list(unit_ids), device=self.device, data_root=self.data_root, progress=False,
-                            compile=self.compile)
+        options = replace(self.options, threads=self.options.threads or _allocated_cpus(), progress=False)
+        summary = run_units(load_plan(self.plan_folder), list(unit_ids), options)
         return {"shard": shard_index, "done": summary.done, "failed": summary.failed, "skipped": summary.skipped}
 
 
-def _use_allocated_cpus() -> None:
+def _allocated_cpus() -> int | None:
+    """The task's CPUs: by default torch would use every core of the node, which tasks share."""
     cpus = os.environ.get("SLURM_CPUS_PER_TASK")
-    if cpus:
-        import torch
-
-        torch.set_num_threads(int(cpus))
+    return int(cpus) if cpus else None
 
 
 def task_device(gpus_per_node: int) -> str:
@@ -100,7 +94,7 @@ def count_tasks(n_pending: int, array_parallelism: int, units_per_task: int | No
     return math.ceil(n_pending / units_per_task)
 
 
-def make_executor(plan: Plan, *, n_tasks: int, array_parallelism: int, timeout_min: int, partition: str | None,
+def make_executor(plan, *, n_tasks: int, array_parallelism: int, timeout_min: int, partition: str | None,
                   gpus_per_node: int, cpus_per_task: int) -> submitit.AutoExecutor:
     if timeout_min < 1:
         raise InvalidInputError(f"timeout_min must be >= 1 (minutes per task run), got {timeout_min}")
@@ -108,7 +102,7 @@ def make_executor(plan: Plan, *, n_tasks: int, array_parallelism: int, timeout_m
         raise InvalidInputError(f"cpus_per_task must be >= 1, got {cpus_per_task}")
     executor = submitit.AutoExecutor(folder=plan.folder / "slurm", cluster="slurm",
                                      slurm_max_num_timeout=MAX_TIMEOUT_REQUEUES)
-    parameters = {"name": f"label-{plan.folder.name}", "timeout_min": timeout_min, "cpus_per_task": cpus_per_task,
+    parameters = {"name": f"{plan.kind}-{plan.folder.name}", "timeout_min": timeout_min, "cpus_per_task": cpus_per_task,
                   "nodes": 1, "tasks_per_node": 1, "slurm_array_parallelism": min(array_parallelism, n_tasks)}
     if gpus_per_node:
         parameters["gpus_per_node"] = gpus_per_node
@@ -118,10 +112,9 @@ def make_executor(plan: Plan, *, n_tasks: int, array_parallelism: int, timeout_m
     return executor
 
 
-def launch(plan: Plan, *, data_root: str | Path | None = None, array_parallelism: int = 4, timeout_min: int = 60,
+def launch(plan, *, options: WorkerOptions = DEFAULT_OPTIONS, array_parallelism: int = 4, timeout_min: int = 60,
            partition: str | None = None, gpus_per_node: int = 0, cpus_per_task: int = 1,
-           units_per_task: int | None = None, wait: bool = False, compile: bool = False,
-           progress: bool = True) -> LaunchReport:
+           units_per_task: int | None = None, wait: bool = False, progress: bool = True) -> LaunchReport:
     """Submit the plan's pending units as one job array; with ``wait``, block until every task ends."""
     device = task_device(gpus_per_node)
     plan = replace(plan, folder=Path(plan.folder).resolve())
@@ -131,23 +124,23 @@ def launch(plan: Plan, *, data_root: str | Path | None = None, array_parallelism
     n_tasks = count_tasks(len(pending), array_parallelism, units_per_task)
     if not pending:
         return LaunchReport(BACKEND, (), 0, 0, log_dir, () if wait else None)
-    executor = make_executor(plan, n_tasks=n_tasks, array_parallelism=array_parallelism, timeout_min=timeout_min,
+    shards = [[unit.unit_id for unit in part] for part in shard_groups(plan, pending, n_tasks) if part]
+    executor = make_executor(plan, n_tasks=len(shards), array_parallelism=array_parallelism, timeout_min=timeout_min,
                              partition=partition, gpus_per_node=gpus_per_node, cpus_per_task=cpus_per_task)
-    task = ShardTask(str(plan.folder), device, None if data_root is None else str(Path(data_root).resolve()),
-                     compile)
-    shards = [[unit.unit_id for unit in shard(pending, n_tasks, index)] for index in range(n_tasks)]
-    jobs = executor.map_array(task, list(range(n_tasks)), shards)
+    data_root = None if options.data_root is None else str(Path(options.data_root).resolve())
+    task = ShardTask(str(plan.folder), replace(options, device=device, data_root=data_root))
+    jobs = executor.map_array(task, list(range(len(shards))), shards)
     job_ids = tuple(job.job_id for job in jobs)
     if not wait:
-        return LaunchReport(BACKEND, job_ids, n_tasks, len(pending), log_dir)
+        return LaunchReport(BACKEND, job_ids, len(shards), len(pending), log_dir)
     returncodes = wait_for_jobs(jobs, store, {unit.unit_id for unit in pending}, progress)
-    return LaunchReport(BACKEND, job_ids, n_tasks, len(pending), log_dir, returncodes)
+    return LaunchReport(BACKEND, job_ids, len(shards), len(pending), log_dir, returncodes)
 
 
 def wait_for_jobs(jobs: Sequence[submitit.Job], store: ResultStore, unit_ids: set[str],
                   progress: bool) -> tuple[int, ...]:
     """Block until every job has ended; show finished units; a code per job (see the module notes)."""
-    with tqdm(total=len(unit_ids), desc="units finished", unit="net", disable=not progress) as bar:
+    with tqdm(total=len(unit_ids), desc="units finished", unit="unit", disable=not progress) as bar:
         while True:
             jobs[0].watcher.update()  # one sacct call answers for every job of the array
             ended = all(job.done() for job in jobs)

@@ -1,9 +1,9 @@
 """The result store of a plan: exactly one complete result file per finished work unit.
 
-``<plan>/results/<unit_id>.json`` is written once: the JSON goes to a temporary file in the
-same folder, is flushed and fsynced, and is then *hard-linked* to its final name, and the folder
-is fsynced. ``os.link`` fails when the name exists, so of two workers that finish the same unit
-(a requeued array task racing its predecessor) exactly one wins and the other gets
+``<results>/<unit_id>.json`` is written once: the JSON goes to a temporary file in the same
+folder, is flushed and fsynced, and is then *hard-linked* to its final name, and the folder is
+fsynced. ``os.link`` fails when the name exists, so of two workers that finish the same unit (a
+requeued array task racing its predecessor) exactly one wins and the other gets
 :class:`ResultExistsError`; ``os.replace`` would silently let the later one overwrite. A crash at
 any point leaves either no result or the whole result, never a part of one: readers only look at
 ``<unit_id>.json``, and a name only ever points to a fully written, fsynced file.
@@ -12,16 +12,14 @@ Leftover temporary files (``.*.tmp``, from a crash between the write and the lin
 and removed when a store is opened if they are older than :data:`STALE_TMP_SECONDS`: a younger
 one may belong to a worker writing right now on another process or node.
 
-Reading a result checks it against its plan (``plan.result_problems``; :func:`result_problems` for training plans): the schema, the unit id
-(the file's name), the unit's family, arch_id and seed, the plan's recipe hash, finite accuracies
-in [0, 100] and the sha256 of the CIFAR-10 files it was trained on. A result that fails raises
-:class:`InvalidResultError` naming the file, so another unit's architecture or a NaN accuracy
-never becomes a label.
+Reading a result checks it against its plan (``plan.result_problems``): a result that fails raises
+:class:`InvalidResultError` naming the file, so another unit's record never passes for this one.
 
-Failures go to ``<plan>/failures/<unit_id>.json`` (exception type and message, traceback tail,
-host, time, attempt count) and are removed when the unit later succeeds. A unit with a
-checkpoint (``<plan>/checkpoints/<unit_id>.pt``) and no result is in progress, or was cut off
-and will resume from it.
+Failures go to ``<failures>/<unit_id>.json`` (exception type and message, traceback tail, host,
+time, attempt count) and are removed when the unit later succeeds. A unit with a checkpoint
+(``<plan>/checkpoints/<unit_id>.pt``) and no result is in progress, or was cut off and will resume
+from it. The folders are the plan's (``results_dir``, ``failures_dir``): a kind may share one store
+between plans whose unit ids are content hashes.
 """
 
 from __future__ import annotations
@@ -39,19 +37,17 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from cgbench import __version__ as cgbench_version
-from cgbench.errors import InvalidFileError
-from cgbench.storage import atomic_write_text, fsync_folder
-from cgbench.userfiles import read_json
-
-from .plan import Plan, WorkUnit
+from .. import __version__ as cgbench_version
+from ..errors import InvalidFileError
+from ..storage import atomic_write_text, fsync_folder
+from ..userfiles import read_json
 
 STALE_TMP_SECONDS = 300.0
-# A result holds one record per epoch: a few hundred kilobytes for the longest recipes.
-MAX_RECORD_BYTES = 16 * 2**20
-ACCURACY_FIELDS = ("final_test_acc", "best_test_acc")
-# What every failure record holds; a record also holds the fields of its plan kind's unit (arch_id, seed, ...).
-FAILURE_FIELDS = ("unit_id", "family", "error_type", "message", "attempts", "hostname", "time")
+# A training result holds one record per epoch, a benchmark run one prediction per test row: both
+# stay well below this (a few hundred kilobytes to a megabyte).
+MAX_RECORD_BYTES = 64 * 2**20
+# What every failure record holds; a record also holds the fields of its plan kind's unit (family, arch_id, ...).
+FAILURE_FIELDS = ("unit_id", "error_type", "message", "attempts", "hostname", "time")
 TRACEBACK_TAIL_CHARS = 4000
 SLURM_VARIABLES = {"job_id": "SLURM_JOB_ID", "array_job_id": "SLURM_ARRAY_JOB_ID",
                    "array_task_id": "SLURM_ARRAY_TASK_ID", "restart_count": "SLURM_RESTART_COUNT"}
@@ -65,49 +61,6 @@ class InvalidResultError(InvalidFileError):
     """A result file that is unreadable or does not belong to its unit of the plan."""
 
 
-def result_problems(plan: Plan, unit: WorkUnit, record: object) -> list[str]:
-    """Every way ``record`` is not a training result of ``unit`` of ``plan`` (empty: it is one).
-
-    ``Plan.result_problems``; other plan kinds check their own results.
-    """
-    if not isinstance(record, dict):
-        return [f"it holds {type(record).__name__}, not a result object"]
-    problems = []
-    for key in ("unit", "recipe", "train", "cifar10_sha256"):
-        if not isinstance(record.get(key), dict):
-            problems.append(f"its {key!r} is missing or not an object")
-    if problems:
-        return problems
-    expected_unit = {"unit_id": unit.unit_id, "family": unit.family, "arch_id": unit.arch_id, "seed": unit.seed}
-    for key, expected in expected_unit.items():
-        if record["unit"].get(key) != expected:
-            problems.append(f"unit.{key} is {record['unit'].get(key)!r}, but the plan's unit has {expected!r}")
-    if record["recipe"].get("hash") != plan.recipe.hash:
-        problems.append(f"recipe.hash is {record['recipe'].get('hash')!r}, but the plan's recipe is {plan.recipe.hash}")
-    for key in ACCURACY_FIELDS:
-        value = record["train"].get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-            problems.append(f"train.{key} is {value!r}, not an accuracy in [0, 100]")
-    for where, key in ((record["train"], "device"), (record, "git_revision")):
-        if not isinstance(where.get(key), str):
-            problems.append(f"{key} is missing")
-    data = record.get("data")  # older results do not record it
-    if data is not None and not (isinstance(data, dict) and _marker_or_none(data.get("synthetic"))):
-        problems.append("data.synthetic is neither null nor the marker of a synthetic stand-in")
-    sha256 = record["cifar10_sha256"]
-    if not sha256 or not all(isinstance(v, str) and len(v) == 64 for v in sha256.values()):
-        problems.append("cifar10_sha256 does not record the sha256 of the CIFAR-10 files the unit was trained on")
-    return problems
-
-
-def _marker_or_none(marker: object) -> bool:
-    if marker is None:
-        return True
-    from .cifar10 import is_synthetic_marker  # imports torch: only for results trained on a stand-in
-
-    return is_synthetic_marker(marker)
-
-
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -115,7 +68,7 @@ def now_iso() -> str:
 @lru_cache(maxsize=1)
 def code_revision() -> str:
     """``git rev-parse HEAD`` of the checkout cgbench runs from, else ``cgbench <version>``."""
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]
     if (checkout / ".git").exists():
         try:
             out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True,
@@ -134,7 +87,7 @@ def run_context() -> dict:
 
 
 class ResultStore:
-    def __init__(self, plan: Plan, results_dir: Path | None = None, failures_dir: Path | None = None) -> None:
+    def __init__(self, plan, results_dir: Path | None = None, failures_dir: Path | None = None) -> None:
         self.plan = plan
         self.results_dir = Path(results_dir or plan.results_dir)
         self.failures_dir = Path(failures_dir or plan.failures_dir)
@@ -167,7 +120,7 @@ class ResultStore:
         """Unit ids with a result (one directory listing, for plans of many units)."""
         return {p.stem for p in self.results_dir.glob("*.json") if not p.name.startswith(".")}
 
-    def pending(self, units: Iterable[WorkUnit]) -> list[WorkUnit]:
+    def pending(self, units: Iterable) -> list:
         finished = self.finished()
         return [u for u in units if u.unit_id not in finished]
 
@@ -177,7 +130,7 @@ class ResultStore:
         if not path.is_file():
             raise FileNotFoundError(f"unit {unit_id} has no result yet ({path})")
         try:
-            record = read_json(path, "a labelling result", MAX_RECORD_BYTES)
+            record = read_json(path, "a unit's result", MAX_RECORD_BYTES)
         except InvalidFileError as err:
             raise InvalidResultError(str(err)) from None
         problems = self.plan.result_problems(self.plan.unit(unit_id), record)
@@ -208,7 +161,7 @@ class ResultStore:
         self.failure_path(unit_id).unlink(missing_ok=True)
         return path
 
-    def record_failure(self, unit: WorkUnit, error: BaseException) -> dict:
+    def record_failure(self, unit, error: BaseException) -> dict:
         previous = self.failure(unit.unit_id)
         record = {
             **asdict(unit),  # unit_id, family, and what the plan kind's units hold (arch_id, seed, ...)
@@ -245,7 +198,7 @@ class PlanStatus:
                 "failed": len(self.failed)}
 
 
-def plan_status(plan: Plan, store: ResultStore | None = None) -> PlanStatus:
+def plan_status(plan, store: ResultStore | None = None) -> PlanStatus:
     """A checkpoint newer than a unit's failure record means a retry is under way: in progress."""
     store = store or ResultStore(plan)
     finished = store.finished()

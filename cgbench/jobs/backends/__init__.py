@@ -1,9 +1,9 @@
 """Backends that run a plan's pending units: ``local`` (worker processes on this machine) and
-``submitit`` (a SLURM job array, :mod:`labeling.backends.slurm`).
+``submitit`` (a SLURM job array, :mod:`cgbench.jobs.backends.slurm`).
 
-Every backend has ``launch(plan, *, data_root, **options) -> LaunchReport``. Backends only split
-the pending units into shards (:func:`labeling.worker.shard`) and start workers; what is done is
-decided by the result store, so launching a plan again starts only what is still missing.
+Every backend has ``launch(plan, *, options, ...) -> LaunchReport``. Backends only hand the pending
+units to workers; what is done is decided by the result store, so launching a plan again starts
+only what is still missing, and the same units give the same results whatever the backend.
 """
 
 from __future__ import annotations
