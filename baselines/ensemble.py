@@ -64,9 +64,9 @@ class RankEnsemble(Predictor):
         self.members = {name: make_predictor(name, **member_options.get(name, {})) for name in members}
         self._fitted = False
 
-    def fit(self, data: list[TrainingSet], seed: int) -> None:
+    def fit(self, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
         for member in self.members.values():
-            member.fit(data, seed)
+            member.fit(data, seed, valid=valid)
         self._fitted = True
 
     def fine_tune(self, data: TrainingSet, seed: int) -> None:

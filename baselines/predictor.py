@@ -47,8 +47,12 @@ class Predictor(ABC):
     prediction_scale: ClassVar[str] = "target"
 
     @abstractmethod
-    def fit(self, data: list[TrainingSet], seed: int) -> None:
-        """Train from scratch on the union of ``data`` (one entry per family)."""
+    def fit(self, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
+        """Train from scratch on the union of ``data`` (one entry per family).
+
+        ``valid``: validation rows (one entry per training family, disjoint from ``data``), to choose
+        how long to train on (``baselines.training``); rules and untrained methods ignore them.
+        """
 
     @abstractmethod
     def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:
@@ -92,11 +96,15 @@ def _import_predictors() -> None:
     from baselines import ensemble, gennape, graf, simple, zc_ranker  # noqa: F401
 
 
-def make_predictor(name: str, **options) -> Predictor:
+def predictor_class(name: str) -> type[Predictor]:
     _import_predictors()
     if name not in _REGISTRY:
         raise unknown_name("predictor", name, _REGISTRY)
-    return _REGISTRY[name](**options)
+    return _REGISTRY[name]
+
+
+def make_predictor(name: str, **options) -> Predictor:
+    return predictor_class(name)(**options)
 
 
 def list_predictors() -> list[str]:

@@ -8,6 +8,9 @@ to thousands of nodes across families, and sum pooling would rank by size) and M
 standardised targets. Its op embedding is :class:`baselines.op_embedding.OpEmbedding`: an op the
 training CGs never showed is represented by its op group and window (trained), not a random row.
 
+``gin`` trains for at most ``max_steps`` Adam steps (or ``epochs`` passes when no step budget is
+given) and keeps the step whose validation Spearman is best (``baselines.training``).
+
 ``gin``'s ``fine_tune`` (few-shot track) continues from the fitted weights: the target
 standardisation is refitted on the new rows, and the whole network is trained on them for
 ``fine_tune_epochs`` epochs at ``fine_tune_lr`` in batches of ``fine_tune_batch_size``
@@ -27,10 +30,12 @@ from tqdm.auto import tqdm
 
 from cgbench.dataset import Family
 from cgbench.graph.features import NODE_FEATURE_NAMES
+from cgbench.pyg import CollatedGraphs
 
 from .graph_rows import INFERENCE_BATCH, family_graphs, labelled_graphs, minibatches
 from .op_embedding import OpEmbedding
 from .predictor import Predictor, TrainingSet, register_predictor
+from .training import Schedule, StepLog, module_states, restore_states, step_budget, train_steps, validation_spearman
 
 
 class _ColumnRule(Predictor):
@@ -39,7 +44,7 @@ class _ColumnRule(Predictor):
     column: str
     prediction_scale = "rank"  # a rule: only the order of its scores counts
 
-    def fit(self, data: list[TrainingSet], seed: int) -> None:
+    def fit(self, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
         return None
 
     def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:
@@ -85,51 +90,69 @@ class GINRegressor(nn.Module):
 @register_predictor
 class GINPredictor(Predictor):
     name = "gin"
-    description = "plain GIN regressor on CGs (op embedding + default node features, mean pooling, MSE)"
+    description = ("plain GIN regressor on CGs (op embedding + default node features, mean pooling, MSE); "
+                   "keeps the training step with the best validation Spearman")
 
-    def __init__(self, hidden: int = 32, n_layers: int = 4, epochs: int = 20, lr: float = 1e-3,
-                 batch_size: int = 64, fine_tune_epochs: int = 100, fine_tune_lr: float = 1e-3,
-                 fine_tune_batch_size: int = 25, device: str | torch.device | None = None,
-                 progress: bool = False) -> None:
+    def __init__(self, hidden: int = 32, n_layers: int = 4, epochs: int | None = 20, max_steps: int | None = None,
+                 lr: float = 1e-3, batch_size: int = 64, eval_every: int = 50, patience: int | None = None,
+                 fine_tune_epochs: int = 100, fine_tune_lr: float = 1e-3, fine_tune_batch_size: int = 25,
+                 device: str | torch.device | None = None, progress: bool = False) -> None:
         self.hidden, self.n_layers = hidden, n_layers
-        self.epochs, self.lr, self.batch_size = epochs, lr, batch_size
+        self.epochs, self.max_steps, self.lr, self.batch_size = epochs, max_steps, lr, batch_size
+        self.eval_every, self.patience = eval_every, patience
         self.fine_tune_epochs, self.fine_tune_lr = fine_tune_epochs, fine_tune_lr
         self.fine_tune_batch_size = fine_tune_batch_size
         self.device = torch.device(device) if device is not None else torch.device(
             "cuda" if torch.cuda.is_available() else "cpu")
         self.progress = progress
+        self.on_evaluation = None  # called with the step at each validation (the convergence study sets it)
+        self.step_log: StepLog | None = None
         self._model: GINRegressor | None = None
         self._mean = self._std = 0.0
 
-    def fit(self, data: list[TrainingSet], seed: int) -> None:
+    def fit(self, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
         torch.manual_seed(seed)
         self._model = GINRegressor(self.hidden, self.n_layers).to(self.device)
-        self._train(data, seed, self.epochs, self.lr, self.batch_size)
+        graphs, targets = self._standardised(data)
+        schedule = Schedule(step_budget(len(graphs), self.batch_size, self.epochs, self.max_steps), self.eval_every,
+                            self.patience)
+        evaluate = (lambda: validation_spearman(self.predict, valid)) if valid else None
+        self.step_log = self._train(graphs, targets, seed, schedule, self.lr, self.batch_size, evaluate)
 
     def fine_tune(self, data: TrainingSet, seed: int) -> None:
         if self._model is None:
             raise RuntimeError("GIN fine_tune needs a fitted model; call fit() first")
-        self._train([data], seed, self.fine_tune_epochs, self.fine_tune_lr, self.fine_tune_batch_size)
+        graphs, targets = self._standardised([data])
+        schedule = Schedule(step_budget(len(graphs), self.fine_tune_batch_size, self.fine_tune_epochs, None))
+        self._train(graphs, targets, seed, schedule, self.fine_tune_lr, self.fine_tune_batch_size, None)
 
-    def _train(self, data: list[TrainingSet], seed: int, epochs: int, lr: float, batch_size: int) -> None:
-        """Standardise the labels of ``data`` and train the current model on them (MSE, Adam)."""
+    def _standardised(self, data: list[TrainingSet]) -> tuple[CollatedGraphs, torch.Tensor]:
+        """The labelled rows of ``data`` and their labels standardised (the standardisation is kept)."""
         graphs, labels = labelled_graphs(data, minimum=2, who="GIN")
         if not labels.std() > 0:
             raise ValueError(f"GIN needs labelled rows with different labels; all {len(labels)} are {labels[0]}")
         self._mean, self._std = float(labels.mean()), float(labels.std())
-        targets = torch.tensor((labels - self._mean) / self._std, dtype=torch.float32)
         self._model.op.mark_seen(graphs.op)
+        return graphs, torch.tensor((labels - self._mean) / self._std, dtype=torch.float32)
+
+    def _train(self, graphs: CollatedGraphs, targets: torch.Tensor, seed: int, schedule: Schedule, lr: float,
+               batch_size: int, evaluate) -> StepLog:
+        """Train the current model with MSE and Adam, keeping the best-validated step when ``evaluate`` is given."""
         torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
         optimizer = torch.optim.Adam(self._model.parameters(), lr=lr)
-        self._model.train()
-        for _ in tqdm(range(epochs), desc="GIN", disable=not self.progress):
-            for positions in minibatches(len(graphs), batch_size, generator):
-                loss = F.mse_loss(self._model(graphs.batch(positions).to(self.device)),
-                                  targets[positions].to(self.device))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+
+        def step(positions: torch.Tensor) -> None:
+            self._model.train()
+            loss = F.mse_loss(self._model(graphs.batch(positions).to(self.device)), targets[positions].to(self.device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        with tqdm(total=schedule.max_steps, desc="GIN steps", disable=not self.progress) as bar:
+            return train_steps(lambda p: (step(p), bar.update()), len(graphs), batch_size, schedule,
+                               torch.Generator().manual_seed(seed), evaluate=evaluate,
+                               snapshot=module_states([self._model]), restore=restore_states([self._model]),
+                               on_evaluation=self.on_evaluation)
 
     @torch.no_grad()
     def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:

@@ -12,8 +12,9 @@ transfer). Ties (e.g. NB-101 rows sharing an arch_id) get their average rank.
 
 Model: a small MLP ``f(x)`` trained with RankNet's pairwise logistic loss
 ``log(1 + exp(-(f(x_i) - f(x_j))))`` over pairs ``y_i > y_j`` drawn within one family (labels of
-different families are never compared). ``fine_tune`` continues from the fitted weights on the
-pairs of the few labelled rows, with a lower learning rate.
+different families are never compared). ``fit`` keeps the step whose validation Spearman is best
+(checked every ``eval_every`` of its ``steps``; ``baselines.training``). ``fine_tune`` continues from
+the fitted weights on the pairs of the few labelled rows, with a lower learning rate.
 
 **Default proxies: none.** Measured with ``benchmarks/bench_zcp_cost.py`` on this two-core CPU
 (one torch thread, shared machine), building the seeded network and scoring it takes, per network,
@@ -37,6 +38,7 @@ from cgbench.dataset import Family
 
 from .normalise import rank_normal_scores
 from .predictor import Predictor, TrainingSet, register_predictor
+from .training import BestStep, Schedule, StepLog, module_states, restore_states, validation_spearman
 
 DEFAULT_PROXIES: tuple[str, ...] = ()
 # The proxies of the paper-scale runs, scored once per family (`cgbench zcp score` or a zcp plan).
@@ -111,8 +113,11 @@ class ZeroCostRanker(Predictor):
 
     def __init__(self, proxies: tuple[str, ...] = DEFAULT_PROXIES, hidden: int = 16, steps: int = 300,
                  pairs_per_step: int = 256, lr: float = 1e-2, fine_tune_steps: int = 100, fine_tune_lr: float = 3e-3,
-                 device: str = "cpu", progress: bool = False) -> None:
+                 eval_every: int = 25, device: str = "cpu", progress: bool = False) -> None:
         self.features = ProxyFeatures(tuple(proxies), device, progress)
+        self.eval_every = eval_every
+        self.on_evaluation = None  # called with the step at each validation (the convergence study sets it)
+        self.step_log: StepLog | None = None
         self.hidden, self.steps, self.pairs_per_step, self.lr = hidden, steps, pairs_per_step, lr
         self.fine_tune_steps, self.fine_tune_lr = fine_tune_steps, fine_tune_lr
         self._model: RankMLP | None = None
@@ -129,31 +134,37 @@ class ZeroCostRanker(Predictor):
             raise ValueError("zc_ranker needs at least 2 labelled rows of one family to form pairs")
         return groups
 
-    def _train(self, groups: list[tuple[torch.Tensor, np.ndarray]], steps: int, lr: float, seed: int) -> None:
+    def _train(self, groups: list[tuple[torch.Tensor, np.ndarray]], schedule: Schedule, lr: float, seed: int,
+               evaluate=None) -> StepLog:
         rng = np.random.default_rng(seed)
         optimizer = torch.optim.Adam(self._model.parameters(), lr=lr)
         usable = [(x, y) for x, y in groups if len(y) >= 2]
-        for step in range(steps):
-            x, y = usable[step % len(usable)]
+        best = BestStep(schedule, evaluate, module_states([self._model]), restore_states([self._model]),
+                        self.on_evaluation if evaluate else None)
+        while not best.done:
+            x, y = usable[best.log.steps_taken % len(usable)]
             better, worse = ordered_pairs(y, self.pairs_per_step, rng)
-            if not len(better):
-                continue
-            scores = self._model(x)
-            loss = nn.functional.softplus(scores[worse] - scores[better]).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            if len(better):
+                scores = self._model(x)
+                loss = nn.functional.softplus(scores[worse] - scores[better]).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            if best.after_step():
+                break
+        return best.finish()
 
-    def fit(self, data: list[TrainingSet], seed: int) -> None:
+    def fit(self, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
         groups = self._labelled(data)
         torch.manual_seed(seed)
         self._model = RankMLP(len(self.features.names), self.hidden)
-        self._train(groups, self.steps, self.lr, seed)
+        evaluate = (lambda: validation_spearman(self.predict, valid)) if valid else None
+        self.step_log = self._train(groups, Schedule(self.steps, self.eval_every), self.lr, seed, evaluate)
 
     def fine_tune(self, data: TrainingSet, seed: int) -> None:
         if self._model is None:
             raise RuntimeError("zc_ranker.fine_tune needs a fitted model; call fit first")
-        self._train(self._labelled([data]), self.fine_tune_steps, self.fine_tune_lr, seed)
+        self._train(self._labelled([data]), Schedule(self.fine_tune_steps), self.fine_tune_lr, seed)
 
     def predict(self, family: Family, indices: np.ndarray) -> np.ndarray:
         if self._model is None:

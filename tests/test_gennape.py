@@ -125,7 +125,7 @@ def test_nt_xent_prefers_matching_views():
 def test_contrastive_pretraining_reduces_its_loss(nb201):
     torch.manual_seed(0)
     encoder = KGNNEncoder()
-    losses = pretrain_contrastive(encoder, family_graphs(nb201, np.arange(128)), epochs=4, batch_size=32,
+    losses = pretrain_contrastive(encoder, family_graphs(nb201, np.arange(128)), steps=16, batch_size=32,
                                   lr=2e-3, seed=0)
     assert len(losses) == 4 and losses[-1] < 0.8 * losses[0]
 

@@ -36,6 +36,19 @@ Pipeline of :meth:`GennapePredictor.fit` (GENNAPE, Mills et al., AAAI-23):
    on NB-201 cannot undo that. ``gennape_head`` reports the heads' own output ``p`` (before the
    inverse), so the share of a ranking that the FLOPs factor contributes is visible.
 
+**Zero-shot uses no statistic of the scored family's labels.** The target transform's mean and
+spread come from the training rows, and a zero-shot prediction inverts the transform fitted there.
+One public re-implementation does otherwise: AIO-P's cross-family runner
+(Ascend-Research/AIO-P, ``run_gpi_acc_predictor.py``) fits the normaliser of a family it has no
+fine-tuning rows for on that family's *test* labels (``norm_data = fine_tune_data if size > 0 else
+foreign_test_data``) and inverts its predictions with it. Under the FLOPs transform that changes
+the ranking, not only the scale (``(p * sigma + mu) * factor`` orders rows by ``mu / sigma`` as well),
+so its zero-shot numbers are not comparable to cgbench's.
+
+**Training length.** The supervised stage runs for at most ``max_steps`` Adam steps (or ``epochs``
+passes) and keeps the step whose validation Spearman is best (``baselines.training``); contrastive
+pretraining has no labels to validate on and runs its ``pretrain_steps`` (or ``pretrain_epochs``).
+
 Fine-tuning (few-shot track) starts from the fitted state: the standardisation is refitted
 on the new rows (as the authors' normaliser is for each test family), the clusters are kept,
 and encoder plus heads are trained with Adam lr 1e-4 and MSE (GENNAPE: batch 1, 100 epochs).
@@ -71,6 +84,7 @@ from cgbench.pyg import CollatedGraphs
 
 from ..graph_rows import INFERENCE_BATCH, family_graphs, labelled_graphs, minibatches
 from ..predictor import Predictor, TrainingSet, register_predictor
+from ..training import Schedule, StepLog, module_states, restore_states, step_budget, train_steps, validation_spearman
 from .encoder import EMBED_SIZE, KGNNEncoder
 from .fuzzy import FuzzyClusters, fuzzy_cmeans
 from .pretrain import pretrain_contrastive
@@ -133,6 +147,10 @@ class MembershipEnsemble(nn.Module):
 
 @dataclass(frozen=True)
 class GennapeSettings:
+    """Budgets: ``max_steps`` / ``pretrain_steps`` when given, else ``epochs`` / ``pretrain_epochs`` passes.
+    The supervised stage keeps the step with the best validation Spearman, checked every ``eval_every``
+    steps and stopped after ``patience`` checks without improvement (None: never early)."""
+
     pretrain_epochs: int
     epochs: int
     lr: float
@@ -140,6 +158,10 @@ class GennapeSettings:
     fine_tune_epochs: int
     fine_tune_lr: float
     fine_tune_batch_size: int
+    pretrain_steps: int | None = None
+    max_steps: int | None = None
+    eval_every: int = 50
+    patience: int | None = None
 
     @classmethod
     def for_scale(cls, paper_scale: bool) -> GennapeSettings:
@@ -177,8 +199,10 @@ class GennapePredictor(Predictor):
         self.device = torch.device(device) if device is not None else _default_device()
         self.progress = progress
         self.pretrain_losses: list[float] = []
-        # Wall-clock seconds per epoch of the last run of each stage (benchmarks read these).
-        self.seconds_per_epoch: dict[str, float] = {}
+        # Wall-clock seconds per optimizer step of the last run of each stage (benchmarks read these).
+        self.seconds_per_step: dict[str, float] = {}
+        self.on_evaluation = None  # called with the step at each validation (the convergence study sets it)
+        self.step_log: StepLog | None = None
         self._encoder: KGNNEncoder | None = None
         self._cluster_encoder: KGNNEncoder | None = None
         self._clusters: FuzzyClusters | None = None
@@ -187,57 +211,71 @@ class GennapePredictor(Predictor):
 
     # ---- fitting -------------------------------------------------------------------------
 
-    def fit(self, data: list[TrainingSet], seed: int) -> None:
+    def fit(self, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
         if not data:
             raise ValueError("fit needs at least one TrainingSet")
         graphs, labels = labelled_graphs(data, minimum=2, who="GENNAPE")
         torch.manual_seed(seed)
         encoder = KGNNEncoder(EMBED_SIZE, self.n_layers).to(self.device)
         encoder.embed.mark_seen(graphs.op)
+        settings = self.settings
         start = time.perf_counter()
+        steps = step_budget(len(graphs), settings.batch_size, settings.pretrain_epochs, settings.pretrain_steps)
         self.pretrain_losses = pretrain_contrastive(
-            encoder, graphs, epochs=self.settings.pretrain_epochs, batch_size=self.settings.batch_size,
-            lr=self.settings.lr, temperature=self.temperature, seed=seed, device=self.device, progress=self.progress)
-        self.seconds_per_epoch["contrastive"] = (time.perf_counter() - start) / max(self.settings.pretrain_epochs, 1)
+            encoder, graphs, steps=steps, batch_size=settings.batch_size, lr=settings.lr,
+            temperature=self.temperature, seed=seed, device=self.device, progress=self.progress)
+        self.seconds_per_step["contrastive"] = (time.perf_counter() - start) / max(steps, 1)
         self._cluster_encoder = copy.deepcopy(encoder).eval().requires_grad_(False)
         embeddings = self._embeddings(self._cluster_encoder, graphs)
         self._clusters = fuzzy_cmeans(embeddings, min(self.n_clusters, len(graphs)), self.fuzzifier, seed=seed)
         self._encoder = encoder
         self._heads = MembershipEnsemble(self._clusters.centers.shape[0]).to(self.device)
         self._transform = FlopsTargetTransform.fit(labels, graphs.flops.numpy(), self.flops_transform)
-        self._train(graphs, labels, self.settings.epochs, self.settings.lr, self.settings.batch_size, seed,
-                    stage="supervised")
+        schedule = Schedule(step_budget(len(graphs), settings.batch_size, settings.epochs, settings.max_steps),
+                            settings.eval_every, settings.patience)
+        evaluate = (lambda: validation_spearman(self.predict, valid)) if valid else None
+        self.step_log = self._train(graphs, labels, schedule, settings.lr, settings.batch_size, seed,
+                                    stage="supervised", evaluate=evaluate)
 
     def fine_tune(self, data: TrainingSet, seed: int) -> None:
         self._require_fitted()
         graphs, labels = labelled_graphs([data], minimum=2, who="GENNAPE")
         self._transform = FlopsTargetTransform.fit(labels, graphs.flops.numpy(), self.flops_transform)
         self._encoder.embed.mark_seen(graphs.op)
-        self._train(graphs, labels, self.settings.fine_tune_epochs, self.settings.fine_tune_lr,
-                    self.settings.fine_tune_batch_size, seed, stage="fine_tune")
+        settings = self.settings
+        schedule = Schedule(step_budget(len(graphs), settings.fine_tune_batch_size, settings.fine_tune_epochs, None))
+        self._train(graphs, labels, schedule, settings.fine_tune_lr, settings.fine_tune_batch_size, seed,
+                    stage="fine_tune")
 
-    def _train(self, graphs: CollatedGraphs, labels: np.ndarray, epochs: int, lr: float, batch_size: int,
-               seed: int, stage: str) -> None:
+    def _train(self, graphs: CollatedGraphs, labels: np.ndarray, schedule: Schedule, lr: float, batch_size: int,
+               seed: int, stage: str, evaluate=None) -> StepLog:
         targets = torch.tensor(self._transform.forward(labels, graphs.flops.numpy()), dtype=torch.float32)
         memberships = torch.tensor(self._clusters.membership(self._embeddings(self._cluster_encoder, graphs)),
                                    dtype=torch.float32)
         torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
         parameters = [*self._encoder.parameters(), *self._heads.parameters()]
         optimizer = torch.optim.Adam(parameters, lr=lr)
-        self._encoder.train()
-        self._heads.train()
+
+        def step(positions: torch.Tensor) -> None:
+            self._encoder.train()
+            self._heads.train()
+            batch = graphs.batch(positions).to(self.device)
+            prediction = self._heads(self._encoder(batch), memberships[positions].to(self.device))
+            loss = F.mse_loss(prediction, targets[positions].to(self.device))
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, GRADIENT_CLIP)
+            optimizer.step()
+            bar.update()
+
+        modules = (self._encoder, self._heads)
         start = time.perf_counter()
-        for _ in tqdm(range(epochs), desc="GENNAPE heads", disable=not self.progress):
-            for positions in minibatches(len(graphs), batch_size, generator):
-                batch = graphs.batch(positions).to(self.device)
-                prediction = self._heads(self._encoder(batch), memberships[positions].to(self.device))
-                loss = F.mse_loss(prediction, targets[positions].to(self.device))
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(parameters, GRADIENT_CLIP)
-                optimizer.step()
-        self.seconds_per_epoch[stage] = (time.perf_counter() - start) / max(epochs, 1)
+        with tqdm(total=schedule.max_steps, desc=f"GENNAPE {stage}", disable=not self.progress) as bar:
+            log = train_steps(step, len(graphs), batch_size, schedule, torch.Generator().manual_seed(seed),
+                              evaluate=evaluate, snapshot=module_states(modules), restore=restore_states(modules),
+                              on_evaluation=self.on_evaluation if evaluate else None)
+        self.seconds_per_step[stage] = (time.perf_counter() - start) / max(log.steps_taken, 1)
+        return log
 
     # ---- inference -----------------------------------------------------------------------
 

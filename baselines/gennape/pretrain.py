@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from cgbench.graph.features import NODE_FEATURE_NAMES
 from cgbench.pyg import CollatedGraphs
 
-from ..graph_rows import minibatches
+from ..training import Schedule, train_steps
 from .encoder import KGNNEncoder
 
 HW_COLUMNS = [NODE_FEATURE_NAMES.index(c) for c in ("h_in", "h_out", "w_in", "w_out")]
@@ -64,10 +64,11 @@ class ProjectionHead(nn.Sequential):
         super().__init__(nn.Linear(size, size), nn.ReLU(), nn.Linear(size, size))
 
 
-def pretrain_contrastive(encoder: KGNNEncoder, graphs: CollatedGraphs, *, epochs: int, batch_size: int = 32,
+def pretrain_contrastive(encoder: KGNNEncoder, graphs: CollatedGraphs, *, steps: int, batch_size: int = 32,
                          lr: float = 1e-3, temperature: float = 0.2, seed: int = 0,
                          device: torch.device | str = "cpu", progress: bool = False) -> list[float]:
-    """Train ``encoder`` in place with NT-Xent over resolution views; returns the mean loss per epoch."""
+    """Train ``encoder`` in place with NT-Xent over resolution views for ``steps`` Adam steps; returns
+    the mean loss of each pass over the CGs (the last one possibly partial)."""
     if len(graphs) < 2:
         raise ValueError(f"contrastive pretraining needs at least 2 CGs (negatives), got {len(graphs)}")
     if temperature <= 0:
@@ -77,19 +78,26 @@ def pretrain_contrastive(encoder: KGNNEncoder, graphs: CollatedGraphs, *, epochs
     head = ProjectionHead(encoder.size).to(device)
     optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
     encoder.train()
-    losses = []
-    for _ in tqdm(range(epochs), desc="contrastive pretraining", disable=not progress):
-        total, count = 0.0, 0
-        # A last batch of one CG would have no negatives.
-        for positions in minibatches(len(graphs), batch_size, generator, avoid_single=True):
-            batch = graphs.batch(positions).to(device)
-            z1 = head(encoder(resolution_view(batch, generator)))
-            z2 = head(encoder(resolution_view(batch, generator)))
-            loss = nt_xent(z1, z2, temperature)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * batch.num_graphs
-            count += batch.num_graphs
-        losses.append(total / count)
-    return losses
+    full, rest = divmod(len(graphs), batch_size)
+    steps_per_pass = full + (rest > 1)  # a last batch of one CG is dropped (no negatives)
+    sums: list[list[float]] = []  # per pass: sum of loss x CGs, CGs, steps
+
+    def step(positions: torch.Tensor) -> None:
+        batch = graphs.batch(positions).to(device)
+        z1 = head(encoder(resolution_view(batch, generator)))
+        z2 = head(encoder(resolution_view(batch, generator)))
+        loss = nt_xent(z1, z2, temperature)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if not sums or sums[-1][2] == steps_per_pass:
+            sums.append([0.0, 0, 0])
+        sums[-1][0] += loss.item() * batch.num_graphs
+        sums[-1][1] += batch.num_graphs
+        sums[-1][2] += 1
+        bar.update()
+
+    with tqdm(total=steps, desc="contrastive pretraining", disable=not progress) as bar:
+        if steps:
+            train_steps(step, len(graphs), batch_size, Schedule(steps), generator, avoid_single=True)
+    return [total / count for total, count, _ in sums]

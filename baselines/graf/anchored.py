@@ -48,7 +48,8 @@ from cgbench.dataset import Family
 
 from ..normalise import normalise_labels
 from ..predictor import TrainingSet, register_predictor
-from .predictor import GrafPredictor, flops_rank_scores
+from ..training import validation_spearman
+from .predictor import GrafPredictor, Trees, flops_rank_scores, select_rounds
 
 DEFAULT_SHRINKAGES = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
@@ -120,14 +121,15 @@ class AnchoredGrafPredictor(GrafPredictor):
             raise ValueError("graf_anchored needs at least 2 labelled rows of one family to train")
         return parts
 
-    def _fit_residual(self, parts: list[ResidualRows], seed: int):
+    def _fit_residual(self, parts: list[ResidualRows], seed: int) -> Trees:
         import lightgbm as lgb
 
         weights = np.concatenate([np.full(len(p.rows), p.weight) for p in parts])
         dataset = lgb.Dataset(np.concatenate([self.family_matrix(p.family)[p.rows] for p in parts]),
                               np.concatenate([p.residual for p in parts]), weight=weights / weights.mean(),
                               feature_name=self.feature_names, free_raw_data=False)
-        return lgb.train(self._booster_params("regression", seed), dataset, num_boost_round=self.n_estimators)
+        booster = lgb.train(self._booster_params("regression", seed), dataset, num_boost_round=self.n_estimators)
+        return Trees(booster, self.n_estimators)
 
     def _select_shrinkage(self, parts: list[ResidualRows], seed: int) -> float:
         """The shrinkage with the best mean Spearman over inner held-out families (``default_shrinkage``
@@ -143,7 +145,7 @@ class AnchoredGrafPredictor(GrafPredictor):
         mean = np.mean(list(self.inner_scores.values()), axis=0)
         return self.shrinkages[int(np.argmax(mean))]
 
-    def fit(self, data: list[TrainingSet], seed: int) -> None:
+    def fit(self, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
         parts = self._residual_rows(data)
         sources = [p.source for p in parts]
         if len(set(sources)) != len(sources):
@@ -151,6 +153,8 @@ class AnchoredGrafPredictor(GrafPredictor):
         self._boosters = []
         self.shrinkage = self._select_shrinkage(parts, seed)
         self._residual_booster = self._fit_residual(parts, seed)
+        self.step_log = select_rounds(self._residual_booster, lambda: validation_spearman(self.predict, valid),
+                                      self.eval_every) if valid else None
 
     @property
     def _fitted(self) -> bool:
@@ -166,4 +170,4 @@ class AnchoredGrafPredictor(GrafPredictor):
     @property
     def n_parameters(self) -> int:
         boosters = [self._residual_booster, *self._boosters] if self._fitted else []
-        return int(sum(tree["num_leaves"] for booster in boosters for tree in booster.dump_model()["tree_info"]))
+        return sum(trees.n_leaves for trees in boosters)

@@ -32,6 +32,10 @@ Options (defaults chosen with ``benchmarks/exp_lofo.py``):
   0.401 against 0.195. (``flops_prior=1`` beats FLOPs on TransNAS-Bench macro, 0.782 against
   0.766, but drops NB-101 -> NB-201 to 0.656; ``lambdarank`` was worse everywhere.)
 
+**Number of trees.** ``fit`` boosts ``n_estimators`` rounds and keeps the first ``k`` trees, ``k`` a
+multiple of ``eval_every`` (or all), whose validation Spearman is best (``baselines.training``);
+without validation rows it keeps them all. ``step_log`` holds the curve.
+
 ``fine_tune`` continues boosting from the fitted state: ``fine_tune_rounds`` more trees whose
 starting score is the fitted model's output, fitted to the few labelled rows of the new family
 (normalised within it); predictions add all ensembles up.
@@ -39,12 +43,17 @@ starting score is the fitted model's output, fitted to the few labelled rows of 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from cgbench.dataset import Family
 
 from ..normalise import LABEL_NORMALISATIONS, normalise_labels, rank_normal_scores
 from ..predictor import Predictor, TrainingSet, register_predictor
+from ..training import StepLog, validation_spearman
 from .features import FEATURE_NAMES, graf_features
 
 FEATURE_MODES = ("raw", "family_rank", "both")
@@ -53,6 +62,36 @@ RELEVANCE_LEVELS = 31  # LightGBM's default label_gain covers relevance 0..30
 PROXY_RECIPE_OVERRIDES = {"data": "random"}
 
 _FAMILY_FEATURES: dict[tuple[str, str], np.ndarray] = {}
+
+
+@dataclass
+class Trees:
+    """A LightGBM booster and how many of its rounds the model uses (chosen on validation rows)."""
+
+    booster: object
+    rounds: int
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.booster.predict(x, num_iteration=self.rounds)
+
+    @property
+    def n_leaves(self) -> int:
+        return int(sum(tree["num_leaves"] for tree in self.booster.dump_model(num_iteration=self.rounds)["tree_info"]))
+
+
+def select_rounds(trees: Trees, score: Callable[[], float], eval_every: int) -> StepLog:
+    """Set ``trees.rounds`` to the multiple of ``eval_every`` (or the whole ensemble) that ``score``
+    (validation Spearman of the model with ``trees.rounds`` rounds) rates best; returns the curve."""
+    total = trees.rounds
+    log = StepLog(total, steps_taken=total)
+    for rounds in sorted({*range(eval_every, total, eval_every), total}):
+        trees.rounds = rounds
+        value = score()
+        log.history.append((rounds, value))
+        if math.isfinite(value) and value > log.best_score:
+            log.best_step, log.best_score = rounds, value
+    trees.rounds = log.best_step if log.best_step is not None else total
+    return log
 
 
 def family_features(family: Family) -> np.ndarray:
@@ -101,7 +140,7 @@ class GrafPredictor(Predictor):
                  proxies: tuple[str, ...] = (), n_estimators: int = 400, learning_rate: float = 0.05,
                  num_leaves: int = 15, min_child_samples: int = 20, feature_fraction: float = 0.8,
                  query_size: int = 128, fine_tune_rounds: int = 50, monotone_cost: bool = True,
-                 flops_prior: float = 0.0, threads: int = 1) -> None:
+                 flops_prior: float = 0.0, eval_every: int = 25, threads: int = 1) -> None:
         for value, allowed, what in ((labels, LABEL_NORMALISATIONS, "labels"), (features, FEATURE_MODES, "features"),
                                      (objective, OBJECTIVES, "objective")):
             if value not in allowed:
@@ -115,10 +154,14 @@ class GrafPredictor(Predictor):
         self.proxies = tuple(proxies)
         self.n_estimators, self.fine_tune_rounds, self.query_size = n_estimators, fine_tune_rounds, query_size
         self.monotone_cost, self.flops_prior = monotone_cost, flops_prior
+        if eval_every < 1:
+            raise ValueError(f"eval_every must be a positive number of rounds, got {eval_every}")
+        self.eval_every = eval_every
+        self.step_log: StepLog | None = None
         self.params = {"learning_rate": learning_rate, "num_leaves": num_leaves,
                        "min_child_samples": min_child_samples, "feature_fraction": feature_fraction,
                        "num_threads": threads, "deterministic": True, "force_row_wise": True, "verbose": -1}
-        self._boosters: list = []  # fit's ensemble, then one more per fine_tune; outputs add up
+        self._boosters: list[Trees] = []  # fit's ensemble, then one more per fine_tune; outputs add up
 
     @property
     def feature_names(self) -> list[str]:
@@ -182,15 +225,19 @@ class GrafPredictor(Predictor):
                                               for n in self.feature_names]
         return params
 
-    def _train(self, data: list[TrainingSet], seed: int, rounds: int, **overrides) -> None:
+    def _train(self, data: list[TrainingSet], seed: int, rounds: int, **overrides) -> Trees:
         import lightgbm as lgb
 
         params = {**self._booster_params(self.objective, seed), **overrides}
-        self._boosters.append(lgb.train(params, self._dataset(data, seed), num_boost_round=rounds))
+        trees = Trees(lgb.train(params, self._dataset(data, seed), num_boost_round=rounds), rounds)
+        self._boosters.append(trees)
+        return trees
 
-    def fit(self, data: list[TrainingSet], seed: int) -> None:
+    def fit(self, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
         self._boosters = []
-        self._train(data, seed, self.n_estimators)
+        trees = self._train(data, seed, self.n_estimators)
+        self.step_log = select_rounds(trees, lambda: validation_spearman(self.predict, valid),
+                                      self.eval_every) if valid else None
 
     @property
     def _fitted(self) -> bool:
@@ -218,4 +265,4 @@ class GrafPredictor(Predictor):
     @property
     def n_parameters(self) -> int:
         """Leaves of the ensemble (each holds one learned value)."""
-        return int(sum(tree["num_leaves"] for booster in self._boosters for tree in booster.dump_model()["tree_info"]))
+        return sum(trees.n_leaves for trees in self._boosters)
