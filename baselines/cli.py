@@ -32,59 +32,120 @@ def make_protocol(args: argparse.Namespace) -> proto.Protocol:
     seeds = tuple(args.seeds) if args.seeds else DEFAULT_SEEDS
     # A target asked for is scored in-family; the transfer tracks define their own targets.
     tracks = tuple(args.tracks) if args.tracks else ("in_family",) if args.target else tuple(TRACKS)
-    if args.full:
+    name = "full" if args.full else args.protocol
+    if name == "full":
         return proto.Protocol.paper(families=args.families, seeds=seeds, tracks=tracks, target=args.target)
-    return proto.Protocol(families=tuple(args.families or defaults.DEFAULT_FAMILIES), seeds=seeds, tracks=tracks,
-                          train_cap=args.train_cap, target=args.target)
+    settings = dict(families=tuple(args.families or defaults.DEFAULT_FAMILIES), seeds=seeds, tracks=tracks,
+                    train_cap=args.train_cap, target=args.target)
+    return proto.Protocol.reference(**settings) if name == "reference" else proto.Protocol(**settings)
+
+
+def run_plan(plan, args: argparse.Namespace) -> None:
+    """Run the plan's missing units: in this process (one local worker), on local worker processes, or as
+    a SLURM job array; every way publishes into the same store, so a relaunch runs only what is missing."""
+    from cgbench.jobs.worker import WorkerOptions, run_units
+
+    options = WorkerOptions(device=args.device, threads=args.threads, progress=not args.no_progress)
+    if args.backend == "submitit":
+        from cgbench.jobs.backends import slurm
+
+        settings = {"array_parallelism": args.array_parallelism, "timeout_min": args.timeout_min,
+                    "partition": args.partition, "gpus_per_node": args.gpus_per_job, "cpus_per_task": args.threads}
+        print(slurm.launch(plan, options=options, wait=True, progress=not args.no_progress, **settings).summary())
+    elif args.workers > 1:
+        from cgbench.jobs.backends import local
+
+        devices = "cuda" if args.device == "cuda" else "cpu"
+        report = local.launch(plan, options=options, devices=devices, workers=args.workers,
+                              progress=not args.no_progress)
+        print(report.summary())
+    else:
+        run_units(plan, options=options)
 
 
 def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, submissions: Path | None,
-                  progress: bool = True) -> dict:
-    """Run every method under ``protocol``; print the table beside the FLOPs ranking and the anchors; write
-    results, plots and (into ``submissions``) one submission per method. Returns {method: aggregates}."""
+                  args: argparse.Namespace) -> dict:
+    """Run every method under ``protocol`` as units of a plan in ``out``; print the table beside the FLOPs
+    ranking and the anchors; write results, plots and (into ``submissions``) one submission per method
+    whose every run finished. Returns {method: aggregates}."""
     from baselines import protocol as proto
+    from baselines.benchmark import collect_runs, make_benchmark_plan
     from baselines.report import anchor_lines, goal_lines, plot_rank_correlation, plot_scatter, results_table
     from cgbench.tasks import aggregate
 
     started = time.perf_counter()
+    progress = not args.no_progress
     families = proto.load_families(protocol, progress=progress)
-    runs, results, written, refits = {}, {}, [], []
-    for method in methods:
-        runner = proto.MethodRunner(method, protocol, families)
-        runs[method] = runner.runs(progress=progress)
-        results[method] = aggregate(runs[method])
-        if runner.last_predictor is not None and runner.last_predictor.fine_tune_refits:
-            refits.append(method)
-        if submissions is not None and runs[method]:
-            written.append(proto.write_method_submission(submissions / f"{method}.json.gz", method,
-                                                         runner.last_predictor, runs[method], families, protocol))
+    plan = make_benchmark_plan(out, protocol, list(methods), families)
+    print(f"plan {plan.folder}: {len(plan.units)} runs; results in {plan.results_dir}")
+    run_plan(plan, args)
+    collected = collect_runs(plan)
+    scorer = proto.RunMaker(protocol, families, device="cpu")
+    runs = {m: [scorer.score(run) for run, _ in collected.runs.get(m, [])] for m in methods}
+    records = {m: [record for _, record in collected.runs.get(m, [])] for m in methods}
+    results = {m: aggregate(method_runs) for m, method_runs in runs.items() if method_runs}
+    failed = {m: [u for u in collected.missing if u.method == m] for m in methods}
+    written = [write_submission(submissions, m, runs[m], records[m], families, protocol)
+               for m in methods if submissions is not None and runs[m] and not failed[m]]
     out.mkdir(parents=True, exist_ok=True)
-    notes = [f"fine-tuning refits from scratch (no fine-tuning of its own): {', '.join(refits)}"] if refits else []
-    text = "\n".join([*protocol.cap_lines(methods), *notes, "", results_table(results), "", *goal_lines(results), "",
-                      *anchor_lines(results, runs)])
+    text = "\n".join([*protocol.cap_lines(methods), *_notes(methods, records, failed, plan), "",
+                      results_table(results), "", *goal_lines(results), "", *anchor_lines(results, runs)])
     print(text)
     (out / "results.txt").write_text(text + "\n")
-    (out / "results.json").write_text(json.dumps({
-        "protocol": protocol.cap_lines(methods), "methods": list(methods),
-        "aggregates": {m: [a.as_dict() for a in aggregates] for m, aggregates in results.items()},
-        "runs": {m: [{"track": r.run.track, "family": r.run.family, "target": r.run.target, "seed": r.run.seed,
-                      "trained_on": list(r.run.trained_on), "n_train": r.run.n_train,
-                      "seconds": round(r.run.seconds or 0.0, 3),
-                      "metrics": {k: (v if v == v else None) for k, v in r.metrics.items()}} for r in method_runs]
-                 for m, method_runs in runs.items()},
-        "wall_seconds": round(time.perf_counter() - started, 1)}, indent=1, allow_nan=False) + "\n")
-    plots = [*plot_scatter(runs, out), plot_rank_correlation(results, out)] if any(runs.values()) else []
+    _write_results_json(out / "results.json", protocol, methods, results, runs, records, started)
+    plots = [*plot_scatter(runs, out), plot_rank_correlation(results, out)] if results else []
     for path in [*written, *plots, out / "results.txt", out / "results.json"]:
         print(f"wrote {path}")
     print(f"wall time: {time.perf_counter() - started:.1f} s")
+    if any(failed.values()):
+        raise SystemExit(f"{sum(map(len, failed.values()))} runs failed; their errors are in {plan.failures_dir} "
+                         "(`cgbench label status PLAN` lists them); run the same command again to retry them")
     return results
 
 
-def set_torch_threads(threads: int) -> None:
-    """Fix torch's intra-op thread count for the run (its default oversubscribes small shared machines)."""
-    import torch
+def write_submission(folder: Path, method: str, runs: list, records: list[dict], families: dict,
+                     protocol: proto.Protocol) -> Path:
+    """One method's submission from its runs: the largest parameter count of its fits, the hardware it ran on."""
+    from baselines import protocol as proto
 
-    torch.set_num_threads(threads)
+    machines = ", ".join(sorted({r["hardware"] for r in records}))
+    return proto.write_method_submission(folder / f"{method}.json.gz", method, [r.run for r in runs], families,
+                                         protocol, n_parameters=max(r["n_parameters"] for r in records),
+                                         hardware=machines)
+
+
+def _notes(methods, records: dict, failed: dict, plan) -> list[str]:
+    """What a reader of the table must know besides the protocol: refits, devices, failed runs."""
+    from baselines.predictor import make_predictor
+
+    lines = []
+    refits = [m for m in methods if records[m] and make_predictor(m).fine_tune_refits]
+    if refits:
+        lines.append(f"fine-tuning refits from scratch (no fine-tuning of its own): {', '.join(refits)}")
+    devices = sorted({(r["device"], r["hardware"]) for rs in records.values() for r in rs})
+    if devices:
+        lines.append("ran on: " + "; ".join(f"{device} ({machine})" for device, machine in devices))
+    for method, units in failed.items():
+        if units:
+            lines.append(f"FAILED {method}: {len(units)} runs, no submission: "
+                         + "; ".join(plan.unit_label(u.unit_id) for u in units[:10])
+                         + (" ..." if len(units) > 10 else ""))
+    return lines
+
+
+def _write_results_json(path: Path, protocol, methods, results: dict, runs: dict, records: dict,
+                        started: float) -> None:
+    path.write_text(json.dumps({
+        "protocol": protocol.cap_lines(methods), "methods": list(methods),
+        "aggregates": {m: [a.as_dict() for a in aggregates] for m, aggregates in results.items()},
+        "runs": {m: [{"track": r.run.track, "family": r.run.family, "target": r.run.target, "seed": r.run.seed,
+                      "trained_on": list(r.run.trained_on), "n_train": r.run.n_train, "n_valid": rec["n_valid"],
+                      "seconds": round(r.run.seconds or 0.0, 3), "device": rec["device"],
+                      "step_log": rec["step_log"],
+                      "metrics": {k: (v if v == v else None) for k, v in r.metrics.items()}}
+                     for r, rec in zip(runs[m], records[m])]
+                 for m in methods},
+        "wall_seconds": round(time.perf_counter() - started, 1)}, indent=1, allow_nan=False) + "\n")
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
@@ -95,12 +156,14 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
         if method not in list_predictors():
             raise unknown_name("method", method, list_predictors())
     protocol = make_protocol(args)
-    set_torch_threads(args.threads)
-    print(f"torch threads: {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(f"torch threads: {args.threads} per worker, {args.workers} worker(s), backend {args.backend}")
     out = Path(args.out)
     submissions = None if args.no_submissions else (
         LEADERBOARD_SUBMISSIONS if args.update_leaderboard else Path(args.submissions or out / "submissions"))
-    run_benchmark(methods, protocol, out, submissions, progress=not args.no_progress)
+    run_benchmark(methods, protocol, out, submissions, args)
 
 
 def register(sub) -> None:
@@ -113,6 +176,9 @@ def register(sub) -> None:
                     "shipped leaderboard (leaderboard/submissions) changes only with --update-leaderboard.",
         epilog=examples("cgbench benchmark", "cgbench benchmark --methods graf --seeds 0 --tracks lofo_zero_shot",
                         "cgbench benchmark --families nb201 fbnet --tracks device_transfer_k10",
+                        "cgbench benchmark --methods gin gennape --protocol reference --workers 2 --out results-ref",
+                        "cgbench benchmark --methods gennape --protocol reference --backend submitit --gpus-per-job 1 "
+                        "--device cuda --array-parallelism 32 --partition gpu",
                         "cgbench benchmark --full --out results-full"))
     p.add_argument("--methods", nargs="+", metavar="METHOD",
                    help=f"predictors to run (default: {' '.join(defaults.DEFAULT_METHODS)}; with --full: "
@@ -131,11 +197,32 @@ def register(sub) -> None:
     p.add_argument("--train-cap", type=positive_int, default=defaults.QUICK_TRAIN_CAP,
                    help="most labelled training rows per (family, target) and fit in the quick protocol "
                         "(default: %(default)s; --full uses all)")
+    p.add_argument("--protocol", choices=("quick", "reference"), default="quick",
+                   help="quick: short training budgets for the main job (not a verdict on a kind of model); "
+                        "reference: every learned predictor at its converged budget (default: %(default)s)")
     p.add_argument("--full", action="store_true",
                    help="paper-scale protocol: all labelled families, all rows, each predictor's paper epochs")
-    p.add_argument("--threads", type=positive_int, default=defaults.QUICK_TORCH_THREADS,
-                   help="torch intra-op threads for the run (default: %(default)s; on two shared cores "
-                        "torch's default thread count trains about ten times slower)")
+    engine = p.add_argument_group("where the runs run (a run is a unit of the work engine: a stopped benchmark "
+                                  "resumes, and every backend gives the same predictions)")
+    engine.add_argument("--backend", choices=("local", "submitit"), default="local",
+                        help="local: this machine; submitit: a SLURM job array (default: %(default)s)")
+    engine.add_argument("--workers", type=positive_int, default=1,
+                        help="local worker processes (default: %(default)s: the runs run in this process)")
+    engine.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
+                        help="torch device of the learned predictors; auto: a GPU when the worker sees one "
+                             "(default: %(default)s)")
+    engine.add_argument("--threads", type=positive_int, default=defaults.QUICK_TORCH_THREADS,
+                        help="torch intra-op threads per worker (default: %(default)s; on two shared cores "
+                             "torch's default thread count trains about ten times slower)")
+    slurm = p.add_argument_group("submitit backend (SLURM)")
+    slurm.add_argument("--partition", help="SLURM partition (default: the cluster's default)")
+    slurm.add_argument("--timeout-min", type=positive_int, default=240, help="time limit per array task, minutes "
+                       "(a task that reaches it is requeued and resumes; default: %(default)s)")
+    slurm.add_argument("--gpus-per-job", type=non_negative_int, default=0, choices=(0, 1),
+                       help="GPUs per array task (default: %(default)s)")
+    slurm.add_argument("--array-parallelism", type=positive_int, default=4,
+                       help="array tasks (the runs are split among them, whole shared fits each; "
+                            "default: %(default)s)")
     p.add_argument("--out", default="results", help="folder for results, plots and submissions (default: %(default)s)")
     p.add_argument("--submissions", help="folder for one submission file per method (default: OUT/submissions)")
     p.add_argument("--update-leaderboard", action="store_true",

@@ -1,27 +1,52 @@
 """Running predictors on the benchmark's tracks: the baselines' side of :mod:`cgbench.tasks`.
 
 The task (tracks, what each may train on, the run record, aggregation) is defined in
-``cgbench.tasks``; this module only turns it into fits and predictions for registered predictors,
-under a :class:`Protocol` that says how much compute they get:
+``cgbench.tasks``; this module turns it into fits and predictions for registered predictors, one
+:class:`RunSpec` (method, track, family, target, seed) at a time, under a :class:`Protocol` that says
+how much compute they get. A benchmark is a plan of such runs (``baselines.benchmark``) that the
+work engine (``cgbench.jobs``) runs on local workers or a SLURM cluster; :class:`RunMaker` makes
+one run, and any process making the same run makes the same predictions.
 
-- ``in_family``: fit on the family's ``random`` train part (the ``valid`` part goes to predictors
-  whose ``fit`` takes a ``valid`` keyword), predict its test part.
-- ``gennape_zero_shot`` / ``gennape_few_shot``: one fit per seed on the deduplicated NB-101 source
+What a run of each track fits on (``training``), validates on and predicts:
+
+- ``in_family``: fit on the family's ``random`` train part; validation rows from its ``valid``
+  part; predict its test part.
+- ``gennape_zero_shot`` / ``gennape_few_shot``: fit on the deduplicated NB-101 source
   (``tasks.deduplicated_rows``), scored on every other accuracy family; for few-shot a copy is
   ``fine_tune``-d on the family's 50 ``fewshot50`` train rows.
-- ``lofo_zero_shot``: per held-out family, one fit on every other search space's families, each
-  family's labels as percentile ranks (``tasks.percentile_ranks``).
-- ``device_transfer_k{0,10,20}``: per family with HELP latencies, one fit per seed on the source
-  devices' latencies of the train part; per held-out device, a copy fine-tuned on k rows of it.
+- ``lofo_zero_shot``: fit on every other search space's families, each family's labels as
+  percentile ranks (``tasks.percentile_ranks``).
+- ``device_transfer_k{0,10,20}``: fit on the source devices' latencies of the train part; for
+  k > 0 a copy is fine-tuned on k rows of the held-out device.
 
-Quick protocol (the default, sized for two shared CPU cores; ``cgbench benchmark`` with no options,
-the main job ``make run``): at most ``QUICK_TRAIN_CAP`` labelled training rows per (family, target)
-and fit, a seeded draw, so seeds differ in data as well as initialisation (test parts are never
-capped: a run scores every test row); the learned predictors' epochs in ``QUICK_PREDICTOR_OPTIONS``;
-``QUICK_TORCH_THREADS`` torch threads; GENNAPE's O(n^2) Kendall left out of the printed runs (the
-leaderboard recomputes every metric from the submissions). ``full=True`` is the paper-scale
-protocol: every labelled family buildable without user files (and imported ones already built),
-all rows, each predictor's paper settings.
+**Validation rows.** Every fit receives validation rows, one set per training family, never rows it
+trains on: for ``in_family`` at most ``valid_cap`` rows of the ``valid`` part (a seeded draw); for
+the transfer tracks a seeded hold-out of each training family's pool (at most ``valid_cap`` rows and
+at most a quarter of the pool), drawn before the training rows, so no row of a scored family is
+used beyond what the track allows. Learned predictors choose their training length on them
+(``baselines.training``). Fine-tuning on a handful of shots has no validation rows and runs its
+fixed budget.
+
+**Shared fits.** The runs of one seed on the GENNAPE tracks share one fit on the source, and the
+device-transfer runs of one (family, seed) share one fit on the source devices (``RunSpec.fit_key``).
+A process keeps its last fit and reuses it for the next run with the same key; a run elsewhere
+refits, and fits are seeded, so the predictions are the same. A run's ``seconds`` include its fit.
+
+Protocols (``Protocol.name``):
+
+- ``quick`` (the default, sized for two shared CPU cores; ``cgbench benchmark`` with no options,
+  the main job ``make run``): at most ``QUICK_TRAIN_CAP`` labelled training rows per (family,
+  target) and fit, a seeded draw, so seeds differ in data as well as initialisation (test parts are
+  never capped); the learned predictors' short budgets in ``QUICK_PREDICTOR_OPTIONS``, which do
+  not let graph networks converge: a quick number is not a verdict on a kind of model.
+- ``reference``: the quick protocol's tracks, families, seeds and caps, with every learned
+  predictor at the converged budget in ``REFERENCE_PREDICTOR_OPTIONS`` (chosen from the curves of
+  ``benchmarks/convergence.py``).
+- ``full``: paper scale: every labelled family buildable without user files (and imported ones
+  already built), all rows, each predictor's paper settings.
+
+GENNAPE's O(n^2) Kendall is left out of the printed runs of the capped protocols (the
+leaderboard recomputes every metric from the submissions).
 """
 
 from __future__ import annotations
@@ -29,7 +54,7 @@ from __future__ import annotations
 import copy
 import inspect
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,29 +63,45 @@ from tqdm.auto import tqdm
 
 from baselines.defaults import (DEFAULT_FAMILIES, DEFAULT_METHODS, FULL_METHODS,  # noqa: F401 (the protocol's names)
                                 QUICK_TORCH_THREADS, QUICK_TRAIN_CAP)
-from baselines.predictor import Predictor, TrainingSet, make_predictor
+from baselines.predictor import Predictor, TrainingSet, make_predictor, predictor_class
 from cgbench.dataset import Family, family_folder
 from cgbench.dataset import load_families as cgbench_load_families
 from cgbench.errors import InvalidInputError, UnknownNameError
 from cgbench.evaluation import Evaluator
 from cgbench.families import family_spec
+from cgbench.jobs.worker import grouped
 from cgbench.storage import is_built
-from cgbench.tasks import (DEFAULT_SEEDS, TRACKS, Run, ScoredRun, deduplicated_rows,
-                           gennape_source, get_track, labelled, lofo_sources, percentile_ranks, score_run, shot_rows,
-                           source_devices, track_targets)
+from cgbench.tasks import (DEFAULT_SEEDS, TRACKS, Run, ScoredRun, deduplicated_rows, gennape_source, get_track,
+                           labelled, lofo_sources, percentile_ranks, score_run, shot_rows, source_devices,
+                           track_targets)
 
-# Fewer epochs than even the predictors' CPU-friendly defaults, so that 5 seeds of every track fit in
-# the main job's minutes; the full protocol switches to paper settings.
+# Fewer steps than even the predictors' CPU-friendly defaults, so that 5 seeds of every track fit in
+# the main job's minutes; the reference protocol gives each learned predictor a converged budget.
 QUICK_PREDICTOR_OPTIONS: dict[str, dict] = {
     "gin": {"epochs": 10},
     "gennape": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
     "gennape_notf": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
     "gennape_head": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
 }
+# Measured with benchmarks/convergence.py (its notes say why each budget): validation Spearman has
+# flattened by max_steps on every family of the study; patience stops a fit whose curve has.
+REFERENCE_GRAPH_BUDGET = {"max_steps": 3000, "eval_every": 100, "patience": 10}
+REFERENCE_PREDICTOR_OPTIONS: dict[str, dict] = {
+    "gin": dict(REFERENCE_GRAPH_BUDGET),
+    **{name: {**REFERENCE_GRAPH_BUDGET, "pretrain_steps": 300, "fine_tune_epochs": 100}
+       for name in ("gennape", "gennape_notf", "gennape_head")},
+}
 FULL_PREDICTOR_OPTIONS: dict[str, dict] = {name: {"paper_scale": True}
                                            for name in ("gennape", "gennape_notf", "gennape_head")}
+PROTOCOL_OPTIONS = {"quick": QUICK_PREDICTOR_OPTIONS, "reference": REFERENCE_PREDICTOR_OPTIONS,
+                    "full": FULL_PREDICTOR_OPTIONS}
 # GENNAPE's gap-thresholded Kendall is O(n^2) (seconds on the 15,575 few-shot test rows of nb201).
 QUICK_SKIPPED_METRICS = ("kendall_gennape",)
+# Most validation rows per training family and fit; a transfer track holds out at most 1/VALID_POOL_SHARE
+# of a training family's pool.
+VALID_CAP, VALID_POOL_SHARE = 100, 4
+# A second random stream of the run's seed draws validation rows, so they do not depend on the cap.
+VALID_STREAM = 1
 
 
 @dataclass(frozen=True)
@@ -74,14 +115,18 @@ class Protocol:
     # At most this many labelled training rows per (family, target) and fit (None: all).
     train_cap: int | None = QUICK_TRAIN_CAP
     predictor_options: dict[str, dict] = field(default_factory=lambda: dict(QUICK_PREDICTOR_OPTIONS))
-    full: bool = False
+    name: str = "quick"
     # The label column in_family scores instead of each family's default (any target: a latency, a
     # cross-task accuracy); the transfer tracks keep the targets the task defines.
     target: str | None = None
+    # At most this many validation rows per training family and fit (0: none).
+    valid_cap: int = VALID_CAP
 
     def __post_init__(self) -> None:
-        for name in self.tracks:
-            get_track(name)  # unknown names fail here, naming the known ones
+        for track in self.tracks:
+            get_track(track)  # unknown names fail here, naming the known ones
+        if self.name not in PROTOCOL_OPTIONS:
+            raise InvalidInputError(f"unknown protocol {self.name!r}; known: {', '.join(PROTOCOL_OPTIONS)}")
         if not self.families:
             raise InvalidInputError("a protocol needs at least one family")
         if not self.seeds:
@@ -90,6 +135,8 @@ class Protocol:
             raise InvalidInputError(f"seeds must be distinct, got {list(self.seeds)}")
         if self.train_cap is not None and self.train_cap < 1:
             raise InvalidInputError(f"train_cap must be a positive number of rows or None, got {self.train_cap}")
+        if self.valid_cap < 0:
+            raise InvalidInputError(f"valid_cap must be a number of rows >= 0, got {self.valid_cap}")
 
     @classmethod
     def paper(cls, families: Sequence[str] | None = None, seeds: Sequence[int] = DEFAULT_SEEDS,
@@ -98,11 +145,16 @@ class Protocol:
         (every track unless ``tracks`` are named)."""
         return cls(families=tuple(families or labelled_families()), seeds=tuple(seeds),
                    tracks=tuple(TRACKS if tracks is None else tracks),
-                   train_cap=None, predictor_options=dict(FULL_PREDICTOR_OPTIONS), full=True, target=target)
+                   train_cap=None, predictor_options=dict(FULL_PREDICTOR_OPTIONS), name="full", target=target)
+
+    @classmethod
+    def reference(cls, **settings) -> Protocol:
+        """The quick protocol's coverage (``settings`` as :class:`Protocol`'s) with converged budgets."""
+        return cls(**settings, predictor_options=dict(REFERENCE_PREDICTOR_OPTIONS), name="reference")
 
     @property
-    def name(self) -> str:
-        return "full" if self.full else "quick"
+    def full(self) -> bool:
+        return self.name == "full"
 
     def options_for(self, method: str) -> dict:
         return dict(self.predictor_options.get(method, {}))
@@ -113,7 +165,10 @@ class Protocol:
 
     def cap_lines(self, methods: Sequence[str]) -> list[str]:
         """Every cap of this protocol for ``methods``, in words, for the printed output and the results file."""
-        scale = "full (paper-scale)" if self.full else "quick (default; `--full` for the paper-scale protocol)"
+        scale = {"quick": "quick (default; short budgets: not a verdict on a kind of model; `--protocol reference` "
+                          "trains to convergence)",
+                 "reference": "reference (the quick protocol's rows, every learned predictor at a converged budget)",
+                 "full": "full (paper-scale)"}[self.name]
         lines = [
             f"protocol: {scale}",
             f"families: {', '.join(self.families)}",
@@ -121,12 +176,20 @@ class Protocol:
             f"seeds: {', '.join(map(str, self.seeds))} (mean and sample std over seeds)",
             "training rows per fit: " + ("all labelled rows" if self.train_cap is None else
                                          f"at most {self.train_cap} per (family, target) (a seeded draw)"),
+            "validation rows per fit: " + (f"at most {self.valid_cap} per training family (the valid part in-family;"
+                                           f" a seeded hold-out of at most 1/{VALID_POOL_SHARE} of the pool on "
+                                           "transfer tracks)" if self.valid_cap else "none"),
             "test parts: never capped",
             "run metrics: all of the Evaluator's" + ("" if self.full else
                                                      f" except {', '.join(QUICK_SKIPPED_METRICS)} (O(n^2))"),
         ]
         return lines + [f"predictor options for {method}: {self.settings_text(method)}"
                          for method in methods if self.options_for(method)]
+
+    def as_dict(self) -> dict:
+        """Everything that decides a run's predictions besides the method, the run and the data (JSON)."""
+        return {"name": self.name, "train_cap": self.train_cap, "valid_cap": self.valid_cap,
+                "predictor_options": {m: self.predictor_options[m] for m in sorted(self.predictor_options)}}
 
 
 def labelled_families() -> list[str]:
@@ -151,20 +214,60 @@ def capped(indices: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(indices, size=cap, replace=False))
 
 
-def fit_predictor(predictor: Predictor, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
-    """``predictor.fit``, also handing over ``valid`` rows when its ``fit`` takes a ``valid`` keyword."""
-    if valid is not None and "valid" in inspect.signature(predictor.fit).parameters:
-        predictor.fit(data, seed, valid=valid)
-    else:
-        predictor.fit(data, seed)
+def held_out(pool: np.ndarray, cap: int | None, valid_cap: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A transfer track's (training, validation) rows of one training family's ``pool``: first at most
+    ``valid_cap`` and at most 1/VALID_POOL_SHARE of the pool for validation, then at most ``cap`` of the rest."""
+    n_valid = min(valid_cap, len(pool) // VALID_POOL_SHARE)
+    valid = np.sort(np.random.default_rng([seed, VALID_STREAM]).choice(pool, size=n_valid, replace=False))
+    return capped(np.setdiff1d(pool, valid), cap, seed), valid
 
 
-@dataclass
-class Plan:
-    """The scored (track, family, target) combinations of a protocol, from the families it loaded."""
+@dataclass(frozen=True, order=True)
+class RunSpec:
+    """One run of the benchmark: a method's predictions for (track, family, target) under one seed."""
 
-    protocol: Protocol
-    families: dict[str, Family]
+    method: str
+    track: str
+    family: str
+    target: str
+    seed: int
+
+    @property
+    def fit_key(self) -> tuple:
+        """Runs with the same key share one fit (GENNAPE's source model; a family's source devices)."""
+        track = get_track(self.track)
+        if self.track.startswith("gennape_"):
+            return self.method, "gennape_source", self.seed
+        if track.target_kind == "latency":
+            return self.method, "source_devices", self.family, self.seed
+        return self.method, self.track, self.family, self.target, self.seed
+
+    def label(self) -> str:
+        return f"{self.method} {self.track} {self.family} {self.target} seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class Training:
+    """What a fit trains and validates on, and what the run declares it used."""
+
+    data: list[TrainingSet]
+    valid: list[TrainingSet]
+    trained_on: tuple[str, ...]
+
+    @property
+    def n_train(self) -> int:
+        return sum(len(d.indices) for d in self.data)
+
+    @property
+    def n_valid(self) -> int:
+        return sum(len(v.indices) for v in self.valid)
+
+
+class Coverage:
+    """The (track, family, target) combinations a protocol scores, from the families it loaded."""
+
+    def __init__(self, protocol: Protocol, families: dict[str, Family]) -> None:
+        self.protocol, self.families = protocol, families
 
     def targets(self, track: str) -> list[tuple[str, str]]:
         """(family, target) pairs the track scores among the protocol's families."""
@@ -193,133 +296,202 @@ class Plan:
         lofo = get_track("lofo_zero_shot")
         return [name for name in self.protocol.families if track_targets(lofo, self.families[name])]
 
+    def specs(self, method: str) -> list[RunSpec]:
+        """Every run of ``method``: seed by seed, tracks in the task's order."""
+        tracks = [t for t in TRACKS if t in self.protocol.tracks]
+        return [RunSpec(method, track, name, target, seed) for seed in self.protocol.seeds for track in tracks
+                for name, target in self.targets(track)]
+
     def n_runs(self) -> int:
         return sum(len(self.targets(t)) for t in self.protocol.tracks) * len(self.protocol.seeds)
 
 
-class MethodRunner:
-    """Runs every track of a protocol for one method; keeps the last fitted predictor for its metadata."""
+@dataclass
+class Fitted:
+    predictor: Predictor
+    training: Training
+    seconds: float
 
-    def __init__(self, method: str, protocol: Protocol, families: dict[str, Family],
-                 factory: Callable[..., Predictor] = make_predictor) -> None:
-        self.method, self.protocol, self.families = method, protocol, families
-        self.plan = Plan(protocol, families)
-        self.factory = factory
-        self.last_predictor: Predictor | None = None
+
+@dataclass(frozen=True)
+class MadeRun:
+    """A run's predictions and how they were made (what a benchmark unit publishes)."""
+
+    run: Run
+    n_valid: int
+    n_parameters: int
+    step_log: dict | None
+    device: str
+
+
+def takes_device(predictor: type[Predictor]) -> bool:
+    """Whether the predictor's constructor takes ``device`` (graph networks do; rules and trees do not)."""
+    parameters = inspect.signature(predictor).parameters.values()
+    return any(p.name == "device" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def predictor_device(device: str | None) -> str:
+    """The torch device predictors get: ``auto`` is CUDA when this process sees a GPU, else the CPU."""
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu" and not device.startswith("cuda"):
+        raise InvalidInputError(f"device must be auto, cpu or cuda (cuda:N), got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidInputError(f"device {device}, but this process sees no GPU; use --device auto or cpu")
+    return device
+
+
+class RunMaker:
+    """Makes runs of a protocol one :class:`RunSpec` at a time, keeping the last fit for runs that share it."""
+
+    def __init__(self, protocol: Protocol, families: dict[str, Family],
+                 factory: Callable[..., Predictor] = make_predictor, device: str | None = "cpu") -> None:
+        self.protocol, self.families, self.factory = protocol, families, factory
+        self.coverage = Coverage(protocol, families)
+        self.device = predictor_device(device)
+        self._last_fit: tuple[tuple, Fitted] | None = None
         self._evaluators: dict[tuple[str, str, str], Evaluator] = {}
 
-    def new_predictor(self) -> Predictor:
-        self.last_predictor = self.factory(self.method, **self.protocol.options_for(self.method))
-        return self.last_predictor
+    def new_predictor(self, method: str) -> Predictor:
+        options = self.protocol.options_for(method)
+        if self.factory is make_predictor and takes_device(predictor_class(method)):
+            options.setdefault("device", self.device)
+        return self.factory(method, **options)
 
-    def training_set(self, name: str, rows: np.ndarray, target: str, seed: int, ranks: bool = False) -> TrainingSet:
+    # ---- what a fit trains and validates on ------------------------------------------------
+
+    def training(self, spec: RunSpec) -> Training:
+        """The rows the fit of ``spec`` trains and validates on (see the module notes)."""
+        track = get_track(spec.track)
+        if spec.track.startswith("gennape_"):
+            return self._gennape_training(spec.seed)
+        if spec.track == "lofo_zero_shot":
+            return self._lofo_training(spec.family, spec.seed)
+        if track.target_kind == "latency":
+            return self._device_training(spec.family, spec.seed)
+        return self._in_family_training(spec.family, spec.target, spec.seed, track.split)
+
+    def _in_family_training(self, name: str, target: str, seed: int, split_name: str) -> Training:
         family = self.families[name]
-        rows = capped(labelled(family, rows, target), self.protocol.train_cap, seed)
-        values = percentile_ranks(family.labels(target)[rows]) if ranks else None
-        return TrainingSet(family, rows, target, values)
+        split = family.get_idx_split(split_name)
+        train = capped(labelled(family, split["train"], target), self.protocol.train_cap, seed)
+        valid = capped(labelled(family, split["valid"], target), self.protocol.valid_cap, seed)
+        return Training([TrainingSet(family, train, target)], [TrainingSet(family, valid, target)] if len(valid) else [],
+                        (name,))
 
-    def score(self, track: str, predictor: Predictor, name: str, target: str, seed: int, trained_on: Sequence[str],
-              n_train: int, started: float) -> ScoredRun:
-        """Predict the evaluated part of ``track`` for (family, target) and score it through the Evaluator."""
-        family = self.families[name]
-        definition = get_track(track)
-        key = (name, definition.split, target)
-        if key not in self._evaluators:
-            self._evaluators[key] = Evaluator(family, definition.split, definition.part, target)
-        evaluator = self._evaluators[key]
-        y_pred = np.asarray(predictor.predict(family, evaluator.indices), dtype=np.float64)
-        if y_pred.shape != evaluator.indices.shape:
-            raise ValueError(f"{self.method}.predict on {name} returned shape {y_pred.shape}, "
-                             f"expected {evaluator.indices.shape} (one score per requested row)")
-        run = Run(track, name, target, seed, tuple(trained_on), predictions_by_arch_id(evaluator.arch_ids, y_pred),
-                  n_train=n_train, seconds=time.perf_counter() - started)
-        metrics = None if self.protocol.full else [m for m in evaluator.metric_names if m not in QUICK_SKIPPED_METRICS]
-        return score_run(run, family, metrics=metrics, evaluator=evaluator)
+    def _pool_sets(self, family: Family, pool: np.ndarray, target: str, seed: int,
+                   values: np.ndarray | None = None, ranks: bool = False) -> tuple[TrainingSet, TrainingSet]:
+        """Training and validation sets held out of ``pool`` (rows of ``family``; ``values``: their labels
+        when not the column's); ``ranks``: train on the labels' percentile ranks."""
+        positions = np.arange(len(pool))
+        train, valid = held_out(positions, self.protocol.train_cap, self.protocol.valid_cap, seed)
+        labels = family.labels(target)[pool] if values is None else np.asarray(values, float)
+        train_values = percentile_ranks(labels[train]) if ranks else labels[train]
+        return (TrainingSet(family, pool[train], target, train_values),
+                TrainingSet(family, pool[valid], target, labels[valid]))
 
-    def in_family(self, seed: int) -> Iterator[ScoredRun]:
-        if "in_family" not in self.protocol.tracks:
-            return
-        for name, target in self.plan.targets("in_family"):
-            started = time.perf_counter()
-            split = self.families[name].get_idx_split(get_track("in_family").split)
-            data = self.training_set(name, split["train"], target, seed)
-            valid = TrainingSet(self.families[name], labelled(self.families[name], split["valid"], target), target)
-            predictor = self.new_predictor()
-            fit_predictor(predictor, [data], seed, valid=[valid])
-            yield self.score("in_family", predictor, name, target, seed, [name], len(data.indices), started)
-
-    def gennape(self, seed: int) -> Iterator[ScoredRun]:
-        """Both GENNAPE tracks of one seed from one fit on the source; a run's seconds include that fit."""
-        targets = {t: self.plan.targets(t) for t in ("gennape_zero_shot", "gennape_few_shot")
-                   if t in self.protocol.tracks}
-        if not any(targets.values()):
-            return
-        source = self.families[self.plan.gennape_source]
-        started = time.perf_counter()
+    def _gennape_training(self, seed: int) -> Training:
+        source = self.families[self.coverage.gennape_source]
         dedup = deduplicated_rows(source, source.default_target)
-        keep = capped(np.arange(len(dedup.indices)), self.protocol.train_cap, seed)
-        data = TrainingSet(source, dedup.indices[keep], dedup.target, dedup.values[keep])
-        pretrained = self.new_predictor()
-        fit_predictor(pretrained, [data], seed)
-        fit_seconds = time.perf_counter() - started
-        for name, target in targets.get("gennape_zero_shot", []):
-            yield self.score("gennape_zero_shot", pretrained, name, target, seed, [source.name], len(data.indices),
-                             time.perf_counter() - fit_seconds)
-        few_shot_split = get_track("gennape_few_shot").split
-        for name, target in targets.get("gennape_few_shot", []):
-            started = time.perf_counter() - fit_seconds
-            tuned = copy.deepcopy(pretrained)
-            family = self.families[name]
-            shots = TrainingSet(family, family.get_idx_split(few_shot_split, target)["train"], target)
-            tuned.fine_tune(shots, seed)
-            yield self.score("gennape_few_shot", tuned, name, target, seed, [source.name, name],
-                             len(data.indices) + len(shots.indices), started)
+        data, valid = self._pool_sets(source, dedup.indices, dedup.target, seed, values=dedup.values)
+        return Training([data], [valid] if len(valid.indices) else [], (source.name,))
 
-    def lofo(self, seed: int) -> Iterator[ScoredRun]:
-        if "lofo_zero_shot" not in self.protocol.tracks:
-            return
-        pool = self.plan.accuracy_families
-        for name, target in self.plan.targets("lofo_zero_shot"):
-            started = time.perf_counter()
-            sources = lofo_sources(name, pool)
-            data = [self.training_set(source, np.arange(len(self.families[source])),
-                                      self.families[source].default_target, seed, ranks=True) for source in sources]
-            predictor = self.new_predictor()
-            fit_predictor(predictor, data, seed)
-            yield self.score("lofo_zero_shot", predictor, name, target, seed, sources,
-                             sum(len(d.indices) for d in data), started)
+    def _lofo_training(self, name: str, seed: int) -> Training:
+        sources = lofo_sources(name, self.coverage.accuracy_families)
+        sets = [self._pool_sets(self.families[s], labelled(self.families[s], np.arange(len(self.families[s])),
+                                                           self.families[s].default_target),
+                                self.families[s].default_target, seed, ranks=True) for s in sources]
+        return Training([d for d, _ in sets], [v for _, v in sets if len(v.indices)], tuple(sources))
 
-    def device_transfer(self, seed: int) -> Iterator[ScoredRun]:
-        tracks = [t for t in self.protocol.tracks if get_track(t).target_kind == "latency"]
-        names = dict.fromkeys(name for t in tracks for name, _ in self.plan.targets(t))
-        for name in names:
-            family = self.families[name]
-            started = time.perf_counter()
-            train = family.get_idx_split("random")["train"]
-            data = [self.training_set(name, train, device, seed) for device in source_devices(family)]
-            pretrained = self.new_predictor()
-            fit_predictor(pretrained, data, seed)
-            fit_seconds = time.perf_counter() - started
-            n_source = sum(len(d.indices) for d in data)
-            for track in tracks:
-                shots = get_track(track).shots
-                for _, target in (pair for pair in self.plan.targets(track) if pair[0] == name):
-                    started = time.perf_counter() - fit_seconds
-                    predictor = pretrained
-                    if shots:
-                        predictor = copy.deepcopy(pretrained)
-                        predictor.fine_tune(TrainingSet(family, shot_rows(family, target, shots, seed), target), seed)
-                    yield self.score(track, predictor, name, target, seed, [name], n_source + shots, started)
+    def _device_training(self, name: str, seed: int) -> Training:
+        family = self.families[name]
+        train = family.get_idx_split("random")["train"]
+        sets = [self._pool_sets(family, labelled(family, train, device), device, seed)
+                for device in source_devices(family)]
+        return Training([d for d, _ in sets], [v for _, v in sets if len(v.indices)], (name,))
+
+    # ---- fits and runs ------------------------------------------------------------------------
+
+    def fit(self, spec: RunSpec) -> Fitted:
+        """The fitted predictor of ``spec``'s fit (made now, or kept from the last run with the same key)."""
+        key = spec.fit_key
+        if self._last_fit is not None and self._last_fit[0] == key:
+            return self._last_fit[1]
+        self._last_fit = None  # free the previous fit before making the next
+        started = time.perf_counter()
+        training = self.training(spec)
+        predictor = self.new_predictor(spec.method)
+        predictor.fit(training.data, spec.seed, valid=training.valid)
+        fitted = Fitted(predictor, training, time.perf_counter() - started)
+        self._last_fit = (key, fitted)
+        return fitted
+
+    def shots(self, spec: RunSpec) -> TrainingSet | None:
+        """The rows of the scored family a few-shot run fine-tunes on (None: it does not)."""
+        track = get_track(spec.track)
+        family = self.families[spec.family]
+        if spec.track == "gennape_few_shot":
+            return TrainingSet(family, family.get_idx_split(track.split, spec.target)["train"], spec.target)
+        if track.target_kind == "latency" and track.shots:
+            return TrainingSet(family, shot_rows(family, spec.target, track.shots, spec.seed), spec.target)
+        return None
+
+    def evaluator(self, spec: RunSpec) -> Evaluator:
+        definition = get_track(spec.track)
+        key = (spec.family, definition.split, spec.target)
+        if key not in self._evaluators:
+            self._evaluators[key] = Evaluator(self.families[spec.family], definition.split, definition.part,
+                                              spec.target)
+        return self._evaluators[key]
+
+    def make(self, spec: RunSpec) -> MadeRun:
+        """Fit (or reuse the fit), fine-tune a copy on the run's shots, predict the evaluated part."""
+        fitted = self.fit(spec)
+        started = time.perf_counter()
+        predictor, trained_on, n_train = fitted.predictor, fitted.training.trained_on, fitted.training.n_train
+        shots = self.shots(spec)
+        if shots is not None:
+            predictor = copy.deepcopy(predictor)
+            predictor.fine_tune(shots, spec.seed)
+            trained_on = tuple(dict.fromkeys((*trained_on, spec.family)))
+            n_train += len(shots.indices)
+        evaluator = self.evaluator(spec)
+        y_pred = np.asarray(predictor.predict(self.families[spec.family], evaluator.indices), dtype=np.float64)
+        if y_pred.shape != evaluator.indices.shape:
+            raise ValueError(f"{spec.method}.predict on {spec.family} returned shape {y_pred.shape}, "
+                             f"expected {evaluator.indices.shape} (one score per requested row)")
+        run = Run(spec.track, spec.family, spec.target, spec.seed, trained_on,
+                  predictions_by_arch_id(evaluator.arch_ids, y_pred), n_train=n_train,
+                  seconds=fitted.seconds + time.perf_counter() - started)
+        step_log = getattr(fitted.predictor, "step_log", None)
+        return MadeRun(run, fitted.training.n_valid, int(predictor.n_parameters),
+                       step_log.as_dict() if step_log is not None else None, self.device)
+
+    def score(self, run: Run) -> ScoredRun:
+        """Score ``run`` through the Evaluator of its track (the capped protocols skip the O(n^2) metrics)."""
+        spec = RunSpec("", run.track, run.family, run.target, run.seed)
+        evaluator = self.evaluator(spec)
+        metrics = None if self.protocol.full else [m for m in evaluator.metric_names if m not in QUICK_SKIPPED_METRICS]
+        return score_run(run, self.families[run.family], metrics=metrics, evaluator=evaluator)
+
+
+class MethodRunner:
+    """Every run of one method in this process, in order (a benchmark's runs go through the work engine;
+    this is the same run-making for a library user or a test)."""
+
+    def __init__(self, method: str, protocol: Protocol, families: dict[str, Family],
+                 factory: Callable[..., Predictor] = make_predictor, device: str | None = "cpu") -> None:
+        self.method, self.protocol = method, protocol
+        self.maker = RunMaker(protocol, families, factory, device)
+        self.plan = self.maker.coverage
 
     def runs(self, progress: bool = True) -> list[ScoredRun]:
-        results = []
-        with tqdm(total=self.plan.n_runs(), desc=self.method, unit="run", disable=not progress) as bar:
-            for seed in self.protocol.seeds:
-                for produce in (self.in_family, self.gennape, self.lofo, self.device_transfer):
-                    for result in produce(seed):
-                        results.append(result)
-                        bar.update()
-        return results
+        """Every run, the runs that share a fit one after another (as a worker takes them)."""
+        specs = [spec for group in grouped(self.plan.specs(self.method), lambda spec: spec.fit_key) for spec in group]
+        return [self.maker.score(self.maker.make(spec).run)
+                for spec in tqdm(specs, desc=self.method, unit="run", disable=not progress)]
 
 
 def predictions_by_arch_id(arch_ids: Sequence[str], y_pred: np.ndarray) -> dict[str, float]:
@@ -366,8 +538,8 @@ DEFAULT_CODE_URL = "https://github.com/cgbench/cgbench"
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def code_url(predictor: Predictor) -> str:
-    """Where the predictor's code is: the project's repository address (``[project.urls]``) and its module's path."""
+def code_url(predictor: type[Predictor]) -> str:
+    """Where the predictor class's code is: the project's repository address (``[project.urls]``) and its module's path."""
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
@@ -379,35 +551,36 @@ def code_url(predictor: Predictor) -> str:
     return f"{base}/blob/main/{module_path(predictor)}"
 
 
-def module_path(predictor: Predictor) -> str:
-    """The repository path of the module that defines the predictor's class (``baselines/graf/predictor.py``)."""
-    return Path(inspect.getfile(type(predictor))).resolve().relative_to(REPOSITORY).as_posix()
+def module_path(predictor: type[Predictor]) -> str:
+    """The repository path of the module that defines a predictor class (``baselines/graf/predictor.py``)."""
+    return Path(inspect.getfile(predictor)).resolve().relative_to(REPOSITORY).as_posix()
 
 
-def hardware() -> str:
+def hardware(device: str) -> str:
+    """This machine in words, with the GPU when ``device`` is ``cuda``."""
     import os
     import platform
 
     import torch
 
     text = f"{platform.machine()} CPU, {os.cpu_count()} cores"
-    if torch.cuda.is_available():
+    if device == "cuda":
         text += f", {torch.cuda.get_device_name(0)}"
     return text
 
 
-def write_method_submission(path, method: str, predictor: Predictor, runs: Sequence[ScoredRun],
-                            families: dict[str, Family], protocol: Protocol):
+def write_method_submission(path, method: str, runs: Sequence[Run], families: dict[str, Family],
+                            protocol: Protocol, *, n_parameters: int, hardware: str):
     """Write one method's runs as a ``cgbench-submission-2`` file."""
     from cgbench.submission import MethodInfo, ProtocolInfo, write_submission
 
-    used = {r.run.family for r in runs} | {name for r in runs for name in r.run.trained_on}
+    predictor = predictor_class(method)
+    used = {r.family for r in runs} | {name for r in runs for name in r.trained_on}
     info = MethodInfo(name=method, description=predictor.description, code_url=code_url(predictor),
-                      hardware=hardware(), n_parameters=int(predictor.n_parameters),
-                      scale=predictor.prediction_scale,
+                      hardware=hardware, n_parameters=n_parameters, scale=predictor.prediction_scale,
                       protocol=ProtocolInfo(protocol.name, protocol.train_cap, protocol.settings_text(method)))
-    return write_submission(path, info, [r.run for r in runs], [families[name] for name in sorted(used)])
+    return write_submission(path, info, list(runs), [families[name] for name in sorted(used)])
 
 
-__all__ = ["MethodRunner", "Plan", "Protocol", "capped", "labelled_families", "load_families",
-           "write_method_submission"]
+__all__ = ["Coverage", "MethodRunner", "Protocol", "RunMaker", "RunSpec", "capped", "held_out",
+           "labelled_families", "load_families", "write_method_submission"]

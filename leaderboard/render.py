@@ -66,8 +66,8 @@ GLOSSARY_EXTRA = (
                 "trivial baseline every score is set beside"),
     ("Label-noise ceiling", "agreement of two independent measurements of the target (two trainings); a "
                             "predictor cannot be trusted to rank better than the labels agree with themselves"),
-    ("Protocol", "how the method was run: quick (the default, training rows capped), full (paper scale) or "
-                 "custom, with the predictor's settings"),
+    ("Protocol", "how the method was run: quick (the default: training rows capped, short budgets), reference "
+                 "(the same rows, converged budgets), full (paper scale) or custom, with the predictor's settings"),
     ("mean ± std", "over seeds (sample standard deviation); each seed refits the method"),
 )
 

@@ -22,11 +22,11 @@ SHIPPED = sorted(path.name[:-len(GZIP_SUFFIX)] for path in SUBMISSIONS.glob(f"*{
 @pytest.fixture(scope="module")
 def quick(cgbench_home):
     """The quick protocol, its loaded families, and per (track, family, target) what a run of it trains on."""
-    from baselines.protocol import Plan, Protocol, load_families
+    from baselines.protocol import Coverage, Protocol, load_families
 
     protocol = Protocol()
     families = load_families(protocol, progress=False)
-    plan = Plan(protocol, families)
+    plan = Coverage(protocol, families)
     expected = {}
     for track in protocol.tracks:
         for family, target in plan.targets(track):

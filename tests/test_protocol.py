@@ -241,8 +241,9 @@ def test_in_family_trains_on_capped_train_part_and_tests_on_test_part(families):
         assert name == run.family and run.trained_on == (run.family,) and run.target == family.default_target
         assert set(rows) <= set(split["train"]) and len(rows) == run.n_train == min(300, len(split["train"]))
         np.testing.assert_array_equal(labels, family.labels(run.target)[rows])
-        assert predictor.validated[0][0] == run.family
-        np.testing.assert_array_equal(predictor.validated[0][1], split["valid"])
+        (valid_name, valid_rows), = predictor.validated
+        assert valid_name == run.family and len(valid_rows) == min(proto.VALID_CAP, len(split["valid"]))
+        assert set(valid_rows) <= set(split["valid"])
         evaluator = Evaluator(family, "random", "test")
         assert scored.arch_ids == evaluator.arch_ids and run.split == "random" and run.part == "test"
         assert set(run.predictions) == set(evaluator.arch_ids)
@@ -272,10 +273,14 @@ def test_gennape_tracks_train_on_deduplicated_nb101_and_few_shot_on_the_50_rows(
     assert len(factory.made) == 2, "one source fit per seed serves both tracks"
     for model in factory.made:
         (name, rows, labels), = model.fitted
-        assert name == "nb101"
-        np.testing.assert_array_equal(rows, dedup.indices)
-        np.testing.assert_array_equal(labels, dedup.values)  # the mean label over each CG's duplicates
-        assert model.validated == [] and model.tuned == [], "few-shot must fine-tune a copy, not the zero-shot model"
+        (valid_name, valid_rows), = model.validated
+        assert name == valid_name == "nb101"
+        # a quarter of the deduplicated source is held out for validation, the rest trained on
+        assert len(valid_rows) == 292 // 4 and len(rows) == 292 - 292 // 4 and not set(rows) & set(valid_rows)
+        np.testing.assert_array_equal(np.sort(np.r_[rows, valid_rows]), np.sort(dedup.indices))
+        means = dict(zip(dedup.indices, dedup.values))
+        np.testing.assert_array_equal(labels, [means[r] for r in rows])  # the mean label over each CG's duplicates
+        assert model.tuned == [], "few-shot must fine-tune a copy, not the zero-shot model"
         np.testing.assert_array_equal(model.predicted[0][1], Evaluator(macro, "random", "test").indices)
     assert len(copies) == 2
     for copy in copies:
@@ -285,8 +290,8 @@ def test_gennape_tracks_train_on_deduplicated_nb101_and_few_shot_on_the_50_rows(
     zero = [r.run for r in runs if r.run.track == "gennape_zero_shot"]
     few = [r for r in runs if r.run.track == "gennape_few_shot"]
     assert len(zero) == len(few) == 2
-    assert all(r.trained_on == ("nb101",) and r.n_train == 292 and r.split == "random" for r in zero)
-    assert all(r.run.trained_on == ("nb101", "nasbench_macro") and r.run.n_train == 342 for r in few)
+    assert all(r.trained_on == ("nb101",) and r.n_train == 219 and r.split == "random" for r in zero)
+    assert all(r.run.trained_on == ("nb101", "nasbench_macro") and r.run.n_train == 269 for r in few)
     for scored in few:
         assert scored.run.split == "fewshot50"
         assert scored.arch_ids == Evaluator(macro, "fewshot50", "test").arch_ids
@@ -300,9 +305,21 @@ def test_gennape_source_rows_are_capped_by_seed(families):
     dedup = deduplicated_rows(nb101, nb101.default_target)
     assert _keys(runs) == [("gennape_few_shot", "nasbench_macro", "c10_test_acc_mean")]
     (name, rows, labels), = factory.made[0].fitted
-    assert name == "nb101" and len(rows) == 100 and set(rows) <= set(dedup.indices)
+    (_, valid_rows), = factory.made[0].validated
+    assert name == "nb101" and len(rows) == 100 and set(rows) <= set(dedup.indices) - set(valid_rows)
     np.testing.assert_array_equal(labels, dedup.values[np.isin(dedup.indices, rows)])
     assert runs[0].run.n_train == 150
+
+
+def test_held_out_validation_rows_come_first_and_never_overlap_training():
+    pool = np.arange(1000, 2000)
+    train, valid = proto.held_out(pool, 300, 100, seed=0)
+    assert len(train) == 300 and len(valid) == 100 and not set(train) & set(valid) and set(train) | set(valid) <= set(pool)
+    again, valid_again = proto.held_out(pool, 200, 100, seed=0)
+    np.testing.assert_array_equal(valid, valid_again)  # the validation draw does not depend on the training cap
+    small_train, small_valid = proto.held_out(np.arange(10), None, 100, seed=0)
+    assert len(small_valid) == 2 and len(small_train) == 8  # at most a quarter of a small pool
+    assert len(proto.held_out(pool, None, 0, seed=0)[1]) == 0
 
 
 def test_leave_one_out_trains_on_the_other_search_spaces_as_percentile_ranks(families):
@@ -314,11 +331,13 @@ def test_leave_one_out_trains_on_the_other_search_spaces_as_percentile_ranks(fam
         source = "nasbench_macro" if run.family == "nb101" else "nb101"
         assert run.trained_on == (source,)
         (name, rows, labels), = predictor.fitted
+        (valid_name, valid_rows), = predictor.validated
         family = families[source]
-        # every labelled row of the source (its test part too: the held-out family is another), capped
-        assert name == source and len(rows) == run.n_train == 300 and set(rows) <= set(range(len(family)))
+        # labelled rows of the source (its test part too: the held-out family is another), capped, and
+        # validation rows held out of the same pool first
+        assert name == valid_name == source and len(rows) == run.n_train == 300
+        assert len(valid_rows) == min(100, len(family) // 4) and not set(rows) & set(valid_rows)
         np.testing.assert_array_equal(labels, percentile_ranks(family.labels(family.default_target)[rows]))
-        assert predictor.validated == []
         assert scored.arch_ids == Evaluator(families[run.family], "random", "test").arch_ids
 
 
@@ -337,10 +356,11 @@ def test_device_transfer_holds_out_helps_devices(fbnet, copies):
     pretrained, = factory.made  # one fit per family and seed serves every held-out device and k
     assert [name for name, _, _ in pretrained.fitted] == ["fbnet"] * len(sources)
     train = set(fbnet.get_idx_split("random")["train"])
-    for (_, rows, labels), device in zip(pretrained.fitted, sources):
-        assert len(rows) == 50 and set(rows) <= train
+    for (_, rows, labels), (_, valid_rows), device in zip(pretrained.fitted, pretrained.validated, sources):
+        assert len(rows) == 50 and set(rows) <= train and len(valid_rows) == 100
+        assert set(valid_rows) <= train and not set(rows) & set(valid_rows)
         np.testing.assert_array_equal(labels, fbnet.labels(device)[rows])
-    assert pretrained.tuned == [] and pretrained.validated == []
+    assert len(pretrained.validated) == len(sources) and pretrained.tuned == []
     assert [copy.tuned[0][:2] for copy in copies] == [("fbnet", device) for _ in (10, 20) for device in held_out]
     for copy, (k, device) in zip(copies, [(k, device) for k in (10, 20) for device in held_out]):
         np.testing.assert_array_equal(copy.tuned[0][2], shot_rows(fbnet, device, k, seed=0))
@@ -439,8 +459,8 @@ def test_submission_validates_and_scores_match(tracked, families, tmp_path):
 
     runner, _, runs = tracked
     protocol = runner.protocol
-    path = proto.write_method_submission(tmp_path / "probe.json.gz", LogFlopsProbe.name, runner.last_predictor, runs,
-                                         families, protocol)
+    path = proto.write_method_submission(tmp_path / "probe.json.gz", LogFlopsProbe.name, [r.run for r in runs],
+                                         families, protocol, n_parameters=0, hardware="cpu")
     document = json.loads(gzip.decompress(path.read_bytes()))
     assert document["format"] == "cgbench-submission-2"
     assert set(document["families"]) == {"nb101", "nasbench_macro"}
@@ -459,7 +479,7 @@ def test_submission_validates_and_scores_match(tracked, families, tmp_path):
 def test_code_url_names_the_module_of_the_predictor():
     from baselines.predictor import make_predictor
 
-    flops = make_predictor("flops")
+    flops = type(make_predictor("flops"))
     assert proto.module_path(flops) == "baselines/simple.py"
     assert proto.code_url(flops).endswith("/blob/main/baselines/simple.py")
     assert proto.code_url(flops).startswith("https://")
@@ -503,7 +523,7 @@ def test_cli_benchmark_runs_and_prints_the_table(families, tmp_path, capsys):
     assert "Published anchors" not in printed and "0.815" not in printed
     # the FLOPs ranking knows nothing beyond FLOPs
     assert "  flops: beats FLOPs on 0 of 2 held-out families (none)" in lines
-    assert "torch threads: 1" in printed and f"tracks: {', '.join(TRACKS)}" in printed
+    assert "torch threads: 1 per worker" in printed and f"tracks: {', '.join(TRACKS)}" in printed
     assert torch.get_num_threads() == proto.QUICK_TORCH_THREADS
     assert (submissions / "flops.json.gz").exists() and (out / "scatter_nb101.png").exists()
     assert (out / "rank_correlation.png").exists() and (out / "results.txt").read_text().strip() in printed
@@ -560,6 +580,9 @@ def test_cli_makes_the_protocol_asked_for():
     assert protocol("--train-cap", "50", "--seeds", "3", "1").seeds == (3, 1)
     full = protocol("--full", "--families", "nb101")
     assert full.full and full.train_cap is None and full.families == ("nb101",)
+    reference = protocol("--protocol", "reference", "--seeds", "0")
+    assert reference.name == "reference" and reference.train_cap == proto.QUICK_TRAIN_CAP
+    assert reference.options_for("gin") == proto.REFERENCE_PREDICTOR_OPTIONS["gin"] and reference.seeds == (0,)
 
 
 def test_cli_rejects_unknown_method(cgbench_home, tmp_path, cli_error):
