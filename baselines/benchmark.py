@@ -174,6 +174,7 @@ class BenchmarkPlan(PlanLayout):
                     "trained_on": list(made.run.trained_on), "n_train": made.run.n_train, "n_valid": made.n_valid,
                     "seconds": made.run.seconds, "n_parameters": made.n_parameters, "step_log": made.step_log,
                     "device": made.device, "hardware": machine, "torch_threads": _torch_threads(),
+                    "gennape_set": made.gennape_set,
                     "cgbench_version": cgbench_version, **run_context()}
 
         yield run

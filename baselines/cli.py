@@ -70,7 +70,8 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
     whose every run finished. Returns {method: aggregates}."""
     from baselines import protocol as proto
     from baselines.benchmark import collect_runs, make_benchmark_plan
-    from baselines.report import anchor_lines, goal_lines, plot_rank_correlation, plot_scatter, results_table
+    from baselines.report import (anchor_lines, gennape_set_scores, goal_lines, plot_rank_correlation, plot_scatter,
+                                  results_table)
     from cgbench.tasks import aggregate
 
     started = time.perf_counter()
@@ -89,7 +90,8 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
                for m in methods if submissions is not None and runs[m] and not failed[m]]
     out.mkdir(parents=True, exist_ok=True)
     text = "\n".join([*protocol.cap_lines(methods), *_notes(methods, records, failed, plan), "",
-                      results_table(results), "", *goal_lines(results), "", *anchor_lines(results, runs)])
+                      results_table(results), "", *goal_lines(results), "",
+                      *anchor_lines(results, gennape_set_scores(records, families))])
     print(text)
     (out / "results.txt").write_text(text + "\n")
     _write_results_json(out / "results.json", protocol, methods, results, runs, records, started)

@@ -13,7 +13,9 @@ What a run of each track fits on (``training``), validates on and predicts:
   part; predict its test part.
 - ``gennape_zero_shot`` / ``gennape_few_shot``: fit on the deduplicated NB-101 source
   (``tasks.deduplicated_rows``), scored on every other accuracy family; for few-shot a copy is
-  ``fine_tune``-d on the family's 50 ``fewshot50`` train rows.
+  ``fine_tune``-d on the family's 50 ``fewshot50`` train rows. On NB-201 a run also predicts
+  GENNAPE's own evaluation set (the ``gennape4096`` split's 4,046 test cells; few-shot from a copy
+  fine-tuned on its 50 train cells), which the report sets beside GENNAPE's published numbers.
 - ``lofo_zero_shot``: fit on every other search space's families, each family's labels as
   percentile ranks (``tasks.percentile_ranks``).
 - ``device_transfer_k{0,10,20}``: fit on the source devices' latencies of the train part; for
@@ -70,6 +72,7 @@ from cgbench.errors import InvalidInputError, UnknownNameError
 from cgbench.evaluation import Evaluator
 from cgbench.families import family_spec
 from cgbench.jobs.worker import grouped
+from cgbench.splits import GENNAPE_SET
 from cgbench.storage import is_built
 from cgbench.tasks import (DEFAULT_SEEDS, TRACKS, Run, ScoredRun, deduplicated_rows, gennape_source, get_track,
                            labelled, lofo_sources, percentile_ranks, score_run, shot_rows, source_devices,
@@ -322,6 +325,8 @@ class MadeRun:
     n_parameters: int
     step_log: dict | None
     device: str
+    # GENNAPE's NB-201 set (the test part of the family's gennape4096 split), for the GENNAPE tracks.
+    gennape_set: dict[str, float] | None = None
 
 
 def takes_device(predictor: type[Predictor]) -> bool:
@@ -467,7 +472,23 @@ class RunMaker:
                   seconds=fitted.seconds + time.perf_counter() - started)
         step_log = getattr(fitted.predictor, "step_log", None)
         return MadeRun(run, fitted.training.n_valid, int(predictor.n_parameters),
-                       step_log.as_dict() if step_log is not None else None, self.device)
+                       step_log.as_dict() if step_log is not None else None, self.device,
+                       self.gennape_set(spec, fitted.predictor))
+
+    def gennape_set(self, spec: RunSpec, fitted: Predictor) -> dict[str, float] | None:
+        """A GENNAPE-track run on a family with GENNAPE's own evaluation set (NB-201's ``gennape4096``):
+        predictions of its test cells, like with like with GENNAPE's published numbers. Zero-shot uses the
+        fitted model; few-shot a copy fine-tuned on the set's own 50 cells, as GENNAPE did."""
+        family = self.families[spec.family]
+        if not spec.track.startswith("gennape_") or GENNAPE_SET not in family.splits:
+            return None
+        split = family.get_idx_split(GENNAPE_SET, spec.target)
+        predictor = fitted
+        if spec.track == "gennape_few_shot":
+            predictor = copy.deepcopy(fitted)
+            predictor.fine_tune(TrainingSet(family, split["train"], spec.target), spec.seed)
+        arch_ids = family.table.column("arch_id").to_numpy(zero_copy_only=False)[split["test"]]
+        return predictions_by_arch_id(list(arch_ids), np.asarray(predictor.predict(family, split["test"]), float))
 
     def score(self, run: Run) -> ScoredRun:
         """Score ``run`` through the Evaluator of its track (the capped protocols skip the O(n^2) metrics)."""

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cgbench.metrics import spearman
 from cgbench.tasks import (BEATS_ALPHA, BEATS_MIN_MARGIN, NONE_FREE_NB201, PUBLISHED_ANCHORS, TRACKS, ScoredRun,
                            SeedAggregate, beats_flops)
 
@@ -53,25 +52,35 @@ def results_table(results: Results) -> str:
     return "\n".join(lines)
 
 
-def nb201_none_free(arch_id: str) -> bool:
-    """GENNAPE's NB-201 set: the 4,096 = 4^6 cells without a ``none`` edge (the CG-compatible ones)."""
-    return "none" not in arch_id
+# method -> (track, family, target) -> Spearman on GENNAPE's own set, one per seed
+SetScores = Mapping[str, Mapping[tuple[str, str, str], Sequence[float]]]
 
 
-def subset_spearman(runs: Sequence[ScoredRun], keep) -> tuple[float, float, int]:
-    """Mean and sample std over ``runs`` (one per seed) of Spearman on the rows ``keep`` selects; rows per run."""
-    values, n_rows = [], 0
-    for result in runs:
-        rows = np.array([keep(arch_id) for arch_id in result.arch_ids], dtype=bool)
-        values.append(spearman(result.y_true[rows], result.y_pred[rows]))
-        n_rows = int(rows.sum())
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
-    return float(np.mean(values)), std, n_rows
+def gennape_set_scores(records: Mapping[str, Sequence[dict]], families: Mapping) -> dict:
+    """Per method and GENNAPE-track table, the Spearman of each seed's predictions of GENNAPE's own set
+    (``gennape4096`` test cells: what GENNAPE's published NB-201 numbers were measured on)."""
+    from cgbench.evaluation import Evaluator
+    from cgbench.splits import GENNAPE_SET
+
+    scores: dict = {}
+    evaluators: dict = {}
+    for method, method_records in records.items():
+        for record in method_records:
+            if not record.get("gennape_set"):
+                continue
+            unit = record["unit"]
+            key = (unit["track"], unit["family"], unit["target"])
+            if key[1:] not in evaluators:
+                evaluators[key[1:]] = Evaluator(families[key[1]], GENNAPE_SET, "test", key[2])
+            value = evaluators[key[1:]].eval(record["gennape_set"], metrics=["spearman"])["spearman"]
+            scores.setdefault(method, {}).setdefault(key, []).append(value)
+    return scores
 
 
-def anchor_lines(results: Results, runs: Mapping[str, Sequence[ScoredRun]]) -> list[str]:
-    """Each published anchor that some method's result is comparable to, with those results (and on the
-    anchor's subset of rows); nothing when the run holds no anchor's track, family and label."""
+def anchor_lines(results: Results, set_scores: SetScores | None = None) -> list[str]:
+    """Each published anchor that some method's result is comparable to, with those results (and, for an
+    anchor measured on GENNAPE's NB-201 set, ours on that set); nothing when the run holds no anchor's
+    track, family and label."""
     ran = {(a.track, a.family, a.target) for aggregates in results.values() for a in aggregates}
     lines = []
     for anchor in PUBLISHED_ANCHORS:
@@ -84,11 +93,12 @@ def anchor_lines(results: Results, runs: Mapping[str, Sequence[ScoredRun]]) -> l
             if not found:
                 continue
             a = found[0]
-            lines.append(f"      ours, {method}: {_metric(a, 'spearman')} (FLOPs ranking {a.mean['flops_spearman']:.3f})")
-            members = [r for r in runs.get(method, ()) if (r.run.track, r.run.family, r.run.target) == key]
-            if anchor.subset == NONE_FREE_NB201 and members:
-                mean, std, n_rows = subset_spearman(members, nb201_none_free)
-                lines.append(f"      ours, {method}, on {anchor.subset} ({n_rows} test rows): {mean_std(mean, std)}")
+            lines.append(f"      ours, {method}: {_metric(a, 'spearman')} (FLOPs ranking {a.mean['flops_spearman']:.3f}, "
+                         f"{a.n_test} test rows)")
+            on_set = (set_scores or {}).get(method, {}).get(key)
+            if anchor.subset == NONE_FREE_NB201 and on_set:
+                std = float(np.std(on_set, ddof=1)) if len(on_set) > 1 else None
+                lines.append(f"      ours, {method}, on {anchor.subset}: {mean_std(float(np.mean(on_set)), std)}")
     return ["Published anchors (Spearman) next to ours:", *lines] if lines else []
 
 

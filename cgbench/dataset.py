@@ -127,7 +127,7 @@ def store_family(spec: FamilySpec, table: pa.Table, extra_manifest: dict | None 
     if spec.default_target is not None:
         target = np.asarray(table.column(spec.default_target).to_numpy(zero_copy_only=False), float)
     with phase(f"{spec.name}: computing the standard splits"):
-        splits = standard_splits(target, hashes)
+        splits = {**standard_splits(target, hashes), **spec.extra_splits(table)}
     manifest = {
         **spec.manifest(), **(extra_manifest or {}), "cgbench_version": __version__, "cg_format": CG_FORMAT_VERSION,
         "n_archs": table.num_rows,

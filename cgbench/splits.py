@@ -10,6 +10,10 @@
   itself, as GENNAPE's fine-tuning does.
 - ``dedup``: one representative (the first row) per canonical-hash class, then 80/10/10 over the
   representatives, so no two isomorphic architectures sit on both sides of a split.
+
+A family may add splits of its own (``FamilySpec.extra_splits``): NB-201 stores ``gennape4096``,
+GENNAPE's evaluation set (the 4,096 cells without a ``none`` edge) under the ``fewshot50`` rule, so
+GENNAPE's published NB-201 numbers can be set beside ours on the same cells.
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ SPLIT_SEED = 0
 FEWSHOT_SIZE = 50
 PARTS = ("train", "valid", "test")
 SPLIT_NAMES = ("random", "fewshot50", "dedup")
+# NB-201's own split (FamilySpec.extra_splits): GENNAPE's evaluation set.
+GENNAPE_SET = "gennape4096"
 # What each split is, for the files and views that carry the splits (HDF5, Hugging Face, ``cgbench info``).
 SPLIT_DOCS = {
     "random": "80/10/10 over all architectures (seed 0)",
     "fewshot50": "GENNAPE's few-shot protocol: 50 fine-tuning architectures (train), every other one test; "
                  "valid is empty by design (hold out part of the 50 if you need validation)",
     "dedup": "80/10/10 over one representative per canonical-hash class (no isomorphic pair across parts)",
+    "gennape4096": "GENNAPE's NB-201 set, the 4,096 cells without a 'none' edge, under the fewshot50 rule: 50 "
+                   "fine-tuning cells (train), the other 4,046 test",
 }
 
 
@@ -46,6 +54,11 @@ def fewshot_split(target: np.ndarray, size: int = FEWSHOT_SIZE, seed: int = SPLI
     by_target = labelled[np.argsort(-target[labelled], kind="stable")]
     shuffled = by_target[np.random.RandomState(seed).permutation(len(by_target))]
     return {"train": np.sort(shuffled[:size]), "valid": np.zeros(0, np.int64), "test": np.sort(shuffled[size:])}
+
+
+def subset_fewshot_split(target: np.ndarray, keep: np.ndarray) -> dict[str, np.ndarray]:
+    """The ``fewshot50`` rule over the rows ``keep`` (a boolean mask) only."""
+    return fewshot_split(np.where(keep, target, np.nan))
 
 
 def dedup_split(hashes: np.ndarray, seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:

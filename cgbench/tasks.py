@@ -425,7 +425,8 @@ class Anchor:
     subset: str | None = None
 
 
-NONE_FREE_NB201 = "the 4,096 NB-201 cells without a 'none' edge (GENNAPE's NB-201 set)"
+NONE_FREE_NB201 = ("GENNAPE's NB-201 set (the 4,096 cells without a 'none' edge; scored on the 4,046 outside "
+                   "its 50 fine-tuning cells, split gennape4096)")
 # The publications score NB-201's CIFAR-10 accuracy after 200 epochs; cgbench's CIFAR-10 label of it.
 NB201_C10 = "c10_valid_acc_200ep"
 

@@ -94,7 +94,8 @@ def sacct_states(array_id: str) -> dict[str, str]:
 
 def test_killed_and_preempted_tasks_end_with_exactly_one_result_per_unit(slurm_cluster, plan, data_root):
     store = ResultStore(plan)
-    report = slurm.launch(plan, options=WorkerOptions(data_root=str(data_root)), array_parallelism=N_TASKS, timeout_min=30, progress=False)
+    options = WorkerOptions(data_root=str(data_root))
+    report = slurm.launch(plan, options=options, array_parallelism=N_TASKS, timeout_min=30, progress=False)
     assert (report.backend, report.n_tasks, report.n_units, len(report.job_ids)) == ("submitit", 2, 4, 2)
     killed_task, preempted_task = report.job_ids
     first_of = {task: plan.units[index].unit_id for index, task in enumerate(report.job_ids)}
@@ -126,14 +127,14 @@ def test_killed_and_preempted_tasks_end_with_exactly_one_result_per_unit(slurm_c
     array_id = killed_task.split("_")[0]
     assert sacct_states(array_id) == {killed_task: "CANCELLED", preempted_task: "COMPLETED"}
 
-    relaunch = slurm.launch(plan, options=WorkerOptions(data_root=str(data_root)), array_parallelism=N_TASKS, timeout_min=30, wait=True,
+    relaunch = slurm.launch(plan, options=options, array_parallelism=N_TASKS, timeout_min=30, wait=True,
                             progress=False)
     assert (relaunch.n_units, relaunch.n_tasks, relaunch.returncodes) == (2, 2, (0, 0))
     assert store.read(first_of[killed_task])["resumed_from_checkpoint"] is True
     assert store.read(second_of[killed_task])["resumed_from_checkpoint"] is False
 
     assert_one_complete_result_per_unit(plan, store)
-    again = slurm.launch(plan, options=WorkerOptions(data_root=str(data_root)), array_parallelism=N_TASKS, progress=False)
+    again = slurm.launch(plan, options=options, array_parallelism=N_TASKS, progress=False)
     assert (again.n_tasks, again.n_units, again.job_ids) == (0, 0, ())
 
 

@@ -15,8 +15,8 @@ import torch
 
 from baselines import protocol as proto
 from baselines.predictor import Predictor, TrainingSet, register_predictor
-from baselines.report import (anchor_lines, goal_lines, nb201_none_free, plot_rank_correlation, plot_scatter,
-                              results_table, subset_spearman)
+from baselines.report import (anchor_lines, gennape_set_scores, goal_lines, plot_rank_correlation, plot_scatter,
+                              results_table)
 from cgbench.errors import InvalidInputError, UnknownNameError
 from cgbench.evaluation import Evaluator
 from cgbench.families import family_spec
@@ -100,6 +100,11 @@ def families(cgbench_home):
     from cgbench import load_family
 
     return {name: load_family(name, progress=False) for name in ("nb101", "nasbench_macro")}
+
+
+@pytest.fixture(scope="module")
+def nb201_families(families, nb201):
+    return {**families, "nb201": nb201}
 
 
 @pytest.fixture(scope="module")
@@ -413,7 +418,7 @@ def test_table_goal_and_anchors(tracked):
     goal = goal_lines(results)
     assert goal[1].startswith(f"  {LogFlopsProbe.name}: beats FLOPs on ") and "of 2 held-out families" in goal[1]
     # every published anchor is on NB-201, which this run does not hold: no anchor section at all
-    assert anchor_lines(results, {LogFlopsProbe.name: runs}) == []
+    assert anchor_lines(results) == []
     in_family = {LogFlopsProbe.name: [a for a in results[LogFlopsProbe.name] if a.track == "in_family"]}
     assert goal_lines(in_family) == [], "no leave-one-out run, no goal section"
 
@@ -425,21 +430,43 @@ def _nb201_scored(track, target, seed, y_pred, arch_ids, y_true):
                      y_true, y_pred)
 
 
-def test_anchor_subset_scores_only_the_rows_the_publication_used():
-    # Four none-free cells ranked perfectly; two cells with a "none" edge ranked backwards.
-    arch_ids = ["|nor_conv_3x3~0|", "|skip_connect~0|", "|avg_pool_3x3~0|", "|nor_conv_1x1~0|",
-                "|none~0|", "|none~0|+|none~1|"]
-    y_true = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+def test_anchors_on_gennapes_set_are_read_beside_ours_on_that_set():
+    arch_ids = ["|nor_conv_3x3~0|", "|skip_connect~0|", "|avg_pool_3x3~0|", "|none~0|"]
+    y_true = np.array([1.0, 2.0, 3.0, 4.0])
     target = family_spec("nb201").default_target
-    runs = [_nb201_scored("gennape_zero_shot", target, seed, np.array([1, 2, 3, 4, -1, -2.0]) + seed, arch_ids,
-                          y_true) for seed in (0, 1)]
-    assert [nb201_none_free(a) for a in arch_ids] == [True] * 4 + [False] * 2
-    assert subset_spearman(runs, nb201_none_free) == (pytest.approx(1.0), pytest.approx(0.0), 4)
-    lines = anchor_lines({"gennape": aggregate(runs)}, {"gennape": runs})
-    assert "      ours, gennape: 0.550 ± 0.071 (FLOPs ranking 0.600)" in lines
-    assert f"      ours, gennape, on {NONE_FREE_NB201} (4 test rows): 1.000 ± 0.000" in lines
-    # both zero-shot anchors (GENNAPE's and FLAN's) are set beside our zero-shot result
+    runs = [_nb201_scored("gennape_zero_shot", target, seed, np.array([1, 2, 3, 4.0]) + seed, arch_ids, y_true)
+            for seed in (0, 1)]
+    on_set = {"gennape": {("gennape_zero_shot", "nb201", target): [0.8, 0.9]}}
+    lines = anchor_lines({"gennape": aggregate(runs)}, on_set)
+    assert "      ours, gennape: 0.550 ± 0.071 (FLOPs ranking 0.600, 4 test rows)" in lines
+    assert f"      ours, gennape, on {NONE_FREE_NB201}: 0.850 ± 0.071" in lines
+    # both zero-shot anchors (GENNAPE's and FLAN's) are set beside our zero-shot result; only GENNAPE's is on its set
     assert sum(line.startswith("      ours, gennape:") for line in lines) == 2
+    assert sum(line.startswith("      ours, gennape, on") for line in lines) == 1
+    assert not any(", on " in line for line in anchor_lines({"gennape": aggregate(runs)}))
+
+
+def test_gennape_runs_on_nb201_also_predict_gennapes_own_set(nb201_families, copies):
+    from cgbench.splits import GENNAPE_SET
+
+    protocol = proto.Protocol(families=("nb201",), seeds=(0,), tracks=("gennape_zero_shot", "gennape_few_shot"),
+                              predictor_options={})
+    maker = proto.RunMaker(protocol, nb201_families, factory=RecordingFactory())
+    nb201 = nb201_families["nb201"]
+    split = nb201.get_idx_split(GENNAPE_SET)
+    assert (len(split["train"]), len(split["valid"]), len(split["test"])) == (50, 0, 4046)
+    assert all("none" not in nb201.arch_ids[i] for i in np.r_[split["train"], split["test"]])
+    zero, few = (maker.make(spec) for spec in maker.coverage.specs(LogFlopsProbe.name))
+    for made in (zero, few):
+        assert set(made.gennape_set) == {nb201.arch_ids[i] for i in split["test"]}
+    tuned_on = [c.tuned[0][2] for c in copies if c.tuned]
+    assert any(np.array_equal(rows, split["train"]) for rows in tuned_on), "few-shot tunes on GENNAPE's 50 cells"
+    records = {"probe": [{"unit": {"track": m.run.track, "family": "nb201", "target": m.run.target},
+                          "gennape_set": m.gennape_set} for m in (zero, few)]}
+    scores = gennape_set_scores(records, nb201_families)["probe"]
+    assert set(scores) == {("gennape_zero_shot", "nb201", m.run.target) for m in (zero,)} | {
+        ("gennape_few_shot", "nb201", few.run.target)}
+    assert all(-1 <= v[0] <= 1 for v in scores.values())
 
 
 def test_anchors_compare_only_the_families_default_target():
@@ -447,9 +474,9 @@ def test_anchors_compare_only_the_families_default_target():
     arch_ids, y = ["|nor_conv_3x3~0|", "|skip_connect~0|", "|none~0|"], np.array([1.0, 2.0, 3.0])
     latency = [_nb201_scored("in_family", "lat_pixel2_ms", 0, y, arch_ids, y)]
     accuracy = [_nb201_scored("in_family", family_spec("nb201").default_target, 0, y, arch_ids, y)]
-    assert anchor_lines({"flops": aggregate(latency)}, {"flops": latency}) == []
-    lines = anchor_lines({"flops": aggregate(latency + accuracy)}, {"flops": latency + accuracy})
-    assert sum(line == "      ours, flops: 0.500 (FLOPs ranking 0.600)" for line in lines) == 2  # synflow, NASWOT
+    assert anchor_lines({"flops": aggregate(latency)}) == []
+    lines = anchor_lines({"flops": aggregate(latency + accuracy)})
+    assert sum(line == "      ours, flops: 0.500 (FLOPs ranking 0.600, 3 test rows)" for line in lines) == 2
     assert sum(line.startswith("  ") and not line.startswith("      ") for line in lines) == 2, \
         "only the two in_family anchors, not the zero- and few-shot ones this run does not hold"
 

@@ -100,6 +100,10 @@ class FamilySpec(ABC):
         """The table and what the build found besides it (manifest entries, e.g. a zoo's capture failures)."""
         return self.build_table(raw_paths, progress), {}
 
+    def extra_splits(self, table: pa.Table) -> dict[str, dict[str, np.ndarray]]:
+        """Splits of this family besides the standard ones (``cgbench.splits``), computed at build time."""
+        return {}
+
     def manifest(self) -> dict:
         return {
             "family": self.name, "version": self.version, "description": self.description,

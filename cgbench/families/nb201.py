@@ -32,6 +32,7 @@ from ..formats.torch_file import load_torch_file
 from ..graph import ZeroOp
 from ..safe_pickle import PANDAS_FRAME_GLOBALS, restricted_load
 from ..sources import RawFile, github_file
+from ..splits import GENNAPE_SET, subset_fewshot_split
 from . import register_family
 from .base import FamilySpec, LabelColumn, space_table
 from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task
@@ -305,10 +306,16 @@ def _labels() -> tuple[LabelColumn, ...]:
     return tuple(labels)
 
 
+def none_free(arch_id: str) -> bool:
+    """GENNAPE's NB-201 cells: the 4,096 = 4^6 cells without a ``none`` edge (the CG-compatible ones)."""
+    return "none" not in arch_id
+
+
 @register_family
 class NB201(FamilySpec):
     name = "nb201"
-    version = "1.1"
+    # 1.2: the stored split gennape4096 (GENNAPE's evaluation set).
+    version = "1.2"
     description = ("NAS-Bench-201: all 15,625 cells of the 5-op, 4-node cell space, CIFAR-10 input (32x32); "
                    "accuracies, latency on 18 devices (HELP) and cross-task accuracies of 199 cells.")
     raw_files = (_NASLIB_ZEN, _ANALOG, _MINI, STR_ARCH2IDX, *(f.raw for f in LATENCY_FILES), CROSS_TASK_FILE)
@@ -317,6 +324,11 @@ class NB201(FamilySpec):
     space = SPACE
     # NASLib's NB-201 200-epoch CIFAR-10 numbers and IBM's independent retraining of every cell.
     repeat_labels = {"c10_valid_acc_200ep": ("c10_valid_acc_200ep", "ibm_c10_baseline_acc_200ep")}
+
+    def extra_splits(self, table: pa.Table) -> dict[str, dict[str, np.ndarray]]:
+        """``gennape4096``: GENNAPE's 4,096 none-free cells, 50 to fine-tune on and 4,046 to score."""
+        keep = np.array([none_free(a) for a in table.column("arch_id").to_pylist()])
+        return {GENNAPE_SET: subset_fewshot_split(table.column(self.default_target).to_numpy(), keep)}
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         mini = restricted_load(raw_paths[_MINI.key].read_bytes(), PANDAS_FRAME_GLOBALS)
