@@ -21,3 +21,20 @@ FULL_METHODS = (*DEFAULT_METHODS, "gin", "gennape", "graf_anchored", "gennape_no
 QUICK_TRAIN_CAP = 300
 # One intra-op thread: on two shared cores torch's default thread count trains ~10x slower.
 QUICK_TORCH_THREADS = 1
+
+# Fewer steps than even the predictors' CPU-friendly defaults, so that 5 seeds of every track fit in
+# the main job's minutes; the reference protocol gives each learned predictor a converged budget.
+QUICK_PREDICTOR_OPTIONS: dict[str, dict] = {
+    "gin": {"epochs": 10},
+    "gennape": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
+    "gennape_notf": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
+    "gennape_head": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
+}
+# Measured with benchmarks/convergence.py (its notes say why each budget): validation Spearman has
+# flattened by max_steps on every family of the study; patience stops a fit whose curve has.
+REFERENCE_GRAPH_BUDGET = {"max_steps": 3000, "eval_every": 100, "patience": 10}
+REFERENCE_PREDICTOR_OPTIONS: dict[str, dict] = {
+    "gin": dict(REFERENCE_GRAPH_BUDGET),
+    **{name: {**REFERENCE_GRAPH_BUDGET, "pretrain_steps": 300, "fine_tune_epochs": 100}
+       for name in ("gennape", "gennape_notf", "gennape_head")},
+}

@@ -64,7 +64,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from baselines.defaults import (DEFAULT_FAMILIES, DEFAULT_METHODS, FULL_METHODS,  # noqa: F401 (the protocol's names)
-                                QUICK_TORCH_THREADS, QUICK_TRAIN_CAP)
+                                QUICK_PREDICTOR_OPTIONS, QUICK_TORCH_THREADS, QUICK_TRAIN_CAP,
+                                REFERENCE_PREDICTOR_OPTIONS)
 from baselines.predictor import Predictor, TrainingSet, make_predictor, predictor_class
 from cgbench.dataset import Family, family_folder
 from cgbench.dataset import load_families as cgbench_load_families
@@ -78,22 +79,6 @@ from cgbench.tasks import (DEFAULT_SEEDS, TRACKS, Run, ScoredRun, deduplicated_r
                            labelled, lofo_sources, percentile_ranks, score_run, shot_rows, source_devices,
                            track_targets)
 
-# Fewer steps than even the predictors' CPU-friendly defaults, so that 5 seeds of every track fit in
-# the main job's minutes; the reference protocol gives each learned predictor a converged budget.
-QUICK_PREDICTOR_OPTIONS: dict[str, dict] = {
-    "gin": {"epochs": 10},
-    "gennape": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
-    "gennape_notf": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
-    "gennape_head": {"pretrain_epochs": 2, "epochs": 8, "fine_tune_epochs": 50},
-}
-# Measured with benchmarks/convergence.py (its notes say why each budget): validation Spearman has
-# flattened by max_steps on every family of the study; patience stops a fit whose curve has.
-REFERENCE_GRAPH_BUDGET = {"max_steps": 3000, "eval_every": 100, "patience": 10}
-REFERENCE_PREDICTOR_OPTIONS: dict[str, dict] = {
-    "gin": dict(REFERENCE_GRAPH_BUDGET),
-    **{name: {**REFERENCE_GRAPH_BUDGET, "pretrain_steps": 300, "fine_tune_epochs": 100}
-       for name in ("gennape", "gennape_notf", "gennape_head")},
-}
 FULL_PREDICTOR_OPTIONS: dict[str, dict] = {name: {"paper_scale": True}
                                            for name in ("gennape", "gennape_notf", "gennape_head")}
 PROTOCOL_OPTIONS = {"quick": QUICK_PREDICTOR_OPTIONS, "reference": REFERENCE_PREDICTOR_OPTIONS,
