@@ -9,34 +9,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from cgbench.dataset import Family
+from cgbench.problems import TrainingSet  # noqa: F401 (what predictors are handed; defined in the core)
 from cgbench.errors import unknown_name
 from cgbench.submission import METHOD_NAME
-
-
-@dataclass(frozen=True)
-class TrainingSet:
-    """Rows ``indices`` of ``family`` with their labels in column ``target``.
-
-    ``values``, when given, are the labels to train on instead of the column's (a track's declared
-    normalisation: percentile ranks within the family for leave-one-out; the mean over the rows of
-    one canonical CG for GENNAPE's deduplicated source).
-    """
-
-    family: Family
-    indices: np.ndarray
-    target: str
-    values: np.ndarray | None = None
-
-    def labels(self) -> np.ndarray:
-        if self.values is not None:
-            return np.asarray(self.values, np.float64)
-        return self.family.labels(self.target)[self.indices]
 
 
 class Predictor(ABC):

@@ -66,18 +66,17 @@ from tqdm.auto import tqdm
 from baselines.defaults import (DEFAULT_FAMILIES, DEFAULT_METHODS, FULL_METHODS,  # noqa: F401 (the protocol's names)
                                 QUICK_PREDICTOR_OPTIONS, QUICK_TORCH_THREADS, QUICK_TRAIN_CAP,
                                 REFERENCE_PREDICTOR_OPTIONS)
-from baselines.predictor import Predictor, TrainingSet, make_predictor, predictor_class
+from baselines.predictor import Predictor, make_predictor, predictor_class
 from cgbench.dataset import Family, family_folder
 from cgbench.dataset import load_families as cgbench_load_families
 from cgbench.errors import InvalidInputError, UnknownNameError
-from cgbench.evaluation import Evaluator
 from cgbench.families import family_spec
 from cgbench.jobs.worker import grouped
 from cgbench.splits import GENNAPE_SET
 from cgbench.storage import is_built
-from cgbench.tasks import (DEFAULT_SEEDS, TRACKS, Run, ScoredRun, deduplicated_rows, gennape_source, get_track,
-                           labelled, lofo_sources, percentile_ranks, score_run, shot_rows, source_devices,
-                           track_targets)
+from cgbench.problems import (VALID_CAP, VALID_POOL_SHARE, Problem, TrainingSet, accuracy_families, fit_key,
+                              gennape_source_of, predictions_by_arch_id, problem, scored_pairs)
+from cgbench.tasks import DEFAULT_SEEDS, TRACKS, Run, ScoredRun, gennape_source, get_track, score_run
 
 FULL_PREDICTOR_OPTIONS: dict[str, dict] = {name: {"paper_scale": True}
                                            for name in ("gennape", "gennape_notf", "gennape_head")}
@@ -85,13 +84,6 @@ PROTOCOL_OPTIONS = {"quick": QUICK_PREDICTOR_OPTIONS, "reference": REFERENCE_PRE
                     "full": FULL_PREDICTOR_OPTIONS}
 # GENNAPE's gap-thresholded Kendall is O(n^2) (seconds on the 15,575 few-shot test rows of nb201).
 QUICK_SKIPPED_METRICS = ("kendall_gennape",)
-# Most validation rows per training family and fit; a transfer track holds out at most 1/VALID_POOL_SHARE
-# of a training family's pool.
-VALID_CAP, VALID_POOL_SHARE = 100, 4
-# A second random stream of the run's seed draws validation rows, so they do not depend on the cap.
-VALID_STREAM = 1
-
-
 @dataclass(frozen=True)
 class Protocol:
     """What a benchmark run covers: families, seeds, tracks, and the compute predictors get."""
@@ -195,21 +187,6 @@ def labelled_families() -> list[str]:
     return names
 
 
-def capped(indices: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
-    """At most ``cap`` of ``indices``, drawn without replacement by ``seed`` (all of them when they fit)."""
-    if cap is None or len(indices) <= cap:
-        return indices
-    return np.sort(np.random.default_rng(seed).choice(indices, size=cap, replace=False))
-
-
-def held_out(pool: np.ndarray, cap: int | None, valid_cap: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A transfer track's (training, validation) rows of one training family's ``pool``: first at most
-    ``valid_cap`` and at most 1/VALID_POOL_SHARE of the pool for validation, then at most ``cap`` of the rest."""
-    n_valid = min(valid_cap, len(pool) // VALID_POOL_SHARE)
-    valid = np.sort(np.random.default_rng([seed, VALID_STREAM]).choice(pool, size=n_valid, replace=False))
-    return capped(np.setdiff1d(pool, valid), cap, seed), valid
-
-
 @dataclass(frozen=True, order=True)
 class RunSpec:
     """One run of the benchmark: a method's predictions for (track, family, target) under one seed."""
@@ -222,33 +199,10 @@ class RunSpec:
 
     @property
     def fit_key(self) -> tuple:
-        """Runs with the same key share one fit (GENNAPE's source model; a family's source devices)."""
-        track = get_track(self.track)
-        if self.track.startswith("gennape_"):
-            return self.method, "gennape_source", self.seed
-        if track.target_kind == "latency":
-            return self.method, "source_devices", self.family, self.seed
-        return self.method, self.track, self.family, self.target, self.seed
+        return fit_key(self.method, self.track, self.family, self.target, self.seed)
 
     def label(self) -> str:
         return f"{self.method} {self.track} {self.family} {self.target} seed {self.seed}"
-
-
-@dataclass(frozen=True)
-class Training:
-    """What a fit trains and validates on, and what the run declares it used."""
-
-    data: list[TrainingSet]
-    valid: list[TrainingSet]
-    trained_on: tuple[str, ...]
-
-    @property
-    def n_train(self) -> int:
-        return sum(len(d.indices) for d in self.data)
-
-    @property
-    def n_valid(self) -> int:
-        return sum(len(v.indices) for v in self.valid)
 
 
 class Coverage:
@@ -259,30 +213,16 @@ class Coverage:
 
     def targets(self, track: str) -> list[tuple[str, str]]:
         """(family, target) pairs the track scores among the protocol's families."""
-        definition = get_track(track)
-        if track == "in_family" and self.protocol.target is not None:
-            return [(name, self.protocol.target) for name in self.protocol.families
-                    if self.protocol.target in self.families[name].targets]
-        pairs = [(name, target) for name in self.protocol.families
-                 for target in track_targets(definition, self.families[name])]
-        if track.startswith("gennape_"):
-            source = self.gennape_source
-            pairs = [(name, target) for name, target in pairs
-                     if family_spec(name).group() != family_spec(source).group()]
-        if track == "lofo_zero_shot":
-            # A held-out family is scored only when another search space is left to train on.
-            pairs = [(name, target) for name, target in pairs if lofo_sources(name, self.accuracy_families)]
-        return pairs
+        return scored_pairs(get_track(track), self.protocol.families, self.families, self.protocol.target)
 
     @property
     def gennape_source(self) -> str:
-        return gennape_source(lambda name: is_built(family_folder(family_spec(name))))
+        return gennape_source_of(self.families)
 
     @property
     def accuracy_families(self) -> list[str]:
         """The protocol's families with an accuracy target: the pool leave-one-out runs train on."""
-        lofo = get_track("lofo_zero_shot")
-        return [name for name in self.protocol.families if track_targets(lofo, self.families[name])]
+        return accuracy_families(self.protocol.families, self.families)
 
     def specs(self, method: str) -> list[RunSpec]:
         """Every run of ``method``: seed by seed, tracks in the task's order."""
@@ -297,7 +237,7 @@ class Coverage:
 @dataclass
 class Fitted:
     predictor: Predictor
-    training: Training
+    problem: Problem
     seconds: float
 
 
@@ -334,7 +274,8 @@ def predictor_device(device: str | None) -> str:
 
 
 class RunMaker:
-    """Makes runs of a protocol one :class:`RunSpec` at a time, keeping the last fit for runs that share it."""
+    """Makes runs of a protocol one :class:`RunSpec` at a time (its rows: :func:`cgbench.problems.problem`),
+    keeping the last fit for the runs that share it."""
 
     def __init__(self, protocol: Protocol, families: dict[str, Family],
                  factory: Callable[..., Predictor] = make_predictor, device: str | None = "cpu") -> None:
@@ -342,7 +283,7 @@ class RunMaker:
         self.coverage = Coverage(protocol, families)
         self.device = predictor_device(device)
         self._last_fit: tuple[tuple, Fitted] | None = None
-        self._evaluators: dict[tuple[str, str, str], Evaluator] = {}
+        self._evaluators: dict = {}
 
     def new_predictor(self, method: str) -> Predictor:
         options = self.protocol.options_for(method)
@@ -350,113 +291,41 @@ class RunMaker:
             options.setdefault("device", self.device)
         return self.factory(method, **options)
 
-    # ---- what a fit trains and validates on ------------------------------------------------
-
-    def training(self, spec: RunSpec) -> Training:
-        """The rows the fit of ``spec`` trains and validates on (see the module notes)."""
-        track = get_track(spec.track)
-        if spec.track.startswith("gennape_"):
-            return self._gennape_training(spec.seed)
-        if spec.track == "lofo_zero_shot":
-            return self._lofo_training(spec.family, spec.seed)
-        if track.target_kind == "latency":
-            return self._device_training(spec.family, spec.seed)
-        return self._in_family_training(spec.family, spec.target, spec.seed, track.split)
-
-    def _in_family_training(self, name: str, target: str, seed: int, split_name: str) -> Training:
-        family = self.families[name]
-        split = family.get_idx_split(split_name)
-        train = capped(labelled(family, split["train"], target), self.protocol.train_cap, seed)
-        valid = capped(labelled(family, split["valid"], target), self.protocol.valid_cap, seed)
-        return Training([TrainingSet(family, train, target)], [TrainingSet(family, valid, target)] if len(valid) else [],
-                        (name,))
-
-    def _pool_sets(self, family: Family, pool: np.ndarray, target: str, seed: int,
-                   values: np.ndarray | None = None, ranks: bool = False) -> tuple[TrainingSet, TrainingSet]:
-        """Training and validation sets held out of ``pool`` (rows of ``family``; ``values``: their labels
-        when not the column's); ``ranks``: train on the labels' percentile ranks."""
-        positions = np.arange(len(pool))
-        train, valid = held_out(positions, self.protocol.train_cap, self.protocol.valid_cap, seed)
-        labels = family.labels(target)[pool] if values is None else np.asarray(values, float)
-        train_values = percentile_ranks(labels[train]) if ranks else labels[train]
-        return (TrainingSet(family, pool[train], target, train_values),
-                TrainingSet(family, pool[valid], target, labels[valid]))
-
-    def _gennape_training(self, seed: int) -> Training:
-        source = self.families[self.coverage.gennape_source]
-        dedup = deduplicated_rows(source, source.default_target)
-        data, valid = self._pool_sets(source, dedup.indices, dedup.target, seed, values=dedup.values)
-        return Training([data], [valid] if len(valid.indices) else [], (source.name,))
-
-    def _lofo_training(self, name: str, seed: int) -> Training:
-        sources = lofo_sources(name, self.coverage.accuracy_families)
-        sets = [self._pool_sets(self.families[s], labelled(self.families[s], np.arange(len(self.families[s])),
-                                                           self.families[s].default_target),
-                                self.families[s].default_target, seed, ranks=True) for s in sources]
-        return Training([d for d, _ in sets], [v for _, v in sets if len(v.indices)], tuple(sources))
-
-    def _device_training(self, name: str, seed: int) -> Training:
-        family = self.families[name]
-        train = family.get_idx_split("random")["train"]
-        sets = [self._pool_sets(family, labelled(family, train, device), device, seed)
-                for device in source_devices(family)]
-        return Training([d for d, _ in sets], [v for _, v in sets if len(v.indices)], (name,))
-
-    # ---- fits and runs ------------------------------------------------------------------------
+    def problem(self, spec: RunSpec) -> Problem:
+        """What the run of ``spec`` trains, validates and fine-tunes on, and predicts."""
+        return problem(spec.track, spec.family, spec.target, spec.seed, self.families, self.protocol,
+                       self.protocol.families, self._evaluators)
 
     def fit(self, spec: RunSpec) -> Fitted:
         """The fitted predictor of ``spec``'s fit (made now, or kept from the last run with the same key)."""
         key = spec.fit_key
         if self._last_fit is not None and self._last_fit[0] == key:
             return self._last_fit[1]
+        task = self.problem(spec)
         self._last_fit = None  # free the previous fit before making the next
         started = time.perf_counter()
-        training = self.training(spec)
         predictor = self.new_predictor(spec.method)
-        predictor.fit(training.data, spec.seed, valid=training.valid)
-        fitted = Fitted(predictor, training, time.perf_counter() - started)
+        predictor.fit(list(task.train), spec.seed, valid=list(task.valid))
+        fitted = Fitted(predictor, task, time.perf_counter() - started)
         self._last_fit = (key, fitted)
         return fitted
-
-    def shots(self, spec: RunSpec) -> TrainingSet | None:
-        """The rows of the scored family a few-shot run fine-tunes on (None: it does not)."""
-        track = get_track(spec.track)
-        family = self.families[spec.family]
-        if spec.track == "gennape_few_shot":
-            return TrainingSet(family, family.get_idx_split(track.split, spec.target)["train"], spec.target)
-        if track.target_kind == "latency" and track.shots:
-            return TrainingSet(family, shot_rows(family, spec.target, track.shots, spec.seed), spec.target)
-        return None
-
-    def evaluator(self, spec: RunSpec) -> Evaluator:
-        definition = get_track(spec.track)
-        key = (spec.family, definition.split, spec.target)
-        if key not in self._evaluators:
-            self._evaluators[key] = Evaluator(self.families[spec.family], definition.split, definition.part,
-                                              spec.target)
-        return self._evaluators[key]
 
     def make(self, spec: RunSpec) -> MadeRun:
         """Fit (or reuse the fit), fine-tune a copy on the run's shots, predict the evaluated part."""
         fitted = self.fit(spec)
         started = time.perf_counter()
-        predictor, trained_on, n_train = fitted.predictor, fitted.training.trained_on, fitted.training.n_train
-        shots = self.shots(spec)
-        if shots is not None:
+        task = self.problem(spec)
+        predictor = fitted.predictor
+        if task.shots is not None:
             predictor = copy.deepcopy(predictor)
-            predictor.fine_tune(shots, spec.seed)
-            trained_on = tuple(dict.fromkeys((*trained_on, spec.family)))
-            n_train += len(shots.indices)
-        evaluator = self.evaluator(spec)
-        y_pred = np.asarray(predictor.predict(self.families[spec.family], evaluator.indices), dtype=np.float64)
-        if y_pred.shape != evaluator.indices.shape:
+            predictor.fine_tune(task.shots, spec.seed)
+        y_pred = np.asarray(predictor.predict(task.family, task.predict_indices), dtype=np.float64)
+        if y_pred.shape != task.predict_indices.shape:
             raise ValueError(f"{spec.method}.predict on {spec.family} returned shape {y_pred.shape}, "
-                             f"expected {evaluator.indices.shape} (one score per requested row)")
-        run = Run(spec.track, spec.family, spec.target, spec.seed, trained_on,
-                  predictions_by_arch_id(evaluator.arch_ids, y_pred), n_train=n_train,
-                  seconds=fitted.seconds + time.perf_counter() - started)
+                             f"expected {task.predict_indices.shape} (one score per requested row)")
+        run = task.run(y_pred, seconds=fitted.seconds + time.perf_counter() - started)
         step_log = getattr(fitted.predictor, "step_log", None)
-        return MadeRun(run, fitted.training.n_valid, int(predictor.n_parameters),
+        return MadeRun(run, task.training.n_valid, int(predictor.n_parameters),
                        step_log.as_dict() if step_log is not None else None, self.device,
                        self.gennape_set(spec, fitted.predictor))
 
@@ -465,7 +334,7 @@ class RunMaker:
         predictions of its test cells, like with like with GENNAPE's published numbers. Zero-shot uses the
         fitted model; few-shot a copy fine-tuned on the set's own 50 cells, as GENNAPE did."""
         family = self.families[spec.family]
-        if not spec.track.startswith("gennape_") or GENNAPE_SET not in family.splits:
+        if get_track(spec.track).sources != "gennape_source" or GENNAPE_SET not in family.splits:
             return None
         split = family.get_idx_split(GENNAPE_SET, spec.target)
         predictor = fitted
@@ -477,8 +346,7 @@ class RunMaker:
 
     def score(self, run: Run) -> ScoredRun:
         """Score ``run`` through the Evaluator of its track (the capped protocols skip the O(n^2) metrics)."""
-        spec = RunSpec("", run.track, run.family, run.target, run.seed)
-        evaluator = self.evaluator(spec)
+        evaluator = self.problem(RunSpec("", run.track, run.family, run.target, run.seed)).evaluator
         metrics = None if self.protocol.full else [m for m in evaluator.metric_names if m not in QUICK_SKIPPED_METRICS]
         return score_run(run, self.families[run.family], metrics=metrics, evaluator=evaluator)
 
@@ -498,24 +366,6 @@ class MethodRunner:
         specs = [spec for group in grouped(self.plan.specs(self.method), lambda spec: spec.fit_key) for spec in group]
         return [self.maker.score(self.maker.make(spec).run)
                 for spec in tqdm(specs, desc=self.method, unit="run", disable=not progress)]
-
-
-def predictions_by_arch_id(arch_ids: Sequence[str], y_pred: np.ndarray) -> dict[str, float]:
-    """``{arch_id: score}``. Rows sharing an arch_id (nb101 lists isomorphic cells more than once) are
-    the same network, so their scores must agree; a mapping keeps one of them.
-
-    "Agree" allows float32 noise: a graph network's batched inference sums messages in an order that
-    depends on the other graphs of the batch (GENNAPE without its transform scored two copies of
-    NB-101's trivial cell 0.02182793 and 0.02182789, 1.6e-6 apart relatively); a real mix-up differs
-    by far more."""
-    by_id: dict[str, float] = {}
-    for arch_id, score in zip(arch_ids, y_pred):
-        score = float(score)
-        kept = by_id.setdefault(arch_id, score)
-        if not np.isclose(kept, score, rtol=1e-5, atol=1e-7):
-            raise ValueError(f"rows with the same arch_id {arch_id!r} got different scores {kept} and {score}; "
-                             "a run holds one score per arch_id")
-    return by_id
 
 
 def load_families(protocol: Protocol, progress: bool = True) -> dict[str, Family]:
@@ -588,5 +438,5 @@ def write_method_submission(path, method: str, runs: Sequence[Run], families: di
     return write_submission(path, info, list(runs), [families[name] for name in sorted(used)])
 
 
-__all__ = ["Coverage", "MethodRunner", "Protocol", "RunMaker", "RunSpec", "capped", "held_out",
+__all__ = ["Coverage", "MethodRunner", "Protocol", "RunMaker", "RunSpec",
            "labelled_families", "load_families", "write_method_submission"]

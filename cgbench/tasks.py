@@ -82,6 +82,9 @@ class Track:
     label_scale: str
     # (family, trained_on) -> what is wrong with trained_on, or None.
     rule: Callable[[str, tuple[str, ...]], str | None] = field(repr=False, compare=False)
+    # Where a run's training rows come from (cgbench.problems.TRAINING_ROWS): "own", "gennape_source",
+    # "other_spaces", "other_devices".
+    sources: str = "own"
     part: str = EVALUATED_PART
 
     @property
@@ -150,7 +153,7 @@ def _device_track(shots: int) -> Track:
         f"device_transfer_k{shots}", f"Device transfer, {shots} shots",
         f"latency on a device held out of training (HELP's meta-test devices), from the other devices' "
         f"latencies{f' and {shots} labelled rows of the held-out device' if shots else ' only'}",
-        "random", "latency", shots, "target", _device_rule)
+        "random", "latency", shots, "target", _device_rule, sources="other_devices")
 
 
 TRACKS: dict[str, Track] = {track.name: track for track in (
@@ -158,13 +161,13 @@ TRACKS: dict[str, Track] = {track.name: track for track in (
           "random", "default", 0, "target", _in_family_rule),
     Track("gennape_zero_shot", "GENNAPE zero-shot (NB-101 source)",
           "train on NAS-Bench-101 (deduplicated), score a family never seen", "random", "accuracy", 0, "target",
-          _gennape_zero_shot_rule),
+          _gennape_zero_shot_rule, sources="gennape_source"),
     Track("gennape_few_shot", f"GENNAPE few-shot (NB-101 + {GENNAPE_SHOTS} rows)",
           f"the NB-101 model fine-tuned on {GENNAPE_SHOTS} rows of the family (fewshot50 split)", "fewshot50",
-          "accuracy", GENNAPE_SHOTS, "target", _gennape_few_shot_rule),
+          "accuracy", GENNAPE_SHOTS, "target", _gennape_few_shot_rule, sources="gennape_source"),
     Track("lofo_zero_shot", "Leave one search space out (zero-shot)",
           f"train on every other search space's labelled families ({LABEL_NORMALISATION}), score the held-out one",
-          "random", "accuracy", 0, "rank", _lofo_rule),
+          "random", "accuracy", 0, "rank", _lofo_rule, sources="other_spaces"),
     *(_device_track(k) for k in DEVICE_SHOTS),
 )}
 
@@ -255,7 +258,7 @@ def percentile_ranks(values: np.ndarray) -> np.ndarray:
 
 def shot_rows(family, target: str, k: int, seed: int, split: str = "random") -> np.ndarray:
     """``k`` rows of the split's ``train`` part that carry ``target``, drawn by ``seed`` (sorted)."""
-    pool = labelled(family, family.get_idx_split(split)["train"], target)
+    pool = family.get_idx_split(split, target)["train"]
     if k > len(pool):
         raise InvalidInputError(f"{family.name} has {len(pool)} labelled train rows for {target}; {k} shots asked")
     return np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False)) if k else pool[:0]

@@ -18,6 +18,7 @@ from baselines.predictor import Predictor, TrainingSet, register_predictor
 from baselines.report import (anchor_lines, gennape_set_scores, goal_lines, plot_rank_correlation, plot_scatter,
                               results_table)
 from cgbench.errors import InvalidInputError, UnknownNameError
+from cgbench.problems import VALID_CAP, capped, held_out, predictions_by_arch_id
 from cgbench.evaluation import Evaluator
 from cgbench.families import family_spec
 from cgbench.tasks import (DEFAULT_SEEDS, HELD_OUT_DEVICES, NONE_FREE_NB201, TRACKS, Run,
@@ -130,13 +131,13 @@ def _keys(runs):
 
 def test_capped_is_a_seeded_sorted_subset():
     rows = np.arange(10, 1010)
-    a, b = proto.capped(rows, 100, 0), proto.capped(rows, 100, 1)
+    a, b = capped(rows, 100, 0), capped(rows, 100, 1)
     assert len(a) == 100 and len(set(a)) == 100 and set(a) <= set(rows)
     assert np.all(np.diff(a) > 0)
-    np.testing.assert_array_equal(a, proto.capped(rows, 100, 0))
+    np.testing.assert_array_equal(a, capped(rows, 100, 0))
     assert not np.array_equal(a, b)
-    np.testing.assert_array_equal(proto.capped(rows, 5000, 0), rows)
-    np.testing.assert_array_equal(proto.capped(rows, None, 0), rows)
+    np.testing.assert_array_equal(capped(rows, 5000, 0), rows)
+    np.testing.assert_array_equal(capped(rows, None, 0), rows)
 
 
 def test_protocol_rejects_bad_settings():
@@ -203,15 +204,15 @@ def test_load_families_adds_the_gennape_source_and_refuses_unusable_families(cgb
 
 
 def test_predictions_are_one_per_arch_id():
-    assert proto.predictions_by_arch_id(["a", "b", "a"], np.array([1.0, 2.0, 1.0])) == {"a": 1.0, "b": 2.0}
+    assert predictions_by_arch_id(["a", "b", "a"], np.array([1.0, 2.0, 1.0])) == {"a": 1.0, "b": 2.0}
     with pytest.raises(ValueError, match="same arch_id 'a' got different scores 1.0 and 3.0"):
-        proto.predictions_by_arch_id(["a", "b", "a"], np.array([1.0, 2.0, 3.0]))
+        predictions_by_arch_id(["a", "b", "a"], np.array([1.0, 2.0, 3.0]))
     # float32 noise of batched inference is one score (measured: 1.6e-6 relative between two copies) ...
-    assert proto.predictions_by_arch_id(["a", "a"], np.array([0.02182792882458523, 0.021827894297317185])) == {
+    assert predictions_by_arch_id(["a", "a"], np.array([0.02182792882458523, 0.021827894297317185])) == {
         "a": 0.02182792882458523}
     # ... a difference in the fourth digit is not
     with pytest.raises(ValueError, match="same arch_id 'a'"):
-        proto.predictions_by_arch_id(["a", "a"], np.array([0.021828, 0.021829]))
+        predictions_by_arch_id(["a", "a"], np.array([0.021828, 0.021829]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ def test_in_family_trains_on_capped_train_part_and_tests_on_test_part(families):
         assert set(rows) <= set(split["train"]) and len(rows) == run.n_train == min(300, len(split["train"]))
         np.testing.assert_array_equal(labels, family.labels(run.target)[rows])
         (valid_name, valid_rows), = predictor.validated
-        assert valid_name == run.family and len(valid_rows) == min(proto.VALID_CAP, len(split["valid"]))
+        assert valid_name == run.family and len(valid_rows) == min(VALID_CAP, len(split["valid"]))
         assert set(valid_rows) <= set(split["valid"])
         evaluator = Evaluator(family, "random", "test")
         assert scored.arch_ids == evaluator.arch_ids and run.split == "random" and run.part == "test"
@@ -318,13 +319,13 @@ def test_gennape_source_rows_are_capped_by_seed(families):
 
 def test_held_out_validation_rows_come_first_and_never_overlap_training():
     pool = np.arange(1000, 2000)
-    train, valid = proto.held_out(pool, 300, 100, seed=0)
+    train, valid = held_out(pool, 300, 100, seed=0)
     assert len(train) == 300 and len(valid) == 100 and not set(train) & set(valid) and set(train) | set(valid) <= set(pool)
-    again, valid_again = proto.held_out(pool, 200, 100, seed=0)
+    again, valid_again = held_out(pool, 200, 100, seed=0)
     np.testing.assert_array_equal(valid, valid_again)  # the validation draw does not depend on the training cap
-    small_train, small_valid = proto.held_out(np.arange(10), None, 100, seed=0)
+    small_train, small_valid = held_out(np.arange(10), None, 100, seed=0)
     assert len(small_valid) == 2 and len(small_train) == 8  # at most a quarter of a small pool
-    assert len(proto.held_out(pool, None, 0, seed=0)[1]) == 0
+    assert len(held_out(pool, None, 0, seed=0)[1]) == 0
 
 
 def test_leave_one_out_trains_on_the_other_search_spaces_as_percentile_ranks(families):
