@@ -68,11 +68,40 @@ def protocol_record(protocol: Protocol) -> dict:
             "tracks": list(protocol.tracks), "target": protocol.target}
 
 
-def unit_key(spec: RunSpec, protocol: Protocol, family_versions: dict[str, str]) -> str:
-    """The id of a run: a hash of everything that decides its predictions (see the module notes)."""
+def unit_key(spec: RunSpec, protocol: Protocol, family_versions: dict[str, str], plugins: dict[str, dict]) -> str:
+    """The id of a run: a hash of everything that decides its predictions (see the module notes); for a
+    user's predictor (``plugins``), the sha256 of its file too, so an edited predictor makes new runs."""
     decides = {"run": asdict(spec), "options": protocol.options_for(spec.method), "train_cap": protocol.train_cap,
                "valid_cap": protocol.valid_cap, "families": family_versions}
+    if spec.method in plugins:
+        decides["code"] = plugins[spec.method]["sha256"]
     return stable_id(BENCHMARK_KIND, json.dumps(decides, sort_keys=True))
+
+
+def plugin_record(reference: str) -> dict:
+    """What a plan records of a user's predictor: where it is, and the sha256 of its file (or module)."""
+    from cgbench.plugins import reference_file
+    from cgbench.sources import sha256_of
+
+    file = reference_file(reference)
+    if file is None:  # an installed package's module: its file, found by import
+        import importlib.util
+
+        origin = importlib.util.find_spec(reference.rpartition(":")[0]).origin
+        file = Path(origin)
+    return {"reference": reference, "sha256": sha256_of(file)}
+
+
+def load_plugins(plugins: dict[str, dict]) -> None:
+    """Register the plan's user predictors in this process; refuse one whose file changed since the plan."""
+    from .predictor import load_predictor
+
+    for method, record in plugins.items():
+        current = plugin_record(record["reference"])
+        if current["sha256"] != record["sha256"]:
+            raise InvalidPlanError(f"{record['reference']} changed since the plan was made; run the benchmark "
+                                   "again (a changed predictor makes new runs)")
+        load_predictor(record["reference"])
 
 
 @dataclass(frozen=True)
@@ -85,6 +114,8 @@ class BenchmarkPlan(PlanLayout):
     family_versions: dict[str, str]
     units: tuple[BenchmarkUnit, ...]
     created: str
+    # method -> {"reference": "path/to/file.py:Class", "sha256": ...} for predictors outside the package
+    plugins: dict[str, dict]
 
     @property
     def out(self) -> Path:
@@ -107,6 +138,7 @@ class BenchmarkPlan(PlanLayout):
         try:
             protocol = protocol_from_dict(json.loads(meta["protocol"]))
             versions = json.loads(meta["family_versions"])
+            plugins = json.loads(meta.get("plugins", "{}"))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise InvalidPlanError(f"{file}: its protocol metadata is not a benchmark protocol: {error}") from None
         missing = [c for c in UNIT_COLUMNS if c not in table.column_names]
@@ -114,10 +146,10 @@ class BenchmarkPlan(PlanLayout):
             raise InvalidPlanError(f"{file} lacks the column(s) {missing}; a benchmark plan has {list(UNIT_COLUMNS)}")
         units = tuple(BenchmarkUnit(*row) for row in zip(*(table.column(c).to_pylist() for c in UNIT_COLUMNS)))
         for unit in units:
-            if unit.unit_id != unit_key(unit.spec, protocol, versions):
+            if unit.unit_id != unit_key(unit.spec, protocol, versions, plugins):
                 raise InvalidPlanError(f"{file}: unit {unit.unit_id} ({unit.spec.label()}) does not match its "
                                        "protocol: the plan was edited after it was made")
-        return cls(file.parent, protocol, versions, units, plan_created(file.parent))
+        return cls(file.parent, protocol, versions, units, plan_created(file.parent), plugins)
 
     def describe(self) -> str:
         methods = sorted({u.method for u in self.units})
@@ -160,6 +192,7 @@ class BenchmarkPlan(PlanLayout):
         """The protocol's families loaded once per worker (refused when their data changed since the plan)."""
         from .protocol import load_families
 
+        load_plugins(self.plugins)
         families = load_families(self.protocol, progress=False)
         changed = [name for name, family in families.items() if family.data_sha256 != self.family_versions.get(name)]
         if changed:
@@ -186,19 +219,23 @@ def _torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def make_benchmark_plan(out: Path, protocol: Protocol, methods: list[str], families: dict) -> BenchmarkPlan:
-    """The plan of every run of ``methods`` under ``protocol`` in ``OUT/plans/<id>`` (a no-op when it exists)."""
+def make_benchmark_plan(out: Path, protocol: Protocol, methods: list[str], families: dict,
+                        plugins: dict[str, str] | None = None) -> BenchmarkPlan:
+    """The plan of every run of ``methods`` under ``protocol`` in ``OUT/plans/<id>`` (a no-op when it exists);
+    ``plugins``: {method: "path/to/file.py:Class"} of the methods that are a user's predictors."""
     versions = {name: family.data_sha256 for name, family in sorted(families.items())}
+    records = {method: plugin_record(reference) for method, reference in sorted((plugins or {}).items())}
     coverage = Coverage(protocol, families)
     specs = [spec for method in methods for spec in coverage.specs(method)]
-    units = [BenchmarkUnit(unit_key(spec, protocol, versions), *asdict(spec).values()) for spec in specs]
+    units = [BenchmarkUnit(unit_key(spec, protocol, versions, records), *asdict(spec).values()) for spec in specs]
     table = pa.table({c: pa.array([getattr(u, c) for u in units], pa.int64() if c == "seed" else pa.string())
                       for c in UNIT_COLUMNS})
     folder = Path(out) / "plans" / stable_id(BENCHMARK_KIND, *(u.unit_id for u in units))
     write_plan_file(folder, BENCHMARK_KIND, table, {
         "protocol": json.dumps(protocol_record(protocol), sort_keys=True),
-        "family_versions": json.dumps(versions, sort_keys=True), "cgbench_version": cgbench_version,
-    }, {"methods": methods, "protocol": protocol_record(protocol), "n_units": len(units)})
+        "family_versions": json.dumps(versions, sort_keys=True), "plugins": json.dumps(records, sort_keys=True),
+        "cgbench_version": cgbench_version,
+    }, {"methods": methods, "protocol": protocol_record(protocol), "plugins": records, "n_units": len(units)})
     return BenchmarkPlan.load(folder)
 
 

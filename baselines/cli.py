@@ -64,10 +64,11 @@ def run_plan(plan, args: argparse.Namespace) -> None:
 
 
 def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, submissions: Path | None,
-                  args: argparse.Namespace) -> dict:
-    """Run every method under ``protocol`` as units of a plan in ``out``; print the table beside the FLOPs
-    ranking and the anchors; write results, plots and (into ``submissions``) one submission per method
-    whose every run finished. Returns {method: aggregates}."""
+                  args: argparse.Namespace, plugins: dict[str, str] | None = None) -> dict:
+    """Run every method under ``protocol`` as units of a plan in ``out`` (``plugins``: {method: reference}
+    of the user's predictors among them); print the table beside the FLOPs ranking and the anchors; write
+    results and plots, then (into ``submissions``) one submission per method whose every run finished.
+    Returns {method: aggregates}."""
     from baselines import protocol as proto
     from baselines.benchmark import collect_runs, make_benchmark_plan
     from baselines.report import (anchor_lines, gennape_set_scores, goal_lines, plot_rank_correlation, plot_scatter,
@@ -77,7 +78,7 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
     started = time.perf_counter()
     progress = not args.no_progress
     families = proto.load_families(protocol, progress=progress)
-    plan = make_benchmark_plan(out, protocol, list(methods), families)
+    plan = make_benchmark_plan(out, protocol, list(methods), families, plugins)
     print(f"plan {plan.folder}: {len(plan.units)} runs; results in {plan.results_dir}")
     run_plan(plan, args)
     collected = collect_runs(plan)
@@ -86,8 +87,6 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
     records = {m: [record for _, record in collected.runs.get(m, [])] for m in methods}
     results = {m: aggregate(method_runs) for m, method_runs in runs.items() if method_runs}
     failed = {m: [u for u in collected.missing if u.method == m] for m in methods}
-    written = [write_submission(submissions, m, runs[m], records[m], families, protocol)
-               for m in methods if submissions is not None and runs[m] and not failed[m]]
     out.mkdir(parents=True, exist_ok=True)
     text = "\n".join([*protocol.cap_lines(methods), *_notes(methods, records, failed, plan), "",
                       results_table(results), "", *goal_lines(results), "",
@@ -96,8 +95,11 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
     (out / "results.txt").write_text(text + "\n")
     _write_results_json(out / "results.json", protocol, methods, results, runs, records, started)
     plots = [*plot_scatter(runs, out), plot_rank_correlation(results, out)] if results else []
-    for path in [*written, *plots, out / "results.txt", out / "results.json"]:
+    for path in [*plots, out / "results.txt", out / "results.json"]:
         print(f"wrote {path}")
+    for method in methods:
+        if submissions is not None and runs[method] and not failed[method]:
+            _submit(submissions, method, runs[method], records[method], families, protocol, args.code_url)
     print(f"wall time: {time.perf_counter() - started:.1f} s")
     if any(failed.values()):
         raise SystemExit(f"{sum(map(len, failed.values()))} runs failed; their errors are in {plan.failures_dir} "
@@ -106,14 +108,24 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
 
 
 def write_submission(folder: Path, method: str, runs: list, records: list[dict], families: dict,
-                     protocol: proto.Protocol) -> Path:
+                     protocol: proto.Protocol, code: str | None = None) -> Path:
     """One method's submission from its runs: the largest parameter count of its fits, the hardware it ran on."""
     from baselines import protocol as proto
 
     machines = ", ".join(sorted({r["hardware"] for r in records}))
     return proto.write_method_submission(folder / f"{method}.json.gz", method, [r.run for r in runs], families,
                                          protocol, n_parameters=max(r["n_parameters"] for r in records),
-                                         hardware=machines)
+                                         hardware=machines, code=code)
+
+
+def _submit(folder: Path, method: str, runs: list, records: list[dict], families: dict, protocol, code) -> None:
+    """Write the submission of ``method``, or say in one line why it could not be (the results stay)."""
+    from cgbench.errors import InvalidInputError
+
+    try:
+        print(f"wrote {write_submission(folder, method, runs, records, families, protocol, code)}")
+    except (InvalidInputError, OSError) as error:
+        print(f"no submission for {method}: {error} (its results are in results.txt and results.json)")
 
 
 def _notes(methods, records: dict, failed: dict, plan) -> list[str]:
@@ -151,12 +163,15 @@ def _write_results_json(path: Path, protocol, methods, results: dict, runs: dict
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
-    from baselines.predictor import list_predictors
+    from baselines.predictor import list_predictors, load_predictor
 
-    methods = args.methods or (defaults.FULL_METHODS if args.full else defaults.DEFAULT_METHODS)
+    plugins = {load_predictor(reference).name: reference for reference in args.predictor or ()}
+    methods = args.methods or ([] if plugins else defaults.FULL_METHODS if args.full else defaults.DEFAULT_METHODS)
+    methods = list(dict.fromkeys([*methods, *plugins]))
     for method in methods:
         if method not in list_predictors():
-            raise unknown_name("method", method, list_predictors())
+            raise unknown_name("method", method, list_predictors(),
+                               hint="a predictor of your own joins with --predictor path/to/file.py:ClassName")
     protocol = make_protocol(args)
     import torch
 
@@ -165,7 +180,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
     out = Path(args.out)
     submissions = None if args.no_submissions else (
         LEADERBOARD_SUBMISSIONS if args.update_leaderboard else Path(args.submissions or out / "submissions"))
-    run_benchmark(methods, protocol, out, submissions, args)
+    run_benchmark(methods, protocol, out, submissions, args, plugins)
 
 
 def register(sub) -> None:
@@ -181,10 +196,16 @@ def register(sub) -> None:
                         "cgbench benchmark --methods gin gennape --protocol reference --workers 2 --out results-ref",
                         "cgbench benchmark --methods gennape --protocol reference --backend submitit --gpus-per-job 1 "
                         "--device cuda --array-parallelism 32 --partition gpu",
+                        "cgbench benchmark --predictor my_predictor.py:Ridge --seeds 0 --out results-mine",
                         "cgbench benchmark --full --out results-full"))
     p.add_argument("--methods", nargs="+", metavar="METHOD",
                    help=f"predictors to run (default: {' '.join(defaults.DEFAULT_METHODS)}; with --full: "
                         f"{' '.join(defaults.FULL_METHODS)})")
+    p.add_argument("--predictor", nargs="+", metavar="FILE.py:CLASS",
+                   help="your own predictor(s): a Predictor subclass in a file (or an installed module:Class); run "
+                        "through the same tracks, seeds and engine as the built-in methods (docs/predictor.md)")
+    p.add_argument("--code-url", help="where your predictor's code is, for its submission (default: the class's "
+                                      "code_url attribute, else the file's path, fine for a local board)")
     p.add_argument("--families", nargs="+", metavar="FAMILY",
                    help=f"labelled families (default: {' '.join(defaults.DEFAULT_FAMILIES)}; with --full: every "
                         "labelled family)")

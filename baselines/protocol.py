@@ -319,11 +319,8 @@ class RunMaker:
         if task.shots is not None:
             predictor = copy.deepcopy(predictor)
             predictor.fine_tune(task.shots, spec.seed)
-        y_pred = np.asarray(predictor.predict(task.family, task.predict_indices), dtype=np.float64)
-        if y_pred.shape != task.predict_indices.shape:
-            raise ValueError(f"{spec.method}.predict on {spec.family} returned shape {y_pred.shape}, "
-                             f"expected {task.predict_indices.shape} (one score per requested row)")
-        run = task.run(y_pred, seconds=fitted.seconds + time.perf_counter() - started)
+        y_pred = predictor.predict(task.family, task.predict_indices)
+        run = task.run(y_pred, seconds=fitted.seconds + time.perf_counter() - started, who=f"{spec.method}.predict")
         step_log = getattr(fitted.predictor, "step_log", None)
         return MadeRun(run, task.training.n_valid, int(predictor.n_parameters),
                        step_log.as_dict() if step_log is not None else None, self.device,
@@ -395,9 +392,17 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def code_url(predictor: type[Predictor]) -> str:
-    """Where the predictor class's code is: the project's repository address (``[project.urls]``) and its module's path."""
+    """Where the predictor class's code is: its ``code_url`` attribute when it has one; for a class of this
+    repository, the project's address (``[project.urls]``) and the module's path; else its file's absolute
+    path (accepted on a local board, refused by the shipped leaderboard's check)."""
     from importlib.metadata import PackageNotFoundError, metadata
 
+    declared = getattr(predictor, "code_url", None)
+    if isinstance(declared, str) and declared:
+        return declared
+    path = Path(inspect.getfile(predictor)).resolve()
+    if not path.is_relative_to(REPOSITORY):
+        return str(path)
     try:
         urls = metadata("cgbench").get_all("Project-URL") or []
     except PackageNotFoundError:
@@ -425,16 +430,25 @@ def hardware(device: str) -> str:
     return text
 
 
-def write_method_submission(path, method: str, runs: Sequence[Run], families: dict[str, Family],
-                            protocol: Protocol, *, n_parameters: int, hardware: str):
-    """Write one method's runs as a ``cgbench-submission-2`` file."""
-    from cgbench.submission import MethodInfo, ProtocolInfo, write_submission
+def method_info(method: str, protocol: Protocol, *, n_parameters: int, hardware: str,
+                code: str | None = None):
+    """What a submission says of a registered method run under ``protocol`` (``code``: its code's address,
+    default :func:`code_url`)."""
+    from cgbench.submission import MethodInfo, ProtocolInfo
 
     predictor = predictor_class(method)
-    used = {r.family for r in runs} | {name for r in runs for name in r.trained_on}
-    info = MethodInfo(name=method, description=predictor.description, code_url=code_url(predictor),
+    return MethodInfo(name=method, description=predictor.description, code_url=code or code_url(predictor),
                       hardware=hardware, n_parameters=n_parameters, scale=predictor.prediction_scale,
                       protocol=ProtocolInfo(protocol.name, protocol.train_cap, protocol.settings_text(method)))
+
+
+def write_method_submission(path, method: str, runs: Sequence[Run], families: dict[str, Family],
+                            protocol: Protocol, *, n_parameters: int, hardware: str, code: str | None = None):
+    """Write one method's runs as a ``cgbench-submission-2`` file."""
+    from cgbench.submission import write_submission
+
+    used = {r.family for r in runs} | {name for r in runs for name in r.trained_on}
+    info = method_info(method, protocol, n_parameters=n_parameters, hardware=hardware, code=code)
     return write_submission(path, info, list(runs), [families[name] for name in sorted(used)])
 
 

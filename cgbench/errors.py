@@ -31,9 +31,11 @@ class UnknownNameError(CgbenchError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def unknown_name(kind: str, name: object, known: Iterable[str], plural: str | None = None) -> UnknownNameError:
-    """The standard message: ``unknown family 'x'; known families: a, b, c``."""
-    return UnknownNameError(f"unknown {kind} {name!r}; known {plural or kind + 's'}: {', '.join(sorted(known))}")
+def unknown_name(kind: str, name: object, known: Iterable[str], plural: str | None = None,
+                 hint: str | None = None) -> UnknownNameError:
+    """The standard message: ``unknown family 'x'; known families: a, b, c`` (and a ``hint``, if any)."""
+    text = f"unknown {kind} {name!r}; known {plural or kind + 's'}: {', '.join(sorted(known))}"
+    return UnknownNameError(text + (f"; {hint}" if hint else ""))
 
 
 class InvalidInputError(CgbenchError, ValueError):

@@ -289,15 +289,20 @@ class Problem:
     def fit_key(self, method: str) -> tuple:
         return fit_key(method, *self.key)
 
-    def run(self, y_pred, seconds: float | None = None) -> Run:
-        """The run of predictions ``y_pred`` of :attr:`predict_indices` (one score per row)."""
-        values = np.asarray(y_pred, dtype=np.float64)
+    def run(self, y_pred, seconds: float | None = None, who: str = "the predictions") -> Run:
+        """The run of predictions ``y_pred`` of :attr:`predict_indices` (one finite score per row; ``who``
+        made them, for the message when they are not)."""
+        where = f"{who} on {self.label()}"
+        try:
+            values = np.asarray(y_pred, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise InvalidInputError(f"{where}: {type(y_pred).__name__} that are not numbers ({error})") from None
         if values.shape != self.predict_indices.shape:
-            raise InvalidInputError(f"{self.label()}: {values.shape[0] if values.ndim == 1 else values.shape} "
-                                    f"predictions for {len(self.predict_indices)} rows to predict (one per row)")
+            raise InvalidInputError(f"{where}: shape {values.shape} for {len(self.predict_indices)} rows to predict "
+                                    "(one score per row)")
         if not np.isfinite(values).all():
-            raise InvalidInputError(f"{self.label()}: {int((~np.isfinite(values)).sum())} predictions are NaN or "
-                                    "infinite; every row needs a finite score")
+            raise InvalidInputError(f"{where}: {int((~np.isfinite(values)).sum())} of {len(values)} are NaN or "
+                                    "infinite (every row needs a finite score)")
         return Run(self.track.name, self.family.name, self.target, self.seed, self.trained_on,
                    predictions_by_arch_id(self.arch_ids, values), n_train=self.n_train, seconds=seconds)
 

@@ -63,6 +63,11 @@ MAX_SUBMISSION_BYTES = MAX_FILE_BYTES
 METHOD_NAME = re.compile(r"[a-z0-9_]+")
 
 
+def is_public_address(code_url: str) -> bool:
+    """An http(s) address: what the shipped leaderboard requires (a local path serves a local board)."""
+    return code_url.startswith(("https://", "http://"))
+
+
 class InvalidSubmissionError(InvalidInputError):
     """A submission that breaks the format or the benchmark's rules; the message says which and where."""
 
@@ -225,8 +230,9 @@ def _integer(value: object, where: str, minimum: int | None = None) -> int:
 def _method(value: object) -> MethodInfo:
     raw = _object(value, "method", METHOD_KEYS)
     code_url = _string(raw["code_url"], "method.code_url")
-    if not code_url.startswith(("https://", "http://")):
-        raise InvalidSubmissionError(f"method.code_url must be an http(s) address of the code, got {code_url!r}")
+    if not (is_public_address(code_url) or Path(code_url).is_absolute()):
+        raise InvalidSubmissionError(f"method.code_url must be an http(s) address of the code (or, on a local "
+                                     f"board, the absolute path of its file), got {code_url!r}")
     name = _string(raw["name"], "method.name", non_empty=True)
     scale = _string(raw["scale"], "method.scale")
     if scale not in SCALES:
@@ -416,9 +422,23 @@ def write_submission(path: str | Path, method: MethodInfo, runs: Iterable[Run], 
     return path
 
 
+def write_problem_submission(path: str | Path, method: MethodInfo, predictions: Mapping) -> Path:
+    """Write the submission of ``predictions``: ``{problem: scores}`` with problems from
+    :func:`cgbench.problems.problems` and scores one per ``problem.predict_indices`` row, in that order
+    (the bring-your-own-loop way to the leaderboard; a run per problem, in the order given)."""
+    runs = [problem.run(scores, who=f"{method.name}'s predictions") for problem, scores in predictions.items()]
+    families = {}
+    for problem in predictions:
+        families[problem.family.name] = problem.family
+        for part in (*problem.train, *([problem.shots] if problem.shots is not None else [])):
+            families[part.family.name] = part.family
+    return write_submission(path, method, runs, [families[name] for name in sorted(families)])
+
+
 def _stored_predictions(predictions: Mapping[str, object]) -> dict[str, float]:
     """The run's predictions rounded to the fewest significant digits (at least ``MIN_DIGITS``) that
-    keep its distinct predictions distinct."""
+    keep its distinct predictions distinct, in arch_id order (the same predictions, the same bytes)."""
+    predictions = dict(sorted(predictions.items()))
     values = [_plain_float(score) for score in predictions.values()]
     distinct = len(set(values))
     for digits in range(MIN_DIGITS, EXACT_DIGITS):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from cgbench.storage import atomic_write_text
 from cgbench.submission import SUBMISSION_SUFFIXES, InvalidSubmissionError, MethodInfo, is_submission_file
 from cgbench.tasks import TRACKS, Anchor, SeedAggregate, anchors_for, get_track
 
+from . import SHIPPED_SUBMISSIONS
 from .validate import FamilyLoader, ValidatedSubmission, cached_loader, validate_submission
 
 HTML_FILE, MARKDOWN_FILE = "index.html", "leaderboard.md"
@@ -121,18 +123,24 @@ class RenderReport:
     rejected: list[Rejected]
 
 
-def collect(submissions_dir: Path, load: FamilyLoader | None = None) -> Board:
-    """Validate every ``*.json.gz`` and ``*.json`` in ``submissions_dir``; sort the valid ones into tables."""
+def collect(submissions_dir: Path, load: FamilyLoader | None = None, added: Sequence[Path] = ()) -> Board:
+    """Validate every ``*.json.gz`` and ``*.json`` in ``submissions_dir`` (the shipped folder under the
+    shipped leaderboard's rules) and the ``added`` files; sort the valid ones into tables."""
     if not Path(submissions_dir).is_dir():
         raise NotADirectoryError(f"submissions folder {submissions_dir} does not exist (expected a folder of "
                                  f"{' / '.join('*' + suffix for suffix in SUBMISSION_SUFFIXES)} files)")
+    for path in added:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--add {path}: no such submission file")
     load = load or cached_loader()
+    shipped = Path(submissions_dir).resolve() == SHIPPED_SUBMISSIONS
     accepted: list[tuple[Path, ValidatedSubmission]] = []
     rejected: list[Rejected] = []
     owners: dict[str, Path] = {}
-    for path in sorted(p for p in Path(submissions_dir).iterdir() if is_submission_file(p)):
+    folder = [(p, shipped) for p in sorted(Path(submissions_dir).iterdir()) if is_submission_file(p)]
+    for path, strict in [*folder, *((Path(p), False) for p in added)]:
         try:
-            result = validate_submission(path, load)
+            result = validate_submission(path, load, shipped=strict)
         except InvalidSubmissionError as err:
             rejected.append(Rejected(path, str(err)))
             continue
@@ -167,9 +175,11 @@ def _descending_key(value: float) -> tuple[bool, float]:
     return (math.isnan(value), -value if not math.isnan(value) else 0.0)
 
 
-def render_leaderboard(submissions_dir: Path, out_dir: Path, load: FamilyLoader | None = None) -> RenderReport:
-    """Write ``index.html`` and ``leaderboard.md`` into ``out_dir`` (atomically) from the submissions."""
-    board = collect(submissions_dir, load)
+def render_leaderboard(submissions_dir: Path, out_dir: Path, load: FamilyLoader | None = None,
+                       added: Sequence[Path] = ()) -> RenderReport:
+    """Write ``index.html`` and ``leaderboard.md`` into ``out_dir`` (atomically) from the submissions in
+    ``submissions_dir`` and the ``added`` files."""
+    board = collect(submissions_dir, load, added)
     out_dir = Path(out_dir)
     html_path, markdown_path = out_dir / HTML_FILE, out_dir / MARKDOWN_FILE
     atomic_write_text(html_path, render_html(board))

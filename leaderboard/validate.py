@@ -14,10 +14,11 @@ from pathlib import Path
 
 from cgbench import Family, load_family
 from cgbench.errors import InvalidInputError
-from cgbench.submission import InvalidSubmissionError, Submission, load_submission
+from cgbench.submission import InvalidSubmissionError, Submission, is_public_address, load_submission
 from cgbench.tasks import Run, ScoredRun, SeedAggregate, aggregate, evaluator_for, score_run
 
-__all__ = ["InvalidSubmissionError", "ValidatedSubmission", "cached_loader", "json_safe", "validate_submission"]
+__all__ = ["InvalidSubmissionError", "ValidatedSubmission", "cached_loader", "json_safe", "summary_lines",
+           "validate_submission"]
 
 FamilyLoader = Callable[[str], Family]
 
@@ -44,13 +45,19 @@ def cached_loader(load: FamilyLoader | None = None) -> FamilyLoader:
     return get
 
 
-def validate_submission(submission: Submission | str | Path, load: FamilyLoader | None = None) -> ValidatedSubmission:
-    """Check ``submission`` (or the file it is in) and recompute every run's metrics.
+def validate_submission(submission: Submission | str | Path, load: FamilyLoader | None = None,
+                        shipped: bool = False) -> ValidatedSubmission:
+    """Check ``submission`` (or the file it is in) and recompute every run's metrics; ``shipped``: also the
+    rules of the shipped leaderboard (its code at a public http(s) address, not a local path).
 
     Raises ``InvalidSubmissionError`` naming the run and the problem.
     """
     if not isinstance(submission, Submission):
         submission = load_submission(submission)
+    if shipped and not is_public_address(submission.method.code_url):
+        raise InvalidSubmissionError(f"method.code_url is the local path {submission.method.code_url!r}: the shipped "
+                                     "leaderboard links public code; give --code-url https://... (a local board "
+                                     "accepts a path: `cgbench leaderboard render --add FILE`)")
     load = load or cached_loader()
     families = {name: _current_family(name, submission, load) for name in submission.families}
     evaluators: dict[tuple[str, str, str, str], object] = {}
@@ -95,3 +102,34 @@ def _check_trained_on_labelled(run: Run, families: dict[str, Family], where: str
 def json_safe(value: float | None) -> float | None:
     """Metrics as JSON allows them: NaN (e.g. Spearman of constant predictions) becomes null."""
     return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
+
+
+def summary_lines(result: ValidatedSubmission) -> list[str]:
+    """A short table of a validated submission: per (track, family, target), Spearman (mean ± std over seeds),
+    the FLOPs ranking's on the same rows, the partial Spearman beyond FLOPs, and whether it beats FLOPs
+    beyond seed noise (``cgbench.tasks.beats_flops``); MAE and MAPE only for target-scale methods."""
+    from cgbench.tasks import beats_flops
+
+    method = result.submission.method
+    errors = method.scale == "target"
+    header = ["track", "family", "target", "seeds", "spearman", "flops", "beyond flops", "beats flops"]
+    rows = [header + (["mae", "mape"] if errors else [])]
+    for a in result.summaries():
+        row = [a.track, a.family, a.target, str(len(a.seeds)), _mean_std(a, "spearman"),
+               f"{a.mean.get('flops_spearman', math.nan):.3f}", _mean_std(a, "spearman_beyond_flops"),
+               "yes" if beats_flops(a) else "no"]
+        if errors:
+            row += [_mean_std(a, "mae"), _mean_std(a, "mape")]
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    table = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    wins = sum(row[7] == "yes" for row in rows[1:])
+    return [f"{method.name} ({method.protocol.badge()}; {method.scale} scale): {len(result.runs)} runs valid, every "
+            "metric recomputed", *table, f"beats the FLOPs ranking beyond seed noise on {wins} of {len(rows) - 1}"]
+
+
+def _mean_std(summary: SeedAggregate, key: str) -> str:
+    mean, std = summary.mean.get(key, math.nan), summary.std.get(key)
+    if mean is None or not math.isfinite(mean):
+        return "nan"
+    return f"{mean:.3f}" if std is None else f"{mean:.3f} ± {std:.3f}"

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from cgbench.errors import InvalidInputError
-from cgbench.jobs.calls import CallPlan, import_object, make_call_plan, reference_of, run_callables
+from cgbench.jobs.calls import CallPlan, make_call_plan, reference_of, run_callables
+from cgbench.plugins import import_object
 from cgbench.jobs.plan import InvalidPlanError, load_plan, plan_kinds, read_plan_file, stable_id
 from cgbench.jobs.store import ResultStore, plan_status
 from cgbench.jobs.worker import WorkerOptions, claim, grouped, run_units, shard, shard_groups

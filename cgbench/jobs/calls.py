@@ -13,11 +13,8 @@ A function is named ``package.module:qualname`` or, for a top-level module such 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import json
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,38 +24,12 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from ..errors import InvalidInputError
+from ..plugins import import_object
 from .plan import InvalidPlanError, PlanLayout, plan_created, read_plan_file, require_metadata, stable_id, write_plan_file
 from .store import ResultStore, now_iso, run_context
 from .worker import WorkerOptions, run_units
 
 COLUMNS = ("unit_id", "name", "function", "arguments")
-
-
-def import_object(reference: str):
-    """The object named ``module:qualname`` or ``path/to/file.py:qualname``."""
-    where, _, qualname = reference.rpartition(":")
-    if not where or not qualname:
-        raise InvalidInputError(f"{reference!r} is not 'module:name' or 'path/to/file.py:name'")
-    if where.endswith(".py"):
-        path = Path(where).resolve()
-        if not path.is_file():
-            raise InvalidInputError(f"{reference!r}: {path} is not a file")
-        name = f"cgbench_user_{stable_id(str(path))}"
-        module = sys.modules.get(name)
-        if module is None:
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(where)
-    target = module
-    for part in qualname.split("."):
-        if not hasattr(target, part):
-            raise InvalidInputError(f"{reference!r}: {where} defines no {qualname!r}")
-        target = getattr(target, part)
-    return target
 
 
 def reference_of(function: Callable) -> str:
