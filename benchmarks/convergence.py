@@ -151,7 +151,7 @@ def plot(curves: dict, path: Path) -> None:
             ax.plot(c["steps"], c["test"], "--", label="test")
             ax.axvline(flat_step(c["steps"], c["valid"]), color="grey", linewidth=0.7)
             ax.set_title(f"{method}: {setting[0]} {setting[1]}", fontsize=8)
-            ax.set_ylim(-0.2, 1.0)
+            ax.set_ylim(-1.0, 1.0)
             ax.tick_params(labelsize=7)
             if i == len(methods) - 1:
                 ax.set_xlabel("steps (graf: trees)", fontsize=7)
