@@ -176,3 +176,19 @@ def test_a_run_that_fails_is_named_with_its_cause_and_the_others_are_kept(cgbenc
     assert "Traceback" not in printed
     done = [line for line in printed.splitlines() if line.startswith("done ")]
     assert len(done) == 1 and "in_family nb101" in done[0], "the other run finished and is kept"
+
+
+def test_an_installed_package_declares_its_predictor_by_entry_point(cgbench_home, tmp_path, monkeypatch):
+    """A distribution on sys.path whose entry_points.txt names a predictor in the cgbench.predictors group."""
+    from baselines import predictor
+
+    (tmp_path / "ridge_pkg.py").write_text(example_code())
+    info = tmp_path / "ridge_pkg-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ridge-pkg\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[cgbench.predictors]\nop_count_ridge = ridge_pkg:OpCountRidge\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = {name: cls for name, cls in predictor._REGISTRY.items() if name != "op_count_ridge"}
+    monkeypatch.setattr(predictor, "_REGISTRY", registry)  # the registry as it was, after the test
+    assert "op_count_ridge" in predictor.list_predictors()
+    assert predictor.predictor_class("op_count_ridge").__module__ == "ridge_pkg"
