@@ -94,7 +94,7 @@ def plugin_record(reference: str) -> dict:
 
 def load_plugins(plugins: dict[str, dict]) -> None:
     """Register the plan's user predictors in this process; refuse one whose file changed since the plan."""
-    from .predictor import load_predictor
+    from .predictors import load_predictor
 
     for method, record in plugins.items():
         current = plugin_record(record["reference"])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baselines import defaults
-from cgbench.cli import examples, non_negative_int, positive_int
+from cgbench.cli_options import examples, non_negative_int, positive_int
 from cgbench.errors import unknown_name
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def _submit(folder: Path, method: str, runs: list, records: list[dict], families
 
 def _notes(methods, records: dict, failed: dict, plan) -> list[str]:
     """What a reader of the table must know besides the protocol: refits, devices, failed runs."""
-    from baselines.predictor import make_predictor
+    from baselines.predictors import make_predictor
 
     lines = []
     refits = [m for m in methods if records[m] and make_predictor(m).fine_tune_refits]
@@ -163,7 +163,7 @@ def _write_results_json(path: Path, protocol, methods, results: dict, runs: dict
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
-    from baselines.predictor import list_predictors, load_predictor
+    from baselines.predictors import list_predictors, load_predictor
 
     plugins = {load_predictor(reference).name: reference for reference in args.predictor or ()}
     methods = args.methods or ([] if plugins else defaults.FULL_METHODS if args.full else defaults.DEFAULT_METHODS)

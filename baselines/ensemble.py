@@ -26,8 +26,10 @@ import numpy as np
 from cgbench.dataset import Family
 from cgbench.tasks import mean_by_key
 
+from . import graf, zc_ranker  # noqa: F401  (registers the default members)
 from .normalise import rank_normal_scores
-from .predictor import Predictor, TrainingSet, make_predictor, register_predictor
+from .predictor import Predictor, TrainingSet
+from .registry import register_predictor, registered
 
 DEFAULT_MEMBERS = ("graf", "graf_anchored", "zc_ranker")
 
@@ -61,7 +63,7 @@ class RankEnsemble(Predictor):
         stray = sorted(set(member_options) - set(members))
         if stray:
             raise ValueError(f"member_options name predictors that are not members: {stray}; members: {list(members)}")
-        self.members = {name: make_predictor(name, **member_options.get(name, {})) for name in members}
+        self.members = {name: registered(name)(**member_options.get(name, {})) for name in members}
         self._fitted = False
 
     def fit(self, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:

@@ -66,7 +66,8 @@ from tqdm.auto import tqdm
 from baselines.defaults import (DEFAULT_FAMILIES, DEFAULT_METHODS, FULL_METHODS,  # noqa: F401 (the protocol's names)
                                 QUICK_PREDICTOR_OPTIONS, QUICK_TORCH_THREADS, QUICK_TRAIN_CAP,
                                 REFERENCE_PREDICTOR_OPTIONS)
-from baselines.predictor import Predictor, make_predictor, predictor_class
+from baselines.predictor import Predictor
+from baselines.predictors import make_predictor, predictor_class
 from cgbench.dataset import Family, family_folder
 from cgbench.dataset import load_families as cgbench_load_families
 from cgbench.errors import InvalidInputError, UnknownNameError

@@ -34,7 +34,8 @@ from cgbench.pyg import CollatedGraphs
 
 from .graph_rows import INFERENCE_BATCH, family_graphs, labelled_graphs, minibatches
 from .op_embedding import OpEmbedding
-from .predictor import Predictor, TrainingSet, register_predictor
+from .predictor import Predictor, TrainingSet
+from .registry import register_predictor
 from .training import Schedule, StepLog, module_states, restore_states, step_budget, train_steps, validation_spearman
 
 

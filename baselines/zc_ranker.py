@@ -37,7 +37,8 @@ from torch import nn
 from cgbench.dataset import Family
 
 from .normalise import rank_normal_scores
-from .predictor import Predictor, TrainingSet, register_predictor
+from .predictor import Predictor, TrainingSet
+from .registry import register_predictor
 from .training import BestStep, Schedule, StepLog, module_states, restore_states, validation_spearman
 
 DEFAULT_PROXIES: tuple[str, ...] = ()
@@ -51,7 +52,7 @@ class ProxyFeatures:
     """Rank-normalised proxy scores and log FLOPs/params of rows of a family (scoring missing rows first)."""
 
     def __init__(self, proxies: tuple[str, ...], device: str, progress: bool) -> None:
-        from .zcp import list_proxies
+        from .zcp.proxies import list_proxies
 
         unknown = [p for p in proxies if p not in list_proxies()]
         if unknown:

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.zcp import get_proxy
+from baselines.zcp.proxies import get_proxy
 from baselines.zcp.recipe import ProxyBatch, ProxyRecipe, random_batches
 from baselines.zcp.swap import ACTIVATIONS
 from baselines.zcp.zen import MIXUP_GAMMA

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from baselines.zcp import get_proxy
+from baselines.zcp.proxies import get_proxy
 from baselines.zcp.recipe import random_batches
 from cgbench.families import family_spec
 

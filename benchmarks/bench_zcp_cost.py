@@ -20,7 +20,7 @@ import torch
 
 from baselines.protocol import DEFAULT_FAMILIES
 from baselines.zc_ranker import RECIPE_OVERRIDES
-from baselines.zcp import list_proxies
+from baselines.zcp.proxies import list_proxies
 from baselines.zcp.scoring import family_space, proxy_recipe, recipe_batches, seeded_network, timed_score
 from cgbench.dataset import load_family
 

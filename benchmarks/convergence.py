@@ -55,7 +55,7 @@ def curve(method: str, track: str, family: str, seed: int, max_steps: int, eval_
     """Fit ``method`` once on the rows of (track, family, seed); validation and test Spearman per evaluated step."""
     import torch
 
-    from baselines.predictor import make_predictor
+    from baselines.predictors import make_predictor
     from baselines.protocol import Protocol, RunMaker, RunSpec
     from baselines.training import validation_spearman
     from cgbench.dataset import load_families

@@ -35,7 +35,8 @@ from scipy import stats
 import baselines.gennape  # noqa: F401  (registers the predictors)
 import baselines.graf  # noqa: F401
 import baselines.simple  # noqa: F401
-from baselines.predictor import TrainingSet, make_predictor
+from baselines.predictor import TrainingSet
+from baselines.predictors import make_predictor
 from cgbench.dataset import Family, load_family
 
 FAMILIES = ("nb201", "nb101", "nasbench_macro", "ofa_mbv3", "tnb101_micro", "tnb101_macro")

@@ -23,6 +23,8 @@ import traceback
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from .cli_capture import add_capture_command
+from .cli_options import FAMILY_HELP, CliParser, examples, non_negative_int
 from .errors import CgbenchError
 
 DEBUG_VARIABLE = "CGBENCH_DEBUG"
@@ -31,46 +33,6 @@ DEBUG_VARIABLE = "CGBENCH_DEBUG"
 USER_OS_ERRNOS = frozenset({errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EEXIST,
                             errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENAMETOOLONG})
 
-
-class CliParser(argparse.ArgumentParser):
-    """cgbench's argument parser: examples in the epilog keep their layout; a usage error is one line."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
-        super().__init__(*args, **kwargs)
-        # The innermost (sub)command's parser sets it last: errors name the command, e.g. `cgbench label plan`.
-        self.set_defaults(command_prog=self.prog)
-
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` shows the usage)\n")
-
-
-def non_negative_int(text: str) -> int:
-    """An argparse type: an integer >= 0."""
-    return _bounded_int(text, 0)
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    return _bounded_int(text, 1)
-
-
-def _bounded_int(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-    return value
-
-
-def examples(*lines: str) -> str:
-    """An epilog listing example command lines."""
-    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-FAMILY_HELP = "family name (`cgbench families` lists them)"
 
 # ---------------------------------------------------------------------------------------------
 # Commands
@@ -271,17 +233,16 @@ def _add_family_commands(sub) -> None:
 
 
 def _add_import_command(sub) -> None:
-    from .importers import IMPORTERS
+    from .importers import IMPORT_KINDS
 
     p = sub.add_parser("import", help="build families from files you bring (GENNAPE caches, NAS-Bench-101 "
                                       "and NAS-Bench-301 results)",
                        description="Build families from files that are not public downloads. Kinds:\n"
-                                   + "\n".join(f"  {name:8s} {importer.help}"
-                                               for name, importer in sorted(IMPORTERS.items())),
+                                   + "\n".join(f"  {name:8s} {text}" for name, text in sorted(IMPORT_KINDS.items())),
                        epilog=examples("cgbench import nb101 nasbench_only108.tfrecord   # -> nb101_full",
                                        "cgbench import nb301 nb_301_v13/                  # -> nb301",
                                        "cgbench import gennape CG_data.zip                # -> gennape_*"))
-    p.add_argument("kind", choices=sorted(IMPORTERS), help="what the files are (see above)")
+    p.add_argument("kind", choices=sorted(IMPORT_KINDS), help="what the files are (see above)")
     p.add_argument("path", help="the file or folder to import")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_import)
@@ -334,8 +295,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_family_commands(sub)
     _add_import_command(sub)
     _add_graph_commands(sub)
-    from .cli_capture import add_capture_command  # here: cli_capture uses this module's helpers
-
     add_capture_command(sub)
     for entry in entry_points(group="cgbench.commands"):
         entry.load()(sub)

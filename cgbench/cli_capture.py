@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import examples
+from .cli_options import examples
 from .errors import InvalidInputError, UnknownNameError
 
 

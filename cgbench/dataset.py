@@ -20,10 +20,9 @@ import pyarrow.parquet as pq
 from . import __version__
 from .collected import MANIFEST_KEY, is_stale, merge_collected
 from .errors import CgbenchError, InvalidInputError, UnknownNameError
-from .families import FamilySpec, family_spec, list_families
+from .families import FamilySpec, family_spec, importer, list_families
 from .graph.model import ComputationGraph
 from .graph.vocab import CG_FORMAT_VERSION
-from .importers import importer
 from .metadata import CITATION, annotate_table, dataset_description, licence_summary
 from .progress import phase, reporting
 from .sources import cgbench_home, fetch
@@ -92,7 +91,7 @@ def import_families(kind: str, path: Path, progress: bool = True) -> list[str]:
     half-imported.
     """
     path = Path(path)
-    imported = importer(kind).load()(path, progress)
+    imported = importer(kind)(path, progress)
     with reporting(progress):
         for name, (table, found) in sorted(imported.items()):
             store_family(family_spec(name), table, {"imported_from": path.name, **found})

@@ -13,7 +13,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from cgbench.cli import examples, non_negative_int, positive_int
+from cgbench.cli_options import examples, non_negative_int, positive_int
 from cgbench.jobs.backends import BACKENDS
 
 

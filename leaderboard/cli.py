@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from cgbench.cli import examples
+from cgbench.cli_options import examples
 
 from . import SHIPPED_SUBMISSIONS
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from baselines.predictor import Predictor, register_predictor
+from baselines.predictor import Predictor
+from baselines.registry import register_predictor
 from cgbench.submission import InvalidSubmissionError, MethodInfo, ProtocolInfo, parse_submission, write_submission
 from cgbench.tasks import Run, SeedAggregate
 from leaderboard.render import Board, Entry, Rejected, TableContext, render_html, render_markdown

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from baselines.benchmark import BenchmarkPlan, collect_runs, make_benchmark_plan
-from baselines.predictor import Predictor, register_predictor
+from baselines.predictor import Predictor
+from baselines.registry import register_predictor
 from baselines.protocol import Protocol, load_families
 from cgbench.jobs.plan import load_plan
 from cgbench.jobs.store import InvalidResultError, ResultStore, plan_status

@@ -4,7 +4,8 @@ import pytest
 
 from cgbench.cli import main
 from cgbench.families import family_spec, list_families
-from cgbench.importers import IMPORTERS
+from cgbench.families.registry import _IMPORTERS
+from cgbench.importers import IMPORT_KINDS
 
 
 def test_cli_lists_every_family_with_labels_and_sources(cgbench_home, capsys):
@@ -34,7 +35,8 @@ def test_import_command_rejects_an_unknown_kind(cli_error):
 
 
 def test_families_needing_user_files_name_their_import_command():
-    kinds = set(IMPORTERS)
+    kinds = set(IMPORT_KINDS)
+    assert set(_IMPORTERS) == kinds, "every declared import kind has its reader registered, and only those"
     for name in list_families():
         command = family_spec(name).import_command
         if command is not None:

@@ -7,7 +7,8 @@ from baselines.gennape.encoder import EMBED_SIZE, CGNodeEmbedding, KGNNEncoder
 from baselines.graph_rows import family_graphs
 from baselines.gennape.fuzzy import fuzzy_memberships
 from baselines.gennape.pretrain import HW_COLUMNS, nt_xent, pretrain_contrastive, resolution_view
-from baselines.predictor import TrainingSet, list_predictors, make_predictor
+from baselines.predictor import TrainingSet
+from baselines.predictors import list_predictors, make_predictor
 from cgbench.metrics import spearman
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -4,7 +4,8 @@ import pytest
 import baselines.graf  # noqa: F401  (registers graf)
 from baselines.graf.features import FEATURE_NAMES, graf_features
 from baselines.normalise import rank_normal_scores
-from baselines.predictor import TrainingSet, make_predictor
+from baselines.predictor import TrainingSet
+from baselines.predictors import make_predictor
 from cgbench.dataset import load_family
 from cgbench.graph.model import ComputationGraph
 from cgbench.graph.vocab import op_id

@@ -5,7 +5,8 @@ import baselines.graf  # noqa: F401  (registers graf_anchored)
 from baselines.graf.anchored import ResidualRows
 from baselines.graf.predictor import flops_rank_scores
 from baselines.normalise import rank_normal_scores
-from baselines.predictor import TrainingSet, make_predictor
+from baselines.predictor import TrainingSet
+from baselines.predictors import make_predictor
 from cgbench.dataset import load_family
 from cgbench.metrics import spearman
 

@@ -58,7 +58,7 @@ def test_the_protocol_covers_every_track(coverage):
 
 @pytest.mark.parametrize("method", sorted(set(DEFAULT_METHODS) | set(SHIPPED)))
 def test_shipped_baseline_submission_validates_and_covers_its_protocol(coverage, method):
-    from baselines.predictor import make_predictor
+    from baselines.predictors import make_predictor
     from baselines.protocol import Protocol
     from leaderboard.validate import cached_loader, validate_submission
 

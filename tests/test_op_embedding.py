@@ -6,7 +6,8 @@ import baselines.gennape  # noqa: F401  (registers gennape)
 import baselines.simple  # noqa: F401  (registers gin)
 from baselines.op_embedding import OpEmbedding
 from baselines.op_groups import GROUP_ID, GROUP_OPS, OP_GROUP
-from baselines.predictor import TrainingSet, make_predictor
+from baselines.predictor import TrainingSet
+from baselines.predictors import make_predictor
 from cgbench.dataset import load_family
 from cgbench.graph.features import NODE_FEATURE_NAMES
 from cgbench.graph.vocab import OPS, op_id

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from baselines import protocol as proto
-from baselines.predictor import Predictor, TrainingSet, register_predictor
+from baselines.predictor import Predictor, TrainingSet
+from baselines.registry import register_predictor
 from baselines.report import (anchor_lines, gennape_set_scores, goal_lines, plot_rank_correlation, plot_scatter,
                               results_table)
 from cgbench.errors import InvalidInputError, UnknownNameError
@@ -506,7 +507,7 @@ def test_submission_validates_and_scores_match(tracked, families, tmp_path):
 
 
 def test_code_url_names_the_module_of_the_predictor():
-    from baselines.predictor import make_predictor
+    from baselines.predictors import make_predictor
 
     flops = type(make_predictor("flops"))
     assert proto.module_path(flops) == "baselines/simple.py"
@@ -652,7 +653,7 @@ def test_ordered_pairs_put_the_better_row_first():
 
 
 def test_zc_ranker_learns_and_scores_missing_rows(families):
-    from baselines.predictor import make_predictor
+    from baselines.predictors import make_predictor
     from baselines.zc_ranker import RECIPE_OVERRIDES
     from baselines.zcp.scoring import proxy_recipe, scores_path
 

@@ -3,7 +3,8 @@ import pytest
 from scipy import stats
 
 from baselines.normalise import rank_normal_scores
-from baselines.predictor import TrainingSet, list_predictors, make_predictor
+from baselines.predictor import TrainingSet
+from baselines.predictors import list_predictors, make_predictor
 from cgbench.dataset import load_family
 from cgbench.errors import UnknownNameError
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 import baselines.simple  # noqa: F401  (registers flops, params and gin)
-from baselines.predictor import TrainingSet, list_predictors, make_predictor
+from baselines.predictor import TrainingSet
+from baselines.predictors import list_predictors, make_predictor
 from cgbench.metrics import spearman
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.predictor import TrainingSet, make_predictor
+from baselines.predictor import TrainingSet
+from baselines.predictors import make_predictor
 from baselines.training import BestStep, Schedule, step_budget, train_steps, validation_spearman
 
 pytestmark = pytest.mark.usefixtures("one_thread")

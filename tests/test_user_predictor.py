@@ -72,7 +72,7 @@ def _ops():
 
 def test_a_loop_of_ones_own_gives_the_identical_submission(plugged, predictor_file, tmp_path):
     """docs/predictor.md's second way, on the same rows."""
-    from baselines.predictor import load_predictor
+    from baselines.predictors import load_predictor
     from baselines.protocol import Protocol, hardware, load_families, method_info
     from cgbench.problems import problems
     from cgbench.submission import write_problem_submission
@@ -180,7 +180,7 @@ def test_a_run_that_fails_is_named_with_its_cause_and_the_others_are_kept(cgbenc
 
 def test_an_installed_package_declares_its_predictor_by_entry_point(cgbench_home, tmp_path, monkeypatch):
     """A distribution on sys.path whose entry_points.txt names a predictor in the cgbench.predictors group."""
-    from baselines import predictor
+    from baselines import predictors, registry
 
     (tmp_path / "ridge_pkg.py").write_text(example_code())
     info = tmp_path / "ridge_pkg-0.1.dist-info"
@@ -188,7 +188,7 @@ def test_an_installed_package_declares_its_predictor_by_entry_point(cgbench_home
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ridge-pkg\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[cgbench.predictors]\nop_count_ridge = ridge_pkg:OpCountRidge\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    registry = {name: cls for name, cls in predictor._REGISTRY.items() if name != "op_count_ridge"}
-    monkeypatch.setattr(predictor, "_REGISTRY", registry)  # the registry as it was, after the test
-    assert "op_count_ridge" in predictor.list_predictors()
-    assert predictor.predictor_class("op_count_ridge").__module__ == "ridge_pkg"
+    before = {name: cls for name, cls in registry._REGISTRY.items() if name != "op_count_ridge"}
+    monkeypatch.setattr(registry, "_REGISTRY", before)  # the registry as it was, after the test
+    assert "op_count_ridge" in predictors.list_predictors()
+    assert predictors.predictor_class("op_count_ridge").__module__ == "ridge_pkg"

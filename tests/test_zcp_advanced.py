@@ -17,7 +17,7 @@ import torch
 import torchvision
 from torch import nn
 
-from baselines.zcp import get_proxy
+from baselines.zcp.proxies import get_proxy
 from baselines.zcp.recipe import ProxyBatch, random_batches
 from cgbench.families import hiaml
 from cgbench.families.nb201 import SPACE as NB201

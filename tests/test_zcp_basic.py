@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from baselines.zcp import get_proxy
+from baselines.zcp.proxies import get_proxy
 from baselines.zcp.recipe import random_batches
 from cgbench.families.nb201 import SPACE, arch_string
 from cgbench.graph import count_flops

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from baselines.zcp import get_proxy
+from baselines.zcp.proxies import get_proxy
 from baselines.zcp import plan as zcp_plan
 from baselines.zcp.plan import ZcpPlan, collect_zcp, make_zcp_plan
 from baselines.zcp.scoring import load_scores, proxy_recipe, recipe_batches, seeded_network

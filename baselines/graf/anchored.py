@@ -47,7 +47,8 @@ from scipy import stats
 from cgbench.dataset import Family
 
 from ..normalise import normalise_labels
-from ..predictor import TrainingSet, register_predictor
+from ..predictor import TrainingSet
+from ..registry import register_predictor
 from ..training import validation_spearman
 from .predictor import GrafPredictor, Trees, flops_rank_scores, select_rounds
 

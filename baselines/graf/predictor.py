@@ -52,7 +52,8 @@ import numpy as np
 from cgbench.dataset import Family
 
 from ..normalise import LABEL_NORMALISATIONS, normalise_labels, rank_normal_scores
-from ..predictor import Predictor, TrainingSet, register_predictor
+from ..predictor import Predictor, TrainingSet
+from ..registry import register_predictor
 from ..training import StepLog, validation_spearman
 from .features import FEATURE_NAMES, graf_features
 
@@ -146,7 +147,7 @@ class GrafPredictor(Predictor):
             if value not in allowed:
                 raise ValueError(f"unknown {what} option {value!r}; expected one of {allowed}")
         if proxies:
-            from ..zcp import get_proxy
+            from ..zcp.proxies import get_proxy
 
             for proxy in proxies:
                 get_proxy(proxy)  # an unknown name fails here, with the list of known proxies

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cgbench.cli import FAMILY_HELP, examples, non_negative_int, positive_int
+from cgbench.cli_options import FAMILY_HELP, examples, non_negative_int, positive_int
 from cgbench.errors import InvalidInputError
 
 # Kept here rather than imported from .reference, which imports numpy: `cgbench --help` stays fast.
@@ -21,7 +21,7 @@ REFERENCE_DATASET_NAMES = ("cifar10", "svhn", "scifar100", "ninapro")
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
-    from . import get_proxy, list_proxies
+    from .proxies import get_proxy, list_proxies
 
     for name in list_proxies():
         proxy = get_proxy(name)
@@ -30,7 +30,7 @@ def _cmd_list(args: argparse.Namespace) -> None:
 
 
 def _proxy_names(text: str) -> list[str]:
-    from . import get_proxy
+    from .proxies import get_proxy
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     for name in names:

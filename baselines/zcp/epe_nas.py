@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import identical_rows, input_gradients, network_state_kept, private_state
 from .recipe import ProxyBatch, ProxyRecipe
 

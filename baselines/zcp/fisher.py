@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import SUITE_ZERO_RECIPE, hooks, joined_batch, network_state_kept, total, weight_layers
 from .recipe import ProxyBatch, ProxyRecipe
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import SHAPE_ONLY_RECIPE, network_state_kept
 from .recipe import ProxyBatch, ProxyRecipe
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import SUITE_ZERO_RECIPE, loss_and_weights, network_state_kept, total, weight_gradients
 from .recipe import ProxyBatch, ProxyRecipe
 

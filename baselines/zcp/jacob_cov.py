@@ -24,7 +24,7 @@ import math
 import torch
 from torch import nn
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import SUITE_ZERO_RECIPE, identical_rows, input_gradients, joined_batch, network_state_kept
 from .recipe import ProxyBatch, ProxyRecipe
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import SHAPE_ONLY_RECIPE, total, weight_layers
 from .recipe import ProxyBatch, ProxyRecipe
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import hooks, network_state_kept, private_state
 from .recipe import ProxyBatch, ProxyRecipe
 

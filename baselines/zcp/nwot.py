@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import SUITE_ZERO_RECIPE, hooks, joined_batch, modules_of_types, network_state_kept
 from .recipe import ProxyBatch, ProxyRecipe
 

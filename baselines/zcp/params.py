@@ -6,7 +6,7 @@ from torch import nn
 
 from cgbench.graph import count_params
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import SHAPE_ONLY_RECIPE
 from .recipe import ProxyBatch, ProxyRecipe
 

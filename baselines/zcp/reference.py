@@ -44,7 +44,7 @@ from cgbench.families import tnb101 as tnb101_module
 from cgbench.families.cross_task import CROSS_TASK_FILE, TASKS, read_cross_task
 from cgbench.sources import fetch, github_file
 
-from . import list_proxies
+from .proxies import list_proxies
 from .scoring import load_scores, score_family
 
 NB201_REFERENCE = github_file("naslib-zc-nb201", "automl/NASLib", "6639fd1579010457885c641553c55b0c153045aa",

@@ -34,7 +34,7 @@ from cgbench.errors import InvalidFileError
 from cgbench.families.space import SearchSpace
 from cgbench.storage import atomic_write
 
-from . import get_proxy
+from .proxies import get_proxy
 from .recipe import ProxyBatch, ProxyRecipe, random_batches
 
 METADATA_KEY = b"cgbench.zcp"

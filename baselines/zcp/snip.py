@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import SUITE_ZERO_RECIPE, network_state_kept, total, weight_saliencies
 from .recipe import ProxyBatch, ProxyRecipe
 

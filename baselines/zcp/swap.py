@@ -30,7 +30,7 @@ from torch.func import functional_call
 
 from cgbench.graph import count_params
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import gaussian_state, hooks, modules_of_types, network_state_kept
 from .recipe import ProxyBatch, ProxyRecipe
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import network_state_kept, weight_names
 from .recipe import ProxyBatch, ProxyRecipe
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import gaussian_state, hooks, network_state_kept, state_name
 from .recipe import ProxyBatch, ProxyRecipe
 

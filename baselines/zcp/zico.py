@@ -19,7 +19,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from . import register_proxy
+from .registry import register_proxy
 from .common import network_state_kept, private_state, weight_names
 from .recipe import ProxyBatch, ProxyRecipe
 

@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 
 from ..formats.torch_file import load_torch_file
-from . import register_family
+from .registry import register_family
 from .base import FamilySpec, space_table
 from .fragments import Composer, Composition
 from .latency import help_file, latency_files, read_latency_columns

@@ -49,7 +49,7 @@ from ..formats.gennape import (Genotype, PickledComputeGraph, PickledRegularNode
 from ..importers import ImportedFamily
 from ..storage import GraphTable
 from ..userfiles import parse_json
-from . import register_family
+from .registry import register_family, register_importer
 from .base import FamilySpec, LabelColumn, assemble_table
 
 SOURCE_ID = "gennape-cg-data"
@@ -623,6 +623,7 @@ def _declare(info: FamilyInfo) -> type[GennapeFamily]:
 FAMILY_SPECS = {family: _declare(info) for family, info in FAMILIES.items()}
 
 
+@register_importer("gennape")
 def read_cg_data_families(path: Path, progress: bool = True) -> dict[str, ImportedFamily]:
     """The importer of ``cgbench import gennape``: every family CG_data.zip holds, converted."""
     return {family: ImportedFamily(family_table(rows), {})

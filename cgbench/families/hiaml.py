@@ -43,7 +43,7 @@ import pyarrow as pa
 import torch
 import torch.nn as nn
 
-from . import register_family
+from .registry import register_family
 from .base import UnlabelledFamily, space_table
 from .fragments import Composer, Composition
 from .space import SearchSpace

@@ -71,7 +71,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import register_family
+from .registry import register_family
 from .base import SampledFamily
 from .fragments import Composer, Composition, Value
 from .space import SearchSpace

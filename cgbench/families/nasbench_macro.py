@@ -31,7 +31,7 @@ import torch
 import torch.nn as nn
 
 from ..sources import github_file
-from . import register_family
+from .registry import register_family
 from .base import FamilySpec, LabelColumn, space_table
 from .fragments import Composer, Composition
 from .space import SearchSpace

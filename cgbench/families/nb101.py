@@ -49,7 +49,7 @@ from ..importers import ImportedFamily
 from ..sources import github_file
 from ..storage import GraphTable
 from ..userfiles import check_file
-from . import register_family
+from .registry import register_family, register_importer
 from .base import FamilySpec, LabelColumn, assemble_table, space_table
 from .fragments import Composer, Composition, Value, compose_family, sum_tensors
 from .space import SearchSpace
@@ -550,6 +550,7 @@ class NB101Full(FamilySpec):
         )
 
 
+@register_importer("nb101")
 def read_tfrecord_family(path: Path, progress: bool = True) -> dict[str, ImportedFamily]:
     """The importer of ``cgbench import nb101``: the nb101_full table of an NB-101 dataset file."""
     path = check_file(path, "NB-101's nasbench_only108.tfrecord")

@@ -33,7 +33,7 @@ from ..graph import ZeroOp
 from ..safe_pickle import PANDAS_FRAME_GLOBALS, restricted_load
 from ..sources import RawFile, github_file
 from ..splits import GENNAPE_SET, subset_fewshot_split
-from . import register_family
+from .registry import register_family
 from .base import FamilySpec, LabelColumn, space_table
 from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task
 from .fragments import Composer, Composition, Value, sum_tensors

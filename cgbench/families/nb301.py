@@ -53,7 +53,7 @@ from ..importers import ImportedFamily
 from ..sources import cgbench_home, fetch, github_file
 from ..storage import atomic_write
 from ..userfiles import read_json
-from . import register_family
+from .registry import register_family, register_importer
 from .base import FamilySpec, LabelColumn, nullable_int_column, space_table
 from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task
 from .fragments import Composer, Composition, Value
@@ -602,6 +602,7 @@ class NB301(FamilySpec):
         )
 
 
+@register_importer("nb301")
 def read_results_family(path: Path, progress: bool = True) -> dict[str, ImportedFamily]:
     """The importer of ``cgbench import nb301``: nb301's table with the runs of a folder of result files.
 

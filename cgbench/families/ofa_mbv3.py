@@ -40,7 +40,7 @@ import torch.nn as nn
 from ..formats.torch_file import NUMPY_INT64_SCALARS, load_torch_file
 from ..metrics import kendall, spearman
 from ..sources import github_file
-from . import register_family
+from .registry import register_family
 from .base import FamilySpec, LabelColumn, nullable_int_column, space_table
 from .latency import help_file, latency_files, read_latency_columns
 from .ofa_blocks import ElasticMBConvSpace, MBConv, MBConvSpec, MBConvSubnet, StageSpec, conv_bn_act

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from . import register_family
+from .registry import register_family
 from .ofa_blocks import (PREDICTOR_RESOLUTIONS, ElasticMBConvSpace, MBConv, MBConvSpec, StageSpec, conv_bn_act,
                          OFASampledFamily)
 

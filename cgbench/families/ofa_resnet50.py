@@ -34,7 +34,7 @@ from functools import partial
 import numpy as np
 import torch.nn as nn
 
-from . import register_family
+from .registry import register_family
 from .fragments import Composer, Composition
 from .ofa_blocks import (DEFAULT_RESOLUTION, PREDICTOR_RESOLUTIONS, RESOLUTIONS, Bottleneck, ResidualConv,
                          conv_bn_act, make_divisible, OFASampledFamily)

@@ -37,7 +37,7 @@ from ..graph import capture_report, count_flops, count_params
 from ..graph.model import ComputationGraph
 from ..sources import cgbench_home, github_file
 from ..storage import GraphTable, atomic_write, atomic_write_text
-from . import register_family
+from .registry import register_family
 from .base import FamilySpec, LabelColumn, assemble_table
 
 # Bump when capture changes in a way that changes cached graphs: old cache entries are ignored.

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 
 from ..graph import ZeroOp
 from ..sources import github_file
-from . import register_family
+from .registry import register_family
 from .base import FamilySpec, LabelColumn, space_table
 from .fragments import Composer, Composition, Value, sum_tensors
 from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task

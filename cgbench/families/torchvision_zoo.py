@@ -22,7 +22,7 @@ from importlib.metadata import version as installed_version
 import pyarrow as pa
 import torch.nn as nn
 
-from . import register_family
+from .registry import register_family
 from .base import FamilySpec
 from .timm_zoo import ZooCapture, cached_capture, capture_rows, zoo_labels, zoo_table
 

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import register_family
+from .registry import register_family
 from .base import SampledFamily
 from .fragments import Composer, Composition, Value
 from .hiaml import BN_EPS, BN_MOMENTUM, conv_bn, inception_s
