@@ -152,13 +152,8 @@ def _write_results_json(path: Path, protocol, methods, results: dict, runs: dict
     path.write_text(json.dumps({
         "protocol": protocol.cap_lines(methods), "methods": list(methods),
         "aggregates": {m: [a.as_dict() for a in aggregates] for m, aggregates in results.items()},
-        "runs": {m: [{"track": r.run.track, "family": r.run.family, "target": r.run.target, "seed": r.run.seed,
-                      "trained_on": list(r.run.trained_on), "n_train": r.run.n_train, "n_valid": rec["n_valid"],
-                      "seconds": round(r.run.seconds or 0.0, 3), "device": rec["device"],
-                      "step_log": rec["step_log"],
-                      "metrics": {k: (v if v == v else None) for k, v in r.metrics.items()}}
-                     for r, rec in zip(runs[m], records[m])]
-                 for m in methods},
+        "runs": {m: [{**r.as_dict(), "n_valid": rec["n_valid"], "device": rec["device"], "step_log": rec["step_log"]}
+                     for r, rec in zip(runs[m], records[m])] for m in methods},
         "wall_seconds": round(time.perf_counter() - started, 1)}, indent=1, allow_nan=False) + "\n")
 
 

@@ -8,7 +8,7 @@ RankNet's logits, FLOPs) then count equally, and only each member's ordering ent
 it; its order among them does not.
 
 **Default members: ``graf``, ``graf_anchored``, ``zc_ranker``**, the three learned rankers that train
-on a CPU in minutes. They fail in different places on leave-one-family-out (issue 11's table):
+on a CPU in minutes. They fail in different places on leave-one-family-out (the quick protocol's table):
 ``graf`` learns cell structure that transfers between CIFAR cell spaces (NB-201, NB-301, TransNAS
 micro) but reverses on MobileNetV3 and macro skeletons; ``graf_anchored`` stays near each family's
 FLOPs ranking where its inner held-out families disagree; ``zc_ranker`` without proxies is a learned

@@ -2,7 +2,7 @@
 
 A plain ``nn.Embedding`` over the op vocabulary leaves the row of an op that no training CG
 contains at its random initial value: NB-101 has no ``avgpool``, so a predictor trained on it
-meets NB-201's ~17 avgpool nodes per CG with noise (issue 11 measured GIN at -0.23 Spearman on
+meets NB-201's ~17 avgpool nodes per CG with noise (the quick protocol measured GIN at -0.23 Spearman on
 NB-201 this way, 0.56 once avgpool was mapped to maxpool). Here a node's vector is a sum of
 factors, every one of them trained or exactly zero:
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cgbench.tasks import (BEATS_ALPHA, BEATS_MIN_MARGIN, NONE_FREE_NB201, PUBLISHED_ANCHORS, TRACKS, ScoredRun,
-                           SeedAggregate, beats_flops)
+                           SeedAggregate, beats_flops, track_rank)
 
 # method -> its aggregates
 Results = Mapping[str, Sequence[SeedAggregate]]
@@ -44,7 +44,7 @@ def results_table(results: Results) -> str:
                          f"{a.mean.get('flops_spearman', math.nan):.3f}", _metric(a, "spearman_beyond_flops"),
                          str(len(a.seeds)), str(a.n_train), str(a.n_test),
                          "" if a.seconds is None else f"{a.seconds:.1f}"))
-    body = sorted(rows[1:], key=lambda r: (list(TRACKS).index(r[1]), r[2], r[3], r[0]))
+    body = sorted(rows[1:], key=lambda r: (track_rank(r[1]), r[2], r[3], r[0]))
     rows = [header, *body]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
@@ -103,7 +103,7 @@ def anchor_lines(results: Results, set_scores: SetScores | None = None) -> list[
 
 
 def goal_lines(results: Results) -> list[str]:
-    """Issue 11's goal, per method: leave-one-out families where it beats the FLOPs ranking, NB-201 zero-shot."""
+    """Per method, the leave-one-out families where it beats the FLOPs ranking beyond seed noise."""
     lines = []
     for method, aggregates in results.items():
         lofo = [a for a in aggregates if a.track == "lofo_zero_shot"]
@@ -141,7 +141,7 @@ def plot_scatter(runs: Mapping[str, Sequence[ScoredRun]], out: Path) -> list[Pat
                 panels[key] = result
     paths = []
     for family, panels in sorted(first_seed.items()):
-        keys = sorted(panels, key=lambda k: (k[0], list(TRACKS).index(k[1]), k[2]))
+        keys = sorted(panels, key=lambda k: (k[0], track_rank(k[1]), k[2]))
         columns = min(4, len(keys))
         rows = math.ceil(len(keys) / columns)
         fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.6 * rows), squeeze=False)

@@ -1,4 +1,4 @@
-"""Leave-one-family-out (LOFO) and NB-101 -> NB-201 zero-shot experiments for the baselines (issue 11).
+"""Leave-one-family-out (LOFO) and NB-101 -> NB-201 zero-shot experiments for the baselines.
 
 A scratch experiment until the tracks live in the core: for each held-out family H and seed,
 train a predictor on every *other* labelled family and score the ``random`` test part of H; report

@@ -324,6 +324,14 @@ class ScoredRun:
     y_true: np.ndarray = field(repr=False)
     y_pred: np.ndarray = field(repr=False)
 
+    def as_dict(self, hide: Iterable[str] = ()) -> dict:
+        """The run (without its predictions) and its metrics as JSON allows them (``hide``: metrics left out)."""
+        run = self.run
+        return {"track": run.track, "family": run.family, "target": run.target, "seed": run.seed,
+                "trained_on": list(run.trained_on), "n_train": run.n_train,
+                "seconds": None if run.seconds is None else round(run.seconds, 3),
+                "metrics": json_metrics(self.metrics, hide)}
+
 
 def evaluator_for(run: Run, family):
     from .evaluation import Evaluator
@@ -357,15 +365,22 @@ class SeedAggregate:
     n_train: int | None = None
     seconds: float | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self, hide: Iterable[str] = ()) -> dict:
+        """The aggregate as JSON allows it (``hide``: metrics left out)."""
         return {"track": self.track, "family": self.family, "target": self.target, "trained_on": list(self.trained_on),
                 "seeds": list(self.seeds), "n_train": self.n_train, "n_test": self.n_test,
-                "mean": {k: _json_number(v) for k, v in self.mean.items()},
-                "std": {k: _json_number(v) for k, v in self.std.items()}, "seconds_per_seed": self.seconds}
+                "mean": json_metrics(self.mean, hide), "std": json_metrics(self.std, hide),
+                "seconds_per_seed": self.seconds}
 
 
-def _json_number(value: float | None) -> float | None:
+def json_number(value: float | None) -> float | None:
+    """A metric as JSON allows it: NaN and infinities (a Spearman of constant predictions) become null."""
     return None if value is None or not math.isfinite(value) else value
+
+
+def json_metrics(metrics: Mapping[str, float | None], hide: Iterable[str] = ()) -> dict[str, float | None]:
+    hidden = set(hide)
+    return {k: json_number(v) for k, v in metrics.items() if k not in hidden}
 
 
 def aggregate(scored: Sequence[ScoredRun]) -> list[SeedAggregate]:
@@ -406,8 +421,13 @@ def beats_flops(result: SeedAggregate) -> bool:
     return margin > max(noise, BEATS_MIN_MARGIN)
 
 
+def track_rank(track: str) -> int:
+    """Where a track comes in every table and listing: the task's order (``TRACKS``); unknown ones last."""
+    return list(TRACKS).index(track) if track in TRACKS else len(TRACKS)
+
+
 def _track_order(key: tuple[str, str, str]) -> tuple[int, str, str]:
-    return list(TRACKS).index(key[0]) if key[0] in TRACKS else len(TRACKS), key[1], key[2]
+    return track_rank(key[0]), key[1], key[2]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ DEFAULT_OUT = Path("artifacts") / "leaderboard"
 
 
 def _cmd_validate(args: argparse.Namespace) -> None:
-    from .validate import InvalidSubmissionError, json_safe, summary_lines, validate_submission
+    from .validate import InvalidSubmissionError, summary_lines, validate_submission
 
     try:
         result = validate_submission(Path(args.file), shipped=args.shipped)
@@ -27,16 +27,8 @@ def _cmd_validate(args: argparse.Namespace) -> None:
         print("\n".join(summary_lines(result)))
         return
     hidden = () if result.submission.method.scale == "target" else ("mae", "mape")
-    report = {
-        "method": result.submission.method.name,
-        "runs": [{"track": r.run.track, "family": r.run.family, "seed": r.run.seed, "target": r.run.target,
-                  "trained_on": list(r.run.trained_on),
-                  "metrics": {k: json_safe(v) for k, v in r.metrics.items() if k not in hidden}} for r in result.runs],
-        "over_seeds": [{"track": s.track, "family": s.family, "target": s.target, "seeds": list(s.seeds),
-                        "mean": {k: json_safe(v) for k, v in s.mean.items() if k not in hidden},
-                        "std": {k: json_safe(v) for k, v in s.std.items() if k not in hidden}}
-                       for s in result.summaries()],
-    }
+    report = {"method": result.submission.method.name, "runs": [r.as_dict(hidden) for r in result.runs],
+              "over_seeds": [s.as_dict(hidden) for s in result.summaries()]}
     print(json.dumps(report, indent=2))
     print(f"valid: {result.submission.method.name}, {len(result.runs)} run(s); metrics recomputed", file=sys.stderr)
 

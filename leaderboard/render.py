@@ -23,7 +23,7 @@ from pathlib import Path
 from cgbench import __version__ as CGBENCH_VERSION
 from cgbench.storage import atomic_write_text
 from cgbench.submission import SUBMISSION_SUFFIXES, InvalidSubmissionError, MethodInfo, is_submission_file
-from cgbench.tasks import TRACKS, Anchor, SeedAggregate, anchors_for, get_track
+from cgbench.tasks import TRACKS, Anchor, SeedAggregate, anchors_for, get_track, track_rank
 
 from . import SHIPPED_SUBMISSIONS
 from .validate import FamilyLoader, ValidatedSubmission, cached_loader, validate_submission
@@ -157,7 +157,7 @@ def collect(submissions_dir: Path, load: FamilyLoader | None = None, added: Sequ
             tables.setdefault(key, []).append(Entry(result.submission.method, summary))
     for entries in tables.values():
         entries.sort(key=lambda e: _descending_key(e.summary.mean.get("spearman", math.nan)))
-    ordered = dict(sorted(tables.items(), key=lambda item: (list(TRACKS).index(item[0][0]), item[0][1:])))
+    ordered = dict(sorted(tables.items(), key=lambda item: (track_rank(item[0][0]), item[0][1:])))
     context = {key: _context(key, entries, load) for key, entries in ordered.items()}
     return Board(ordered, context, [p for p, _ in accepted], rejected)
 

@@ -17,8 +17,7 @@ from cgbench.errors import InvalidInputError
 from cgbench.submission import InvalidSubmissionError, Submission, is_public_address, load_submission
 from cgbench.tasks import Run, ScoredRun, SeedAggregate, aggregate, evaluator_for, score_run
 
-__all__ = ["InvalidSubmissionError", "ValidatedSubmission", "cached_loader", "json_safe", "summary_lines",
-           "validate_submission"]
+__all__ = ["InvalidSubmissionError", "ValidatedSubmission", "cached_loader", "summary_lines", "validate_submission"]
 
 FamilyLoader = Callable[[str], Family]
 
@@ -97,11 +96,6 @@ def _check_trained_on_labelled(run: Run, families: dict[str, Family], where: str
     for name in run.trained_on:
         if not families[name].targets:
             raise InvalidSubmissionError(f"{where}: trained_on names {name!r}, which has no labels to train on")
-
-
-def json_safe(value: float | None) -> float | None:
-    """Metrics as JSON allows them: NaN (e.g. Spearman of constant predictions) becomes null."""
-    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
 
 
 def summary_lines(result: ValidatedSubmission) -> list[str]:

@@ -285,7 +285,7 @@ MALFORMED = [
     ("protocol as a string", _set(["method", "protocol"], "quick"),
      r"method.protocol must be a JSON object, got 'quick' \(str\)"),
     ("unknown protocol name", _set(["method", "protocol", "name"], "paper"),
-     r"method.protocol.name is 'paper'; expected one of \['quick', 'full', 'custom'\]"),
+     r"method.protocol.name is 'paper'; expected one of \['quick', 'reference', 'full', 'custom'\]"),
     ("zero train_cap", _set(["method", "protocol", "train_cap"], 0), r"method.protocol.train_cap must be >= 1, got 0"),
     ("string train_cap", _set(["method", "protocol", "train_cap"], "300"),
      r"method.protocol.train_cap must be an integer, got '300' \(str\)"),
@@ -372,6 +372,10 @@ def test_writer_refuses_what_the_validator_would_reject(load, tmp_path):
 
 def test_cli_validate_prints_recomputed_metrics(valid_path, load, capsys):
     main(["leaderboard", "validate", str(valid_path)])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("flops (") and [line.split()[:2] for line in table[2:5]] == [
+        ["in_family", "nb101"], ["gennape_zero_shot", "nb201"], ["gennape_few_shot", "nb201"]]
+    main(["leaderboard", "validate", str(valid_path), "--json"])
     report = json.loads(capsys.readouterr().out)
     expected = validate_submission(valid_path, load)
     assert report["method"] == "flops"
@@ -440,16 +444,16 @@ def random_predictions(load):
 
 
 def _stored(load, tmp_path, scores):
-    """The predictions as written to a plain .json file, in arch_id order, and the file."""
+    """The predictions as written to a plain .json file (in the order of ``scores``), and the file."""
     nb101 = load("nb101")
     arch_ids = list(dict.fromkeys(Evaluator(nb101, split="random").arch_ids))
     assert len(arch_ids) == len(scores)
     run = Run("in_family", "nb101", NB101_TARGET, 0, ("nb101",), dict(zip(arch_ids, scores)))
     path = write_submission(tmp_path / "predictions.json", METHOD, [run], [nb101])
     stored = json.loads(path.read_text())["runs"][0]["predictions"]
-    assert list(stored) == arch_ids
+    assert list(stored) == sorted(arch_ids), "stored in arch_id order: the same predictions, the same bytes"
     assert load_submission(path).runs[0].predictions == stored
-    return np.array(list(stored.values())), path
+    return np.array([stored[a] for a in arch_ids]), path
 
 
 def test_predictions_are_stored_at_8_significant_digits(load, tmp_path, random_predictions):

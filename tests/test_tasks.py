@@ -21,6 +21,15 @@ from cgbench.tasks import (TRACKS, Run, ScoredRun, SeedAggregate, Track, aggrega
 NB101_TARGET = "c10_val_acc_108ep"
 
 
+@pytest.fixture(autouse=True)
+def tracks_in_order():
+    """TRACKS as it was, in its order, after every test (undoing a delitem puts the key back last)."""
+    before = dict(TRACKS)
+    yield
+    TRACKS.clear()
+    TRACKS.update(before)
+
+
 @pytest.fixture(scope="module")
 def nb101(cgbench_home):
     from cgbench import load_family

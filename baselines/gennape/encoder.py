@@ -12,7 +12,7 @@ The inputs are cgbench's PyG view (``family.to_pyg()``): ``op`` (cgbench op ids)
 (``cgbench.graph.features.NODE_FEATURE_NAMES``: the 6 GENNAPE shape floats, then kernel, stride
 and bias).
 
-One departure from GENNAPE, for families whose ops the training CGs never showed (issue 11):
+One departure from GENNAPE, for families whose ops the training CGs never showed:
 GENNAPE's op embeddings are plain tables over its 32 op ids, so an op absent from training
 (NB-201's avgpool when training on NB-101) keeps its random initial row, and every op outside
 GENNAPE's vocabulary shares the ``<oov>`` row. Here both op embeddings are

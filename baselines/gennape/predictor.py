@@ -30,7 +30,7 @@ Pipeline of :meth:`GennapePredictor.fit` (GENNAPE, Mills et al., AAAI-23):
    not scale-free: with ``flops / 1e9`` it would be a little larger for every network.)
 
    ``flops_transform=False`` (registered as ``gennape_notf``) standardises the accuracy alone,
-   ``t = (acc - mu) / sigma``. Issue 11 found the transform is what breaks zero-shot transfer:
+   ``t = (acc - mu) / sigma``. The transform is what breaks zero-shot transfer (measured):
    on NB-101 the transformed target has Spearman -0.91 with FLOPs, so the heads learn "bigger is
    worse", and the factor spans 1.04-2.00 there but only 1.007-1.16 on NB-201, so inverting it
    on NB-201 cannot undo that. ``gennape_head`` reports the heads' own output ``p`` (before the

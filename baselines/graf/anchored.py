@@ -31,7 +31,7 @@ The score of row ``x`` of any family ``F`` (seen in training or not) is
 of the new family (labels normalised within them); their output adds to the score.
 
 What it measured (``benchmarks/exp_lofo.py``) is in the module docstring of the experiment and
-in the report of issue 11; in short, the inner selection keeps the shrinkage small because what
+in the quick protocol's leave-one-out table; in short, the inner selection keeps the shrinkage small because what
 the trees learn beyond FLOPs on some families (cells with pooling ops: NB-201, NB-101) reverses
 on others (OFA-MobileNetV3, TransNAS-Bench macro), so the method stays close to FLOPs where the
 training families disagree.
