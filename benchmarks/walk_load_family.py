@@ -21,9 +21,9 @@ import sys
 import tempfile
 import time
 
-ROOMS = ("family_spec", "family_folder", "cgbench_home", "is_built", "_build", "store_family", "write_family",
-         "read_manifest", "verify_family", "is_stale", "collected_fingerprint", "merge_collected", "read", "from_folder",
-         "read_parquet")
+ROOMS = ("family_spec", "family_folder", "cgbench_home", "is_built", "_build", "_construct", "store_family",
+         "write_family", "read_manifest", "verify_family", "is_stale", "collected_fingerprint", "merged_fingerprint",
+         "merge_collected", "read", "from_folder", "read_parquet")
 
 
 def walk(name: str) -> None:

@@ -122,14 +122,16 @@ def collected_fingerprint(family: str) -> dict[str, str]:
     return {path.stem: sha256_of(path) for path in sorted(collected_folder(family).glob("*.parquet"))}
 
 
-def is_stale(family: str, manifest: dict) -> bool:
-    """Whether the collected sets on disk differ from those merged into the family's stored build."""
-    merged = {name: entry["sha256"] for name, entry in manifest.get(MANIFEST_KEY, {}).items()}
-    return merged != collected_fingerprint(family)
+def merged_fingerprint(manifest: dict) -> dict[str, str]:
+    """Column name -> sha256 of the collected sets merged into a stored build (its manifest says)."""
+    return {name: entry["sha256"] for name, entry in manifest.get(MANIFEST_KEY, {}).items()}
 
 
-def merge_collected(spec: FamilySpec, table: pa.Table) -> tuple[pa.Table, dict]:
-    """``table`` with one column per collected set (NaN where unlabelled) and the manifest entries to add.
+def merge_collected(spec: FamilySpec, table: pa.Table,
+                    fingerprint: dict[str, str] | None = None) -> tuple[pa.Table, dict]:
+    """``table`` with one column per collected set (NaN where unlabelled) and the manifest entries to add
+    (``fingerprint``: :func:`collected_fingerprint` when the caller has just computed it, so no file is
+    hashed twice).
 
     The manifest entries are empty when the family has no collected sets, so such a family's build
     is exactly what it was before collected labels existed.
@@ -154,6 +156,7 @@ def merge_collected(spec: FamilySpec, table: pa.Table) -> tuple[pa.Table, dict]:
         values[[row_of[a] for a in labelled.arch_ids]] = labelled.values
         table = table.append_column(name, pa.array(values, mask=np.isnan(values)))
         labels[name] = labelled.column.as_manifest()
-        merged[name] = {"sha256": sha256_of(labelled.path), "n_labelled": len(labelled.arch_ids),
+        sha256 = fingerprint[name] if fingerprint and name in fingerprint else sha256_of(labelled.path)
+        merged[name] = {"sha256": sha256, "n_labelled": len(labelled.arch_ids),
                         "provenance": labelled.provenance}
     return table, {"labels": labels, MANIFEST_KEY: merged}

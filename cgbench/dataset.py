@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
-from .collected import MANIFEST_KEY, is_stale, merge_collected
+from .collected import MANIFEST_KEY, collected_fingerprint, merge_collected, merged_fingerprint
 from .errors import CgbenchError, InvalidInputError, UnknownNameError
 from .families import FamilySpec, family_spec, importer, list_families
 from .graph.model import ComputationGraph
@@ -72,6 +72,11 @@ def _build(spec: FamilySpec, folder: Path, force: bool, progress: bool, note: st
         with reading(folder):  # not in the instant a rebuild swaps its files in
             if is_built(folder):
                 return folder
+    return _construct(spec, folder, progress, note)
+
+
+def _construct(spec: FamilySpec, folder: Path, progress: bool, note: str = "") -> Path:
+    """Fetch, build and store the family in ``folder`` (it is not built, or a rebuild was asked for)."""
     if spec.import_command is not None:
         raise FamilyNotBuiltError(
             f"{spec.name} is built from files you bring (they are not public downloads); run `{spec.import_command}`")
@@ -81,7 +86,7 @@ def _build(spec: FamilySpec, folder: Path, force: bool, progress: bool, note: st
         with phase(f"{spec.name}: reading the raw files and composing the CGs"):
             table, found = spec.build(raw_paths, progress)
         table, collected = merge_collected(spec, table)
-        return store_family(spec, table, {**found, **collected})
+        return store_family(spec, table, {**found, **collected}, folder)
 
 
 def import_families(kind: str, path: Path, progress: bool = True) -> list[str]:
@@ -110,17 +115,19 @@ def refresh_collected_labels(name: str) -> Path:
     return _refresh(family)
 
 
-def _refresh(family: Family) -> Path:
+def _refresh(family: Family, fingerprint: dict[str, str] | None = None) -> Path:
     manifest = family.manifest
     table = family.table.drop_columns([c for c in manifest.get(MANIFEST_KEY, {}) if c in family.table.column_names])
-    table, collected = merge_collected(family.spec, table)
+    table, collected = merge_collected(family.spec, table, fingerprint)
     kept = {key: value for key, value in manifest.items() if key not in _COMPUTED_KEYS}
-    return store_family(family.spec, table, {**kept, **collected})
+    return store_family(family.spec, table, {**kept, **collected}, family.folder)
 
 
-def store_family(spec: FamilySpec, table: pa.Table, extra_manifest: dict | None = None) -> Path:
-    """Compute the standard splits of a built table and write the family version atomically."""
-    folder = family_folder(spec)
+def store_family(spec: FamilySpec, table: pa.Table, extra_manifest: dict | None = None,
+                 folder: Path | None = None) -> Path:
+    """Compute the standard splits of a built table and write the family version atomically (into
+    ``folder``, the family's folder when the caller has not resolved it already)."""
+    folder = family_folder(spec) if folder is None else folder
     hashes = np.asarray(table.column("wl_hash").to_pylist())
     target = None
     if spec.default_target is not None:
@@ -169,17 +176,23 @@ def load_families(names: Sequence[str], progress: bool = True) -> dict[str, Fami
 
 
 def _load(name: str, progress: bool, note: str) -> Family:
+    """One walk: resolve the spec and folder once; a built family is read and verified (and its collected
+    labels merged anew when they changed); an unbuilt one is built, then read without hashing again the
+    files the build hashed as it wrote them, and with the collected labels it has just merged."""
     spec = family_spec(name)
     folder = family_folder(spec)
     with reading(folder):
         family = Family.read(spec, folder) if is_built(folder) else None
     if family is None:
-        _build(spec, folder, False, progress, note)
-        family = Family.from_folder(spec, folder)
-    if is_stale(name, family.manifest):
+        _construct(spec, folder, progress, note)
+        with reading(folder):
+            return Family.read(spec, folder, verify=False)
+    fingerprint = collected_fingerprint(name)
+    if fingerprint != merged_fingerprint(family.manifest):
         with reporting(progress):
-            _refresh(family)
-        family = Family.from_folder(spec, folder)
+            _refresh(family, fingerprint)
+        with reading(folder):
+            family = Family.read(spec, folder, verify=False)
     return family
 
 
@@ -209,11 +222,13 @@ class Family:
             return cls.read(spec, folder)
 
     @classmethod
-    def read(cls, spec: FamilySpec, folder: Path) -> Family:
-        """:meth:`from_folder` for a caller that holds :func:`cgbench.storage.reading` on ``folder``."""
+    def read(cls, spec: FamilySpec, folder: Path, verify: bool = True) -> Family:
+        """:meth:`from_folder` for a caller that holds :func:`cgbench.storage.reading` on ``folder``
+        (``verify=False``: the caller has just written the files and hashed them on the way)."""
         rebuild = rebuild_command(spec)
         manifest = read_manifest(folder, spec.name, spec.version, rebuild)
-        verify_family(folder, manifest, rebuild)
+        if verify:
+            verify_family(folder, manifest, rebuild)
         try:
             table = read_parquet(folder / DATA_FILE)
             splits = splits_from_table(read_parquet(folder / SPLITS_FILE))

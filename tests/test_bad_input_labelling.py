@@ -178,5 +178,5 @@ def test_a_corrupted_plan_summary_or_failure_record_gives_a_clean_error(plan, cl
     failure = ResultStore(plan).failure_path(unit.unit_id)
     failure.write_text('{"unit_id": "x"}')
     line = cli_error("label", "status", plan.folder)
-    assert line.endswith(f"{failure} is not a failure record (it lacks ['family', 'error_type', 'message', "
+    assert line.endswith(f"{failure} is not a failure record (it lacks ['error_type', 'message', "
                          "'attempts', 'hostname', 'time']); delete it to retry the unit")
