@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from .errors import InvalidFileError, InvalidInputError
 from .families.base import FamilySpec, LabelColumn
 from .sources import cgbench_home, sha256_of
-from .storage import atomic_write
+from .storage import atomic_write, read_parquet_file
 
 COLUMN_KEY = b"cgbench.label_column"
 PROVENANCE_KEY = b"cgbench.provenance"
@@ -90,10 +90,8 @@ def read_collected(family: str) -> list[CollectedLabels]:
 
 
 def _read(path: Path) -> CollectedLabels:
-    try:
-        table = pq.read_table(path)
-    except pa.ArrowException as err:
-        raise InvalidFileError(f"{path} is not a readable collected label set ({err}); delete or replace it") from None
+    table = read_parquet_file(path, "collected label set", "delete it, or collect the plans again "
+                              "(`cgbench label collect PLAN`)")
     meta = table.schema.metadata or {}
     if COLUMN_KEY not in meta or PROVENANCE_KEY not in meta:
         raise InvalidFileError(f"{path} is not a collected label set (no label column metadata); delete or replace it")

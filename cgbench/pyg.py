@@ -25,7 +25,9 @@ Python (``benchmarks/bench_graph_batches.py`` measures both)::
 from __future__ import annotations
 
 import hashlib
+import pickle
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,8 @@ from torch_geometric.data import Batch, Data, InMemoryDataset
 
 from .graph.features import NODE_FEATURE_NAMES, node_features
 from .graph.vocab import CG_FORMAT_VERSION, OPS
+from .sources import sha256_of
+from .storage import atomic_write, atomic_write_text
 
 
 class CGDataset(InMemoryDataset):
@@ -122,20 +126,34 @@ class CGDataset(InMemoryDataset):
         return self.family.labels(self.target).astype(np.float32)
 
     def process(self) -> None:
-        """Turn the family's CSR arrays into PyG's collated tensors and save them (once per build and target)."""
+        """Turn the family's CSR arrays into PyG's collated tensors and save them (once per build and target).
+
+        The file holds plain tensors only (the data's dict and the slices), written atomically, so
+        :meth:`load` reads it with ``torch.load(weights_only=True)``: a cache file is never unpickled."""
         data, slices = self._collated()
         if self.pre_transform is not None:
             self._data, self.slices, self._data_list = data, slices, None
-            self.save([self.pre_transform(self.get(i)) for i in range(len(self))], self.processed_paths[0])
-            return
-        del data.num_nodes
-        torch.save((data.to_dict(), slices, Data), self.processed_paths[0])
+            data, slices = self.collate([self.pre_transform(self.get(i)) for i in range(len(self))])
+        else:
+            del data.num_nodes
+        path = Path(self.processed_paths[0])
+        atomic_write(path, lambda tmp: torch.save((data.to_dict(), slices), tmp))
+        atomic_write_text(_checksum_path(path), sha256_of(path))
 
     def load(self, path: str, data_cls=Data) -> None:
-        """Memory-map the processed tensors (no per-graph objects are made)."""
-        out = torch.load(path, mmap=True, weights_only=False)
+        """Memory-map the processed tensors (no per-graph objects are made) after checking their sha256. A
+        cache that cannot be read (damaged, or written by an older cgbench) is made again from the
+        family, and says so."""
+        try:
+            out = _read_cache(Path(path))
+        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, ValueError) as error:
+            print(f"the PyG cache {path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0]}); "
+                  f"making it again from {self.family.name}", file=sys.stderr)
+            Path(path).unlink(missing_ok=True)
+            self.process()
+            out = _read_cache(Path(path))
         data, self.slices = out[0], out[1]
-        self._data = data_cls.from_dict(data) if isinstance(data, dict) else data
+        self._data = data_cls.from_dict(data)
 
     def collated(self, indices: np.ndarray | Sequence[int] | None = None) -> CollatedGraphs:
         """Rows ``indices`` (all rows when None) in the collated layout, ready for :meth:`CollatedGraphs.batch`."""
@@ -143,6 +161,20 @@ class CGDataset(InMemoryDataset):
         everything = CollatedGraphs(op=data.op, x=data.x, edge_index=data.edge_index, node_ptr=self.slices["op"],
                                     edge_ptr=self.slices["edge_index"], flops=data.flops, y=data.y)
         return everything if indices is None else everything.select(_row_positions(indices, len(self)))
+
+
+def _checksum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _read_cache(path: Path):
+    """The processed tensors of ``path``, once its bytes match the sha256 written beside it."""
+    if not _checksum_path(path).is_file():
+        raise ValueError("no sha256 was written with it (an older cgbench wrote it)")
+    expected, actual = _checksum_path(path).read_text().strip(), sha256_of(path)
+    if actual != expected:
+        raise ValueError(f"its sha256 {actual[:16]}... is not the {expected[:16]}... written with it")
+    return torch.load(path, mmap=True, weights_only=True)
 
 
 def _row_positions(indices, n_rows: int) -> torch.Tensor:

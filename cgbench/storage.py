@@ -388,6 +388,23 @@ def read_parquet(path: Path, memory_map: bool = True) -> pa.Table:
     return pq.read_table(path, memory_map=memory_map)
 
 
+# What pyarrow raises on a damaged Parquet file: ArrowException (ArrowInvalid: a bad footer, ...) and
+# OSError (a codec on a damaged data page: "ZSTD decompression failed").
+PARQUET_ERRORS = (pa.ArrowException, OSError)
+
+
+def read_parquet_file(path: Path, what: str, remedy: str, **options) -> pa.Table:
+    """The Parquet file ``path`` (a ``what``), or one :class:`~cgbench.errors.InvalidFileError` naming it,
+    saying it is damaged and what to do (``remedy``) when its bytes do not decode."""
+    try:
+        return pq.read_table(path, **options)
+    except PARQUET_ERRORS as err:
+        if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
+        raise InvalidFileError(f"{path} is not a readable {what}: it is damaged or truncated "
+                               f"({type(err).__name__}: {str(err).splitlines()[0]}); {remedy}") from None
+
+
 # ---------------------------------------------------------------------------------------------
 # HDF5 export / import (CSR layout)
 
@@ -479,7 +496,19 @@ def _read_column(node) -> pa.Array:
 
 
 def import_hdf5(path: Path) -> tuple[pa.Table, dict]:
-    """The exact table and manifest an :func:`export_hdf5` file was written from."""
+    """The exact table and manifest an :func:`export_hdf5` file was written from (one
+    :class:`~cgbench.errors.InvalidFileError` naming the file when it is damaged or not such an export)."""
+    try:
+        return _import_hdf5(path)
+    except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError, pa.ArrowException) as err:
+        if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
+        raise InvalidFileError(f"{path} is not a readable cgbench HDF5 export: it is damaged, truncated or another "
+                               f"file ({type(err).__name__}: {str(err).splitlines()[0]}); export it again with "
+                               "`cgbench export FAMILY --format hdf5`") from None
+
+
+def _import_hdf5(path: Path) -> tuple[pa.Table, dict]:
     import h5py
 
     with h5py.File(path, "r") as f:

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from cgbench.dataset import Family
 from cgbench.errors import InvalidFileError
 from cgbench.families.space import SearchSpace
-from cgbench.storage import atomic_write
+from cgbench.storage import atomic_write, read_parquet_file
 
 from .proxies import get_proxy
 from .recipe import ProxyBatch, ProxyRecipe, random_batches
@@ -138,10 +138,10 @@ class ScoreFile:
     def read(self) -> pa.Table:
         if not self.path.exists():
             return SCHEMA.empty_table()
+        table = read_parquet_file(self.path, "score file", "delete it and score again")
         try:
-            table = pq.read_table(self.path)
             stored = json.loads((table.schema.metadata or {})[METADATA_KEY])
-        except (pa.ArrowException, KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        except (KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
             raise InvalidFileError(f"{self.path} is not a readable score file ({type(err).__name__}: {err}); "
                                    "delete it and score again") from None
         if not isinstance(stored, dict) or stored.get("recipe") != self.recipe.as_dict() \

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InvalidFileError, InvalidInputError, UnknownNameError, unknown_name
-from ..storage import atomic_write, atomic_write_text
+from ..storage import atomic_write, atomic_write_text, read_parquet_file
 from ..userfiles import read_json
 
 PLAN_FILE = "plan.parquet"
@@ -126,9 +126,10 @@ def read_plan_file(path: str | Path) -> tuple[pa.Table, dict[str, str], Path]:
     if not file.is_file():
         raise FileNotFoundError(f"{file} does not exist: {MADE_BY}")
     try:
-        table = pq.read_table(file)
-    except (pa.ArrowException, OSError) as err:
-        raise InvalidPlanError(f"{file} is not a readable Parquet plan (truncated or corrupted?): {err}") from None
+        table = read_parquet_file(file, "Parquet plan", "the plan is damaged: make it again into a new folder (its "
+                                  "results are kept in the old one's store) or restore the file")
+    except InvalidFileError as err:
+        raise InvalidPlanError(str(err)) from None
     return table, _read_metadata(table.schema, file), file
 
 
