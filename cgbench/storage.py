@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import io
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -83,10 +85,39 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+class DiskFullError(CgbenchError, OSError):
+    """A write ran out of disk space (or quota); nothing was replaced."""
+
+
+# torch.save reports a full disk as a RuntimeError without an errno; below this much free space there,
+# a failed write is taken for one that ran out of it.
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def is_disk_full(error: BaseException, folder: Path) -> bool:
+    """Whether a failed write into ``folder`` failed for want of space."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(error, RuntimeError) and shutil.disk_usage(folder).free < _NEARLY_FULL_BYTES
+
+
+def disk_full_error(path: Path, written: int, needed: int | None = None) -> DiskFullError:
+    """The one-line error of a write of ``path`` that filled its disk after ``written`` bytes (of ``needed``)."""
+    free = shutil.disk_usage(path.parent).free
+    of = f" of the {needed:,} it needs" if needed is not None else ""
+    error = DiskFullError(
+        f"no space left on the disk that holds {path.parent}: writing {path.name} stopped after {written:,} "
+        f"bytes{of}, with {free:,} bytes free there; make room there (or point CGBENCH_HOME or --out at another "
+        f"disk) and run the command again. Nothing was replaced: the previous {path.name}, if any, is as it was")
+    error.errno, error.written = errno.ENOSPC, written
+    return error
+
+
 def staged_file(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a new temporary file ``.<name>.*.tmp`` next to ``path``, flushed to disk.
 
-    The caller renames it into place (or removes it); if ``write`` fails, the file is removed. The file
+    The caller renames it into place (or removes it); if ``write`` fails, the file is removed, and a
+    write that filled the disk is a :class:`DiskFullError` saying where and how far it got. The file
     gets the mode a plainly created file would have (readable by others under umask 022).
     """
     path = Path(path)
@@ -96,7 +127,12 @@ def staged_file(path: Path, write: Callable[[Path], None]) -> Path:
     if blocking is not None:
         raise NotADirectoryError(f"{blocking} is a file, so {path} cannot be written")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        if is_disk_full(error, path.parent):
+            raise disk_full_error(path, 0) from None
+        raise
     os.close(fd)
     written = False
     try:
@@ -105,9 +141,15 @@ def staged_file(path: Path, write: Callable[[Path], None]) -> Path:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         written = True
+    except (OSError, RuntimeError) as error:
+        if is_disk_full(error, path.parent):
+            # Some writers (pyarrow) remove their partial file themselves.
+            size = os.path.getsize(tmp) if os.path.exists(tmp) else 0
+            raise disk_full_error(path, size) from None
+        raise
     finally:
         if not written:
-            os.unlink(tmp)
+            Path(tmp).unlink(missing_ok=True)
     return Path(tmp)
 
 
@@ -126,7 +168,15 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    write_bytes(path, text.encode())
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """:func:`atomic_write` of ``data``; on a full disk the error also says how much was needed."""
+    try:
+        atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    except DiskFullError as error:
+        raise disk_full_error(Path(path), error.written, needed=len(data)) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,32 +487,36 @@ def export_hdf5(table: pa.Table, manifest: dict, path: Path,
     text = h5py.string_dtype("utf-8")
     columns_of = {"shape": SHAPE_FIELDS, "attr": ATTR_FIELDS, "edges": ("src", "dst")}
 
-    def write(tmp: Path) -> None:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["manifest"] = json.dumps(manifest, sort_keys=True)
-            f.attrs["cgbench"] = json.dumps(family_metadata(manifest, table.column_names), sort_keys=True)
-            f.attrs["schema"] = table.schema.serialize().to_pybytes().hex()
-            f.create_dataset("vocab/op_names", data=np.array(OPS, dtype=object), dtype=text)
-            f["vocab"].attrs["cg_format"] = CG_FORMAT_VERSION
-            g = f.create_group("graphs")
-            for name in ("node_ptr", "edge_ptr", "op", "shape", "attr", "edges"):
-                g.create_dataset(name, data=getattr(graphs, name), compression="gzip", compression_opts=4)
-                if name in columns_of:
-                    g[name].attrs["columns"] = np.array(columns_of[name], dtype=object)
-            g["op"].attrs["names"] = "/vocab/op_names"
-            g["shape"].attrs["unit"] = docs["node_shape"]["unit"]
-            cols = f.create_group("columns")
-            for name in scalar_columns:
-                _write_column(cols, name, table.column(name).combine_chunks())
-                cols[name].attrs["description"] = docs[name]["description"]
-                cols[name].attrs["unit"] = docs[name]["unit"]
-            for split, parts in (splits or {}).items():
-                group = f.create_group(f"splits/{split}")
-                group.attrs["description"] = SPLIT_DOCS.get(split, "")
-                for part, rows in parts.items():
-                    group.create_dataset(part, data=np.asarray(rows, np.int64))
+    def build(f) -> None:
+        f.attrs["manifest"] = json.dumps(manifest, sort_keys=True)
+        f.attrs["cgbench"] = json.dumps(family_metadata(manifest, table.column_names), sort_keys=True)
+        f.attrs["schema"] = table.schema.serialize().to_pybytes().hex()
+        f.create_dataset("vocab/op_names", data=np.array(OPS, dtype=object), dtype=text)
+        f["vocab"].attrs["cg_format"] = CG_FORMAT_VERSION
+        g = f.create_group("graphs")
+        for name in ("node_ptr", "edge_ptr", "op", "shape", "attr", "edges"):
+            g.create_dataset(name, data=getattr(graphs, name), compression="gzip", compression_opts=4)
+            if name in columns_of:
+                g[name].attrs["columns"] = np.array(columns_of[name], dtype=object)
+        g["op"].attrs["names"] = "/vocab/op_names"
+        g["shape"].attrs["unit"] = docs["node_shape"]["unit"]
+        cols = f.create_group("columns")
+        for name in scalar_columns:
+            _write_column(cols, name, table.column(name).combine_chunks())
+            cols[name].attrs["description"] = docs[name]["description"]
+            cols[name].attrs["unit"] = docs[name]["unit"]
+        for split, parts in (splits or {}).items():
+            group = f.create_group(f"splits/{split}")
+            group.attrs["description"] = SPLIT_DOCS.get(split, "")
+            for part, rows in parts.items():
+                group.create_dataset(part, data=np.asarray(rows, np.int64))
 
-    atomic_write(Path(path), write)
+    # The file is made in memory and then written like any other file: HDF5's own writer crashes the
+    # process when the disk fills, and the size is known before the first byte reaches the disk.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        build(f)
+    write_bytes(Path(path), buffer.getvalue())
 
 
 def _write_column(group, name: str, column: pa.Array) -> None:

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from . import __version__ as CGBENCH_VERSION
 from .errors import InvalidFileError, InvalidInputError
-from .storage import atomic_write
+from .storage import write_bytes
 from .tasks import TRACKS, Run, get_track
 from .userfiles import MAX_FILE_BYTES, decode_text, gunzip, parse_json, read_bytes
 
@@ -418,7 +418,7 @@ def write_submission(path: str | Path, method: MethodInfo, runs: Iterable[Run], 
     if path.name.endswith(GZIP_SUFFIX):
         # mtime=0: the same submission gives the same bytes.
         data = gzip.compress(data, compresslevel=9, mtime=0)
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    write_bytes(path, data)
     return path
 
 

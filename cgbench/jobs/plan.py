@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InvalidFileError, InvalidInputError, UnknownNameError, unknown_name
-from ..storage import atomic_write, atomic_write_text, read_parquet_file
+from ..storage import atomic_write_text, read_parquet_file, write_bytes
 from ..userfiles import read_json
 
 PLAN_FILE = "plan.parquet"
@@ -112,7 +112,7 @@ def write_plan_file(folder: Path, kind: str, table: pa.Table, metadata: dict[str
                 f"{folder} already holds a different plan; choose another --out folder or delete it "
                 "(its results belong to that plan)")
         return
-    atomic_write(file, lambda tmp: tmp.write_bytes(content))
+    write_bytes(file, content)
     atomic_write_text(Path(folder) / PLAN_SUMMARY, json.dumps(
         {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "kind": kind, **summary}, indent=2))
 

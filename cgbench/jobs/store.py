@@ -39,7 +39,7 @@ from pathlib import Path
 
 from .. import __version__ as cgbench_version
 from ..errors import InvalidFileError
-from ..storage import atomic_write_text, fsync_folder
+from ..storage import atomic_write_text, disk_full_error, fsync_folder, is_disk_full
 from ..userfiles import read_json
 
 STALE_TMP_SECONDS = 300.0
@@ -143,13 +143,10 @@ class ResultStore:
         path = self.result_path(unit_id)
         if path.exists():
             raise ResultExistsError(f"unit {unit_id} already has a result ({path}); a unit gets exactly one")
-        text = json.dumps(result, indent=2, sort_keys=True)
+        data = json.dumps(result, indent=2, sort_keys=True).encode()
         fd, tmp = tempfile.mkstemp(dir=self.results_dir, prefix=f".{unit_id}.json.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
+            _write_all(fd, data, path, self.results_dir)
             try:
                 os.link(tmp, path)
             except FileExistsError:
@@ -182,6 +179,21 @@ class ResultStore:
         if missing:
             raise InvalidFileError(f"{path} is not a failure record (it lacks {missing}); delete it to retry the unit")
         return record
+
+
+def _write_all(fd: int, data: bytes, path: Path, folder: Path) -> None:
+    """Write ``data`` to the open descriptor, fsync and close it; a full disk is a DiskFullError for ``path``."""
+    written = 0
+    try:
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+    except OSError as error:
+        if is_disk_full(error, folder):
+            raise disk_full_error(path, written, needed=len(data)) from None
+        raise
+    finally:
+        os.close(fd)
 
 
 @dataclass
