@@ -129,6 +129,12 @@ class BenchmarkPlan(PlanLayout):
     def failures_dir(self) -> Path:
         return self.out / "store" / "failures"
 
+    @property
+    def launch_lock(self) -> Path:
+        """One benchmark at a time writes into ``OUT``'s store (its plans may share runs)."""
+        self.out.joinpath("store").mkdir(parents=True, exist_ok=True)
+        return self.out / "store" / ".launch.lock"
+
     @classmethod
     def load(cls, path: str | Path) -> BenchmarkPlan:
         table, meta, file = read_plan_file(path)

@@ -43,7 +43,7 @@ def make_protocol(args: argparse.Namespace) -> proto.Protocol:
 def run_plan(plan, args: argparse.Namespace) -> None:
     """Run the plan's missing units: in this process (one local worker), on local worker processes, or as
     a SLURM job array; every way publishes into the same store, so a relaunch runs only what is missing."""
-    from cgbench.jobs.worker import WorkerOptions, run_units
+    from cgbench.jobs.worker import WorkerOptions, launched, run_units
 
     options = WorkerOptions(device=args.device, threads=args.threads, progress=not args.no_progress)
     if args.backend == "submitit":
@@ -60,7 +60,8 @@ def run_plan(plan, args: argparse.Namespace) -> None:
                               progress=not args.no_progress)
         print(report.summary())
     else:
-        run_units(plan, options=options)
+        with launched(plan):
+            run_units(plan, options=options)
 
 
 def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, submissions: Path | None,

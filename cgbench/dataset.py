@@ -27,7 +27,7 @@ from .metadata import CITATION, annotate_table, dataset_description, licence_sum
 from .progress import phase, reporting
 from .sources import cgbench_home, fetch
 from .splits import PARTS, fewshot_split, splits_from_table, splits_to_table, standard_splits
-from .storage import (DATA_FILE, MANIFEST_FILE, SPLITS_FILE, FamilyIntegrityError, GraphTable, is_built,
+from .storage import (DATA_FILE, MANIFEST_FILE, SPLITS_FILE, FamilyIntegrityError, GraphTable, building, is_built,
                       read_manifest, read_parquet, reading, verify_family, write_family)
 
 __all__ = ["Family", "FamilyNotBuiltError", "build_family", "family_column", "family_folder", "import_families",
@@ -72,11 +72,21 @@ def _build(spec: FamilySpec, folder: Path, force: bool, progress: bool, note: st
         with reading(folder):  # not in the instant a rebuild swaps its files in
             if is_built(folder):
                 return folder
-    return _construct(spec, folder, progress, note)
+    return _construct(spec, folder, progress, note, force)
 
 
-def _construct(spec: FamilySpec, folder: Path, progress: bool, note: str = "") -> Path:
-    """Fetch, build and store the family in ``folder`` (it is not built, or a rebuild was asked for)."""
+def _construct(spec: FamilySpec, folder: Path, progress: bool, note: str = "", force: bool = False) -> Path:
+    """Fetch, build and store the family in ``folder`` (it is not built, or a rebuild was asked for).
+
+    One build of a family at a time: a process that finds another building it waits for that build
+    (``building``) and, unless a rebuild was asked for, uses it instead of building again."""
+    with building(folder):
+        if not force and is_built(folder):
+            return folder
+        return _compose_and_store(spec, folder, progress, note)
+
+
+def _compose_and_store(spec: FamilySpec, folder: Path, progress: bool, note: str) -> Path:
     if spec.import_command is not None:
         raise FamilyNotBuiltError(
             f"{spec.name} is built from files you bring (they are not public downloads); run `{spec.import_command}`")

@@ -54,7 +54,7 @@ FAMILY_FILES = (DATA_FILE, SPLITS_FILE)
 # What every manifest holds; a manifest without one of these keys was not written by cgbench.
 MANIFEST_KEYS = ("family", "version", "files", "n_archs", "labels", "default_target", "splits", "cg_format")
 GRAPH_COLUMNS = ("node_op", "node_shape", "node_attr", "edge_src", "edge_dst")
-_READ_LOCK, _GATE_LOCK, _WRITE_LOCK = ".read.lock", ".gate.lock", ".write.lock"
+_READ_LOCK, _GATE_LOCK, _WRITE_LOCK, _BUILD_LOCK = ".read.lock", ".gate.lock", ".write.lock", ".build.lock"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # A manifest is a few kilobytes; a larger one is not cgbench's.
 _MAX_MANIFEST_BYTES = 16 * 2**20
@@ -312,6 +312,15 @@ def reading(folder: Path) -> Iterator[None]:
     finally:
         if fd is not None:
             os.close(fd)
+
+
+@contextmanager
+def building(folder: Path) -> Iterator[None]:
+    """Hold while building a family into ``folder``: a second builder waits here for the first."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _flock(folder / _BUILD_LOCK, exclusive=True):
+        yield
 
 
 def is_built(folder: Path) -> bool:

@@ -27,7 +27,7 @@ import pyarrow as pa
 from ..plugins import import_object
 from .plan import InvalidPlanError, PlanLayout, plan_created, read_plan_file, require_metadata, stable_id, write_plan_file
 from .store import ResultStore, now_iso, run_context
-from .worker import WorkerOptions, run_units
+from .worker import WorkerOptions, launched, run_units
 
 COLUMNS = ("unit_id", "name", "function", "arguments")
 
@@ -110,7 +110,8 @@ def run_callables(calls: Mapping[str, tuple[Callable, Sequence]], folder: Path, 
     options = WorkerOptions(threads=1, progress=progress)
     started = time.perf_counter()
     if workers == 1:
-        run_units(plan, options=options)
+        with launched(plan):
+            run_units(plan, options=options)
     else:
         print(local.launch(plan, options=options, workers=workers, progress=progress).summary())
     store = ResultStore(plan)

@@ -88,6 +88,11 @@ class PlanLayout:
             raise UnknownNameError(f"plan {self.folder} has no unit {unit_id!r}")
         return self.units_by_id[unit_id]
 
+    @property
+    def launch_lock(self) -> Path:
+        """The lock one launch holds while its workers run (``cgbench.jobs.worker.hold_plan``)."""
+        return self.folder / ".launch.lock"
+
     def checkpoint_path(self, unit_id: str) -> Path:
         return self.checkpoints_dir / f"{unit_id}.pt"
 

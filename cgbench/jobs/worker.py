@@ -24,18 +24,20 @@ Command line (used by the local backend): ``python -m cgbench.jobs.worker PLAN -
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable, Hashable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from tqdm import tqdm
 
+from ..errors import CgbenchError
 from ..userfiles import read_text
 from .plan import load_plan
 from .store import ResultExistsError, ResultStore
@@ -112,6 +114,37 @@ def claim(claims: Path, plan, group: list) -> bool:
     except FileExistsError:
         return False
     return True
+
+
+class PlanBusyError(CgbenchError, RuntimeError):
+    """Another launch of the plan is running on this machine."""
+
+
+@contextmanager
+def launched(plan) -> Iterator[int]:
+    """Hold the plan's launch lock for the block (see :func:`hold_plan`); yields its descriptor, which
+    worker processes started inside the block inherit."""
+    fd = hold_plan(plan)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def hold_plan(plan) -> int:
+    """An open descriptor holding the plan's launch lock (``plan.launch_lock``; ``flock``, exclusive, not
+    waiting): one launch of a plan (of a store, for kinds whose plans share one) at a time on a machine. Worker processes inherit it, so the lock lasts while any of them runs;
+    a second launch meanwhile is a :class:`PlanBusyError` instead of a second crew on the same units."""
+    path = plan.launch_lock
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise PlanBusyError(f"another launch of {plan.folder} is running on this machine (its workers hold {path}); "
+                            "wait for it (`cgbench label status PLAN` follows it) or stop it, then launch again") \
+            from None
+    return fd
 
 
 def run_units(plan, unit_ids: Sequence[str] | None = None, options: WorkerOptions = DEFAULT_OPTIONS,

@@ -14,6 +14,9 @@ Choices:
   the next group of units nobody has claimed (:func:`cgbench.jobs.worker.claim`), so a worker that
   drew short units takes more of them and the launch ends when the work does, not when the unluckiest
   fixed share does.
+- One launch of a plan at a time on a machine: the launcher takes the plan's launch lock and the workers
+  inherit it (:func:`cgbench.jobs.worker.hold_plan`), so a second launch while they run is refused with
+  a clear message instead of a second crew duplicating their work.
 - With ``wait`` the launcher stays, shows a tqdm bar of finished units (polling the store) and
   returns the exit codes; without it the workers are started in their own sessions and outlive
   the launcher.
@@ -33,7 +36,7 @@ from tqdm import tqdm
 
 from ...errors import CgbenchError, InvalidInputError
 from ..store import ResultStore
-from ..worker import DEFAULT_OPTIONS, WorkerOptions
+from ..worker import DEFAULT_OPTIONS, WorkerOptions, launched
 from . import LaunchReport
 
 DEVICES = ("cpu", "cuda")
@@ -78,12 +81,13 @@ def launch(plan, *, options: WorkerOptions = DEFAULT_OPTIONS, devices: str = "cp
     run_dir = plan.logs_dir / f"local-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     if not pending:
         return LaunchReport("local", (), 0, 0, run_dir, () if wait else None)
-    (run_dir / "claims").mkdir(parents=True)
-    units_file = run_dir / "pending.units"
-    units_file.write_text("".join(f"{u.unit_id}\n" for u in pending))
-    n_tasks = min(len(slots), len(pending))
-    processes = [_start(plan, units_file, slots[i], run_dir / f"worker-{i}.log", options, detach=not wait)
-                 for i in range(n_tasks)]
+    with launched(plan) as lock:  # the workers inherit it: it is held while any of them runs
+        (run_dir / "claims").mkdir(parents=True)
+        units_file = run_dir / "pending.units"
+        units_file.write_text("".join(f"{u.unit_id}\n" for u in pending))
+        n_tasks = min(len(slots), len(pending))
+        processes = [_start(plan, units_file, slots[i], run_dir / f"worker-{i}.log", options, lock,
+                            detach=not wait) for i in range(n_tasks)]
     job_ids = tuple(str(p.pid) for p in processes)
     if not wait:
         return LaunchReport("local", job_ids, n_tasks, len(pending), run_dir)
@@ -91,7 +95,7 @@ def launch(plan, *, options: WorkerOptions = DEFAULT_OPTIONS, devices: str = "cp
     return LaunchReport("local", job_ids, n_tasks, len(pending), run_dir, returncodes)
 
 
-def _start(plan, units_file: Path, slot: tuple[str | None, str], log_path: Path, options: WorkerOptions,
+def _start(plan, units_file: Path, slot: tuple[str | None, str], log_path: Path, options: WorkerOptions, lock: int,
            detach: bool) -> subprocess.Popen:
     gpu, device = slot
     command = [sys.executable, "-m", "cgbench.jobs.worker", str(plan.folder), "--units-file", str(units_file),
@@ -100,7 +104,8 @@ def _start(plan, units_file: Path, slot: tuple[str | None, str], log_path: Path,
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     with open(log_path, "ab") as log:
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=detach)
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=detach,
+                                pass_fds=(lock,))
 
 
 def _wait(processes: list[subprocess.Popen], store: ResultStore, unit_ids: set[str], progress: bool) -> tuple[int, ...]:
