@@ -26,6 +26,7 @@ from cgbench.submission import SUBMISSION_SUFFIXES, InvalidSubmissionError, Meth
 from cgbench.tasks import TRACKS, Anchor, SeedAggregate, anchors_for, get_track, track_rank
 
 from . import SHIPPED_SUBMISSIONS
+from .overview import method_colours, overview_html, overview_markdown, overviews
 from .validate import FamilyLoader, ValidatedSubmission, cached_loader, validate_submission
 
 HTML_FILE, MARKDOWN_FILE = "index.html", "leaderboard.md"
@@ -63,6 +64,9 @@ METRIC_COLUMNS = (
     MetricColumn("mae", "MAE", "lower", "mean absolute error, in the target's unit", True),
     MetricColumn("mape", "MAPE %", "lower", "mean absolute percentage error", True),
 )
+# The columns a detail table shows at first; the others fold in (a checkbox unfolds them), so a table fits
+# a 1,400-pixel window.
+MAIN_METRICS = ("spearman", "spearman_beyond_flops", "spearman_gain_over_flops", "kendall")
 GLOSSARY_EXTRA = (
     ("FLOPs ρ", "Spearman ρ of ranking the same rows by FLOPs alone (larger FLOPs = larger value): the "
                 "trivial baseline every score is set beside"),
@@ -263,19 +267,70 @@ def glossary() -> list[tuple[str, str]]:
 # HTML
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table.leaderboard { border-collapse: collapse; margin-bottom: 2em; font-size: 13px; }
-table.leaderboard th, table.leaderboard td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1340px; }
+table.leaderboard, table.overview { border-collapse: collapse; margin-bottom: 1.2em; font-size: 13px; }
+table.leaderboard th, table.leaderboard td, table.overview th, table.overview td {
+  border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
 table.leaderboard td { white-space: nowrap; }
-table.leaderboard td.text, table.leaderboard th.text { text-align: left; }
+table.leaderboard td.text, table.leaderboard th.text, table.overview td.text { text-align: left; white-space: normal; }
+table.leaderboard td.text { max-width: 240px; }
 table.leaderboard th { background: #f0f0f0; cursor: pointer; user-select: none; }
 table.leaderboard th[aria-sort="ascending"]::after { content: " ▲"; }
 table.leaderboard th[aria-sort="descending"]::after { content: " ▼"; }
 table.leaderboard tbody tr:nth-child(odd) { background: #fafafa; }
+table.leaderboard:not(.all-columns) .extra { display: none; }
+table.overview th { background: #f0f0f0; font-weight: normal; }
+table.overview tfoot td { font-style: italic; color: #444; }
+.swatch { display: inline-block; width: 9px; height: 9px; margin-right: 5px; border-radius: 50%; }
+svg.overview-plot { display: block; max-width: 1200px; margin-bottom: 1.5em; }
+#controls { position: sticky; top: 0; background: #fff; padding: 6px 0; border-bottom: 1px solid #ddd; }
+#controls label { margin-right: 1.2em; }
+section.detail[hidden] { display: none; }
+details#overview > summary { cursor: pointer; } details#overview > summary h2 { display: inline; }
 .rejected { color: #a00; }
 .context { font-size: 13px; color: #444; margin: 0 0 0.6em 0; padding-left: 1.2em; }
 .badge { display: inline-block; padding: 0 4px; border-radius: 3px; background: #e8eef7; font-size: 12px; }
 dl.glossary dt { font-weight: bold; } dl.glossary dd { margin: 0 0 0.4em 1.5em; }
+"""
+
+# The controls: a detail table is shown when it matches every chosen filter. A link ending in
+# "#show=track:KEY,family:KEY,target:KEY,columns:all,overview:closed" sets those controls on load (a
+# shareable view; the overview is a <details> a reader folds),
+# through the same change events a reader's choice fires; the rendering test drives the handlers that
+# way in a headless browser. After layout, <html data-scroll-width> records the page's widest extent.
+CONTROL_SCRIPT = """
+(function () {
+  var selects = Array.prototype.slice.call(document.querySelectorAll("#controls select"));
+  var columns = document.getElementById("all-columns");
+  function apply() {
+    var shown = 0;
+    document.querySelectorAll("section.detail").forEach(function (section) {
+      var match = selects.every(function (s) {
+        return !s.value || section.getAttribute("data-" + s.getAttribute("data-filter")) === s.value;
+      });
+      section.hidden = !match;
+      if (match) shown += 1;
+    });
+    document.querySelectorAll("table.leaderboard").forEach(function (t) {
+      t.classList.toggle("all-columns", columns.checked);
+    });
+    document.getElementById("shown-count").textContent = shown + " table(s)";
+  }
+  selects.forEach(function (s) { s.addEventListener("change", apply); });
+  if (columns) columns.addEventListener("change", apply);
+  var chosen = /^#show=(.+)$/.exec(window.location.hash);
+  if (chosen) {
+    decodeURIComponent(chosen[1]).split(",").forEach(function (pair) {
+      var parts = pair.split(":");
+      if (parts[0] === "columns") { columns.checked = parts[1] === "all"; columns.dispatchEvent(new Event("change")); }
+      if (parts[0] === "overview") { document.getElementById("overview").open = parts[1] !== "closed"; }
+      var select = document.getElementById(parts[0] + "-select");
+      if (select) { select.value = parts[1]; select.dispatchEvent(new Event("change")); }
+    });
+  }
+  if (selects.length) apply();
+  document.documentElement.setAttribute("data-scroll-width", document.documentElement.scrollWidth);
+})();
 """
 
 # Sorting by header click. Missing values (n/a) always sort last. A link ending in
@@ -336,42 +391,69 @@ def _sort_value(value: float) -> str:
     return "" if math.isnan(value) else repr(value)
 
 
-def _html_header(key: str, title: str, kind: str, better: str, sorted_by: str | None = None) -> str:
+def _html_header(key: str, title: str, kind: str, better: str, sorted_by: str | None = None,
+                 extra: bool = False) -> str:
     aria = f' aria-sort="{sorted_by}"' if sorted_by else ""
-    css = ' class="text"' if kind == "text" else ""
+    classes = " ".join(c for c in ("text" if kind == "text" else "", "extra" if extra else "") if c)
+    css = f' class="{classes}"' if classes else ""
     return (f'<th data-key="{_e(key)}" data-type="{kind}" data-better="{better}"{css}{aria} '
             f'title="click to sort">{_e(title)}</th>')
+
+
+def _folded(key: str) -> str:
+    """The class attribute of a cell of a folded column (empty for the main metrics)."""
+    return "" if key in MAIN_METRICS else ' class="extra"'
 
 
 def _html_table(key: TableKey, entries: list[Entry], context: TableContext) -> str:
     columns = metric_columns(entries)
     headers = [_html_header("method", "Method", "text", "lower")]
-    headers += [_html_header(c.key, c.title, "number", c.better, "descending" if c.key == "spearman" else None)
-                for c in columns]
+    headers += [_html_header(c.key, c.title, "number", c.better, "descending" if c.key == "spearman" else None,
+                             extra=c.key not in MAIN_METRICS) for c in columns]
     headers += [_html_header("seeds", "Seeds", "number", "higher"),
                 _html_header("protocol", "Protocol", "text", "lower"),
                 _html_header("training", "Training labels", "text", "lower"),
-                _html_header("n_parameters", "Parameters", "number", "lower"),
-                _html_header("hardware", "Hardware", "text", "lower"),
-                _html_header("code", "Code", "text", "lower")]
+                _html_header("n_parameters", "Parameters", "number", "lower", extra=True),
+                _html_header("hardware", "Hardware", "text", "lower", extra=True),
+                _html_header("code", "Code", "text", "lower", extra=True)]
     rows = []
     for entry in entries:
         method, summary = entry.method, entry.summary
         cells = [f'<td class="text" title="{_e(method.description)}">{_e(method.name)}</td>']
-        cells += [f'<td data-sort-value="{_sort_value(summary.mean.get(c.key, math.nan) if entry.shows(c) else math.nan)}">'
+        cells += [f'<td{_folded(c.key)} data-sort-value="'
+                  f'{_sort_value(summary.mean.get(c.key, math.nan) if entry.shows(c) else math.nan)}">'
                   f'{_e(cell_text(entry, c))}</td>' for c in columns]
         cells += [f"<td>{len(summary.seeds)}</td>",
                   f'<td class="text"><span class="badge">{_e(method.protocol.badge())}</span></td>',
                   f'<td class="text">{_e(training_status(summary.track, summary.family, summary.trained_on))}</td>',
-                  f'<td data-sort-value="{method.n_parameters}">{method.n_parameters:,}</td>',
-                  f'<td class="text">{_e(method.hardware)}</td>',
-                  f'<td class="text"><a href="{_e(method.code_url)}">code</a></td>']
+                  f'<td class="extra" data-sort-value="{method.n_parameters}">{method.n_parameters:,}</td>',
+                  f'<td class="text extra">{_e(method.hardware)}</td>',
+                  f'<td class="text extra"><a href="{_e(method.code_url)}">code</a></td>']
         rows.append(f'<tr data-method="{_e(method.name)}">' + "".join(cells) + "</tr>")
     ident = table_id(*key)
     notes = "".join(f"<li>{_e(line)}</li>" for line in context_lines(context))
-    return (f'<h2 id="{_e(ident)}">{_e(table_title(*key))}</h2>\n<ul class="context">{notes}</ul>\n'
+    track, family, target = key
+    return (f'<section class="detail" data-track="{_e(track)}" data-family="{_e(family)}" data-target="{_e(target)}">'
+            f'<h2 id="{_e(ident)}">{_e(table_title(*key))}</h2>\n<ul class="context">{notes}</ul>\n'
             f'<table class="leaderboard" id="table-{_e(ident)}" data-sorted-by="spearman descending">\n'
-            f"<thead><tr>{''.join(headers)}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>")
+            f"<thead><tr>{''.join(headers)}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
+            "</section>")
+
+
+def _html_controls(board: Board) -> str:
+    """Which detail tables to show: a track, a family and a target, and whether to unfold every column."""
+    def options(name: str, values: list[str], label: str) -> str:
+        items = "".join(f'<option value="{_e(v)}">{_e(v)}</option>' for v in values)
+        return (f'<label>{label} <select id="{name}-select" data-filter="{name}"><option value="">all</option>'
+                f"{items}</select></label>")
+
+    keys = list(board.tables)
+    tracks = [t for t in TRACKS if any(k[0] == t for k in keys)]
+    return ('<div id="controls">' + options("track", tracks, "Track")
+            + options("family", sorted({k[1] for k in keys}), "Family")
+            + options("target", sorted({k[2] for k in keys}), "Target")
+            + '<label><input type="checkbox" id="all-columns"> every metric column</label>'
+            + '<span id="shown-count"></span></div>')
 
 
 def _html_rejected(rejected: list[Rejected]) -> str:
@@ -383,27 +465,34 @@ def _html_rejected(rejected: list[Rejected]) -> str:
 
 
 def render_html(board: Board) -> str:
-    contents = "".join(f'<li><a href="#{_e(table_id(*k))}">{_e(table_title(*k))}</a></li>' for k in board.tables)
     tables = "\n".join(_html_table(k, entries, board.context[k]) for k, entries in board.tables.items())
     terms = "".join(f"<dt>{_e(term)}</dt><dd>{_e(meaning)}</dd>" for term, meaning in glossary())
-    body = (f"<nav><ul>{contents}</ul></nav>\n{tables}" if board.tables
-            else '<p id="empty">No valid submissions yet.</p>')
+    colours = method_colours(board)
+    glance = "".join(overview_html(item, colours) for item in overviews(board))
+    body = (f'<details id="overview" open><summary><h2>At a glance</h2></summary><p class="context">Mean Spearman ρ '
+            "over seeds per method and table (✓: above the FLOPs ranking by more than seed noise, a one-sided "
+            "t-test at 5%); the FLOPs ranking and the label-noise ceiling of the same rows below; avg rank over "
+            "the track's tables. In the pictures: each method's mean with its seed spread, FLOPs as a black "
+            f"tick, the ceiling dashed.</p>{glance}</details>\n<h2>Tables</h2>{_html_controls(board)}\n{tables}"
+            if board.tables else '<p id="empty">No valid submissions yet.</p>')
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width">
 <title>cgbench leaderboard</title>
 <style>{STYLE}</style>
 </head>
 <body>
 <h1>cgbench leaderboard</h1>
 <p>Metrics are recomputed from each submission's predictions on the test part (mean ± sample std over
-seeds). Click a column header to sort; click again to reverse.</p>
+seeds). Choose a track, family and target to see their tables; click a column header to sort, again to
+reverse.</p>
 {body}
 {_html_rejected(board.rejected)}
 <section id="glossary"><h2>Glossary</h2><dl class="glossary">{terms}</dl></section>
 <footer id="version"><p>cgbench {_e(CGBENCH_VERSION)}; each table names its family's data version and sha256.</p></footer>
-<script>{SORT_SCRIPT}</script>
+<script>{SORT_SCRIPT}{CONTROL_SCRIPT}</script>
 </body>
 </html>
 """
@@ -452,6 +541,11 @@ def render_markdown(board: Board) -> str:
              ""]
     if not board.tables:
         lines += ["No valid submissions yet.", ""]
+    else:
+        lines += ["## At a glance", "", "Mean Spearman ρ over seeds (✓: above the FLOPs ranking by more than seed "
+                  "noise); the FLOPs ranking and the label-noise ceiling of the same rows below.", ""]
+        for item in overviews(board):
+            lines += overview_markdown(item)
     for key, entries in board.tables.items():
         lines += _markdown_table(key, entries, board.context[key])
     if board.rejected:

@@ -140,6 +140,7 @@ class _Tables(HTMLParser):
         super().__init__()
         self.headers, self.cells, self.sorted_by = {}, {}, {}
         self._table = self._cell = None
+        self._skipped = False
 
     @property
     def rows(self):
@@ -147,10 +148,14 @@ class _Tables(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag == "table":
+        if tag == "table" and attrs.get("class") != "leaderboard":
+            self._skipped = True  # the overview's matrices: read by overview tests
+        elif tag == "table":
             self._table = attrs["id"]
             self.headers[self._table], self.cells[self._table] = [], []
             self.sorted_by[self._table] = attrs.get("data-sorted-by")
+        elif self._skipped:
+            return
         elif tag == "th" and self._table and "data-key" in attrs:
             self.headers[self._table].append(attrs["data-key"])
         elif tag == "tr" and "data-method" in attrs:
@@ -163,7 +168,9 @@ class _Tables(HTMLParser):
             self._cell += data
 
     def handle_endtag(self, tag):
-        if tag == "td" and self._cell is not None:
+        if self._skipped:
+            self._skipped = tag != "table"
+        elif tag == "td" and self._cell is not None:
             self.cells[self._table][-1][1].append(self._cell.strip())
             self._cell = None
         elif tag == "table":
@@ -240,7 +247,7 @@ def test_error_metrics_are_hidden_for_rank_predictions_and_rank_tracks(rendered,
     for method in ("params", "inverted_flops", "shifted_noisy_label"):
         shown = cell(parsed, IN_FAMILY_TABLE, method, "mae")
         assert float(shown.split(" ± ")[0]) == pytest.approx(mae[method], rel=1e-3), method
-    assert re.search(r'<td data-sort-value="">—</td>', rendered.html_path.read_text())
+    assert re.search(r'<td class="extra" data-sort-value="">—</td>', rendered.html_path.read_text())
     lofo = f"table-lofo_zero_shot-nb201-{NB201_TARGET}"
     assert "mae" not in parsed.headers[lofo] and "mape" not in parsed.headers[lofo]
     assert "spearman" in parsed.headers[lofo]
@@ -398,3 +405,103 @@ def test_empty_folder_renders_a_page_saying_so(tmp_path):
     assert "No valid submissions yet." in report.html_path.read_text()
     assert "No valid submissions yet." in report.markdown_path.read_text()
     assert report.accepted == [] and report.rejected == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The page at a glance: the overview, the controls, the width, the weight
+
+
+class _Shown(HTMLParser):
+    """Per detail section (track, family, target): whether it is hidden; and the root's data-scroll-width."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections, self.scroll_width, self.all_columns = {}, None, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "html":
+            self.scroll_width = int(attrs["data-scroll-width"]) if "data-scroll-width" in attrs else None
+        elif tag == "section" and attrs.get("class") == "detail":
+            key = (attrs["data-track"], attrs["data-family"], attrs["data-target"])
+            self.sections[key] = "hidden" not in attrs
+        elif tag == "table" and "leaderboard" in (attrs.get("class") or ""):
+            self.all_columns.append("all-columns" in attrs["class"])
+
+
+def shown(page, tmp_path, fragment="", width=1400):
+    parser = _Shown()
+    parser.feed(chromium(tmp_path, f"--window-size={width},900", "--dump-dom", page.as_uri() + fragment))
+    return parser
+
+
+def test_the_overview_leads_with_a_matrix_and_a_picture_per_track(rendered, validated):
+    page = rendered.html_path.read_text()
+    assert page.index('<details id="overview" open>') < page.index('class="detail"'), "the overview comes first"
+    for track in ("in_family", "gennape_zero_shot", "gennape_few_shot", "lofo_zero_shot"):
+        assert f'id="overview-{track}"' in page
+    assert page.count('<svg class="overview-plot"') == 4
+    matrix = page[page.index('id="overview-in_family"'):page.index("</table>", page.index('id="overview-in_family"'))]
+    assert "FLOPs ranking" in matrix and "label-noise ceiling" in matrix and "beats FLOPs" in matrix
+    spearman = means(validated, "spearman")
+    assert f'{spearman["params"]:.3f}' in matrix
+    rows = re.findall(r'<tr data-method="([a-z_]+)">', matrix)
+    assert sorted(rows) == sorted(spearman), "every method has a row of the matrix"
+    assert not re.search(r"<script src|<link |@import|url\(http", page), "no external script, style or font"
+    markdown = rendered.markdown_path.read_text()
+    assert markdown.index("## At a glance") < markdown.index("## In-family · nb101")
+    assert "| *FLOPs ranking* |" in markdown
+
+
+def test_controls_choose_the_tables_shown(rendered, tmp_path):
+    everything = shown(rendered.html_path, tmp_path)
+    assert len(everything.sections) == len(TABLES) and all(everything.sections.values())
+    lofo = shown(rendered.html_path, tmp_path, "#show=track:lofo_zero_shot")
+    assert [k for k, visible in lofo.sections.items() if visible] == [("lofo_zero_shot", "nb201", NB201_TARGET)]
+    nb201 = shown(rendered.html_path, tmp_path, "#show=track:in_family,family:nb201")
+    assert {k for k, visible in nb201.sections.items() if visible} == {
+        ("in_family", "nb201", NB201_TARGET), ("in_family", "nb201", NB201_OTHER_TARGET)}
+    one_target = shown(rendered.html_path, tmp_path, f"#show=family:nb201,target:{NB201_OTHER_TARGET}")
+    assert [k for k, visible in one_target.sections.items() if visible] == [
+        ("in_family", "nb201", NB201_OTHER_TARGET)]
+    assert not any(everything.all_columns)
+    assert all(shown(rendered.html_path, tmp_path, "#show=columns:all").all_columns)
+
+
+def test_the_page_fits_a_1400_pixel_window(rendered, tmp_path):
+    assert shown(rendered.html_path, tmp_path).scroll_width <= 1400
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    for name, fragment in (("overview", ""), ("detail", "#show=track:in_family,family:nb201,overview:closed")):
+        shot = tmp_path / f"{name}.png"
+        chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,1000", "--hide-scrollbars",
+                 rendered.html_path.as_uri() + fragment)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+        shutil.copyfile(shot, artifacts / f"leaderboard-{name}.png")
+
+
+def test_twenty_methods_on_every_table_stay_under_two_megabytes():
+    """The shipped board's shape (every track of the default families) with 20 methods on each table."""
+    from leaderboard.render import Board, TableContext, render_html
+
+    keys = [(t, f, "target_a") for t in ("in_family", "gennape_zero_shot", "gennape_few_shot", "lofo_zero_shot")
+            for f in ("nb201", "nb101", "nasbench_macro", "ofa_mbv3", "tnb101_micro", "tnb101_macro", "nb301", "fbnet")]
+    keys += [(f"device_transfer_k{k}", "nb201", f"lat_device_{d}_ms") for k in (0, 10, 20) for d in range(6)]
+    metrics = [c.key for c in METRIC_COLUMNS]
+    tables, context = {}, {}
+    for i, key in enumerate(keys):
+        entries = []
+        for m in range(20):
+            method = MethodInfo(name=f"method_{m:02d}", description="a method with a description of some length " * 3,
+                                code_url=f"https://example.org/method/{m}", hardware="x86_64 CPU, 2 cores",
+                                n_parameters=12345, scale="target",
+                                protocol=ProtocolInfo("reference", 300, "eval_every=100, max_steps=3000, patience=10"))
+            values = {k: 0.5 + 0.01 * m - 0.001 * i for k in metrics}
+            summary = SeedAggregate(*key, trained_on=(key[1],), seeds=(0, 1, 2, 3, 4), n_test=1563,
+                                    mean={**values, "flops_spearman": 0.7}, std={k: 0.01 for k in metrics}, n_train=300)
+            entries.append(Entry(method, summary))
+        tables[key] = entries
+        context[key] = TableContext(anchors=[], noise_ceiling=None, flops_spearman=0.7, n_test=1563,
+                                    family_version="1.2", data_sha256="ab" * 32)
+    page = render_html(Board(tables, context, [], []))
+    assert len(page.encode()) < 2 * 2**20, f"{len(page.encode()):,} bytes"
