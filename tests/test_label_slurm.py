@@ -12,7 +12,8 @@ array of 2 tasks with 2 units each. Once each task has checkpointed its first un
   delay (about two minutes) with ``scontrol update StartTime=now``, and the requeued task resumes
   its unit from the checkpoint and finishes both.
 
-Launching the plan again submits only task 0's two units, and they finish. The store then holds
+A second launch while the array runs is refused. Launching the plan again once both tasks have ended
+submits only task 0's two units, and they finish. The store then holds
 one result per unit, no partial files, no failure records and no checkpoints.
 """
 
@@ -28,7 +29,7 @@ import submitit
 
 from cgbench.jobs.backends import slurm
 from cgbench.jobs.store import ResultStore
-from cgbench.jobs.worker import WorkerOptions
+from cgbench.jobs.worker import PlanBusyError, WorkerOptions
 from labeling.plan import make_plan
 from labeling.recipe import get_recipe
 
@@ -98,6 +99,10 @@ def test_killed_and_preempted_tasks_end_with_exactly_one_result_per_unit(slurm_c
     report = slurm.launch(plan, options=options, array_parallelism=N_TASKS, timeout_min=30, progress=False)
     assert (report.backend, report.n_tasks, report.n_units, len(report.job_ids)) == ("submitit", 2, 4, 2)
     killed_task, preempted_task = report.job_ids
+    # A second launch while the array runs is refused, naming the array; it submits nothing.
+    with pytest.raises(PlanBusyError, match=rf"array job {killed_task.split('_')[0]} of .* is still queued or "
+                                            r"running on the cluster"):
+        slurm.launch(plan, options=options, array_parallelism=N_TASKS, timeout_min=30, progress=False)
     first_of = {task: plan.units[index].unit_id for index, task in enumerate(report.job_ids)}
     second_of = {task: plan.units[index + N_TASKS].unit_id for index, task in enumerate(report.job_ids)}
 

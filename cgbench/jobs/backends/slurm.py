@@ -19,6 +19,10 @@ Choices:
   (cancelled, killed, node lost) loses at most the epoch in flight: launching the plan again submits
   a new array for whatever is still pending. Requeued jobs wait for SLURM's requeue delay (about two
   minutes in Slurm 22.05) before they can start again.
+- A launch records its array's task ids (``slurm/launched``). A second launch while any of them is
+  pending, running or requeued on the cluster is a :class:`~cgbench.jobs.worker.PlanBusyError`
+  naming the array (``squeue``/``scancel`` it), not a second array on the same units; two launches
+  from one machine at once are serialised by the plan's launch lock.
 - One array task runs its units one after another on one device: ``cuda:0`` with
   ``gpus_per_node=1`` (SLURM sets ``CUDA_VISIBLE_DEVICES`` to the allocated GPU), else ``cpu``. More
   GPUs means more array tasks, not more GPUs per task, so ``gpus_per_node`` is 0 or 1. torch uses
@@ -46,14 +50,19 @@ from submitit.core.utils import UncompletedJobError
 from tqdm import tqdm
 
 from ...errors import InvalidInputError
+from ...storage import atomic_write_text
 from ..plan import load_plan
 from ..store import ResultStore
-from ..worker import DEFAULT_OPTIONS, WorkerOptions, run_units, shard_groups
+from ..worker import DEFAULT_OPTIONS, PlanBusyError, WorkerOptions, launched, run_units, shard_groups
 from . import LaunchReport
 
 BACKEND = "submitit"
 MAX_TIMEOUT_REQUEUES = 20
 POLL_SECONDS = 2.0
+LAUNCHED_FILE = "launched"
+# SLURM states of a task that may still run units (sacct's names; REQUEUED: waiting to start again).
+ACTIVE_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD",
+                           "REQUEUE_FED", "RESIZING", "SUSPENDED"})
 
 
 class ShardTask(submitit.helpers.Checkpointable):
@@ -129,12 +138,32 @@ def launch(plan, *, options: WorkerOptions = DEFAULT_OPTIONS, array_parallelism:
                              partition=partition, gpus_per_node=gpus_per_node, cpus_per_task=cpus_per_task)
     data_root = None if options.data_root is None else str(Path(options.data_root).resolve())
     task = ShardTask(str(plan.folder), replace(options, device=device, data_root=data_root))
-    jobs = executor.map_array(task, list(range(len(shards))), shards)
-    job_ids = tuple(job.job_id for job in jobs)
+    with launched(plan):
+        refuse_while_active(log_dir)
+        jobs = executor.map_array(task, list(range(len(shards))), shards)
+        job_ids = tuple(job.job_id for job in jobs)
+        atomic_write_text(log_dir / LAUNCHED_FILE, "".join(f"{job_id}\n" for job_id in job_ids))
     if not wait:
         return LaunchReport(BACKEND, job_ids, len(shards), len(pending), log_dir)
     returncodes = wait_for_jobs(jobs, store, {unit.unit_id for unit in pending}, progress)
     return LaunchReport(BACKEND, job_ids, len(shards), len(pending), log_dir, returncodes)
+
+
+def refuse_while_active(log_dir: Path) -> None:
+    """A :class:`PlanBusyError` if a task of the plan's last array may still run units on the cluster."""
+    path = log_dir / LAUNCHED_FILE
+    if not path.is_file():
+        return
+    jobs = [submitit.SlurmJob(log_dir, job_id) for job_id in path.read_text().split()]
+    if not jobs:
+        return
+    jobs[0].watcher.update()  # one sacct call answers for every task of the array
+    active = [job.job_id for job in jobs if job.state in ACTIVE_STATES]
+    if active:
+        array = active[0].split("_")[0]
+        raise PlanBusyError(f"array job {array} of {log_dir.parent} is still queued or running on the cluster "
+                            f"(tasks {', '.join(active)}); wait for it (`squeue -j {array}`) or cancel it "
+                            f"(`scancel {array}`), then launch again")
 
 
 def wait_for_jobs(jobs: Sequence[submitit.Job], store: ResultStore, unit_ids: set[str],
