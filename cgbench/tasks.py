@@ -25,7 +25,9 @@ Tracks, in order (``TRACKS``; ``cgbench tracks`` prints them):
 
 Every transfer track runs five seeds by default. A run's ``trained_on`` declares the families
 whose labels it used; :func:`training_problem` checks it against the track's rule (the
-leaderboard refuses runs that break it). A run is keyed by (track, family, target, seed).
+leaderboard refuses runs that break it). ``trained_on: []`` is a **training-free** run (a
+zero-cost proxy, FLOPs): it used no label of any family, so it breaks no track's rule and is
+valid on every track. A run is keyed by (track, family, target, seed).
 """
 
 from __future__ import annotations
@@ -92,8 +94,9 @@ class Track:
         return self.name != "in_family"
 
     def training_problem(self, family: str, trained_on: Sequence[str]) -> str | None:
-        """What is wrong with a run of this track on ``family`` that trained on ``trained_on`` (None: nothing)."""
-        return self.rule(family, tuple(trained_on))
+        """What is wrong with a run of this track on ``family`` that trained on ``trained_on`` (None: nothing).
+        A training-free run (no family) uses no label the track could forbid."""
+        return self.rule(family, tuple(trained_on)) if trained_on else None
 
 
 def family_group(name: str) -> str:
@@ -130,8 +133,6 @@ def _gennape_few_shot_rule(family: str, trained_on: tuple[str, ...]) -> str | No
 
 
 def _lofo_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
-    if not trained_on:
-        return "a lofo_zero_shot run trains on at least one other family"
     held_out = family_group(family)
     same = [name for name in trained_on if family_group(name) == held_out]
     if same:
