@@ -265,9 +265,13 @@ class MadeRun:
 
 
 def takes_device(predictor: type[Predictor]) -> bool:
-    """Whether the predictor's constructor takes ``device`` (graph networks do; rules and trees do not)."""
-    parameters = inspect.signature(predictor).parameters.values()
-    return any(p.name == "device" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    """Whether the predictor's constructor takes ``device`` (graph networks do; rules and trees do not).
+
+    A constructor's ``**options`` pass ``device`` on only when a constructor above it names it, so the
+    classes of the method resolution order are asked, not the ``**`` alone (graf_anchored's
+    ``**graf_options`` end in GRAF's, which has no device)."""
+    return any("device" in inspect.signature(cls.__init__).parameters
+               for cls in predictor.__mro__ if "__init__" in vars(cls))
 
 
 def predictor_device(device: str | None) -> str:

@@ -671,3 +671,16 @@ def test_zc_ranker_learns_and_scores_missing_rows(families):
     free.fit([TrainingSet(macro, split["train"][:300], macro.default_target)], seed=0)
     evaluator = Evaluator(macro, "random", "test")
     assert evaluator.eval(free.predict(macro, evaluator.indices))["spearman"] > 0.3
+
+
+def test_the_device_goes_to_the_constructors_that_take_it_and_to_no_other():
+    """graf_anchored's ``**graf_options`` end in GRAF's constructor, which has no device: the reference
+    runs of graf_anchored once failed on every unit with ``unexpected keyword argument 'device'``."""
+    from baselines.predictors import make_predictor, predictor_class
+
+    taking = {name for name in ("gin", "gennape", "gennape_notf", "gennape_head", "graf", "graf_anchored",
+                                "zc_ranker", "flops") if proto.takes_device(predictor_class(name))}
+    assert taking == {"gin", "gennape", "gennape_notf", "gennape_head", "zc_ranker"}
+    maker = proto.RunMaker(proto.Protocol.reference(), {}, device="cpu")
+    assert maker.new_predictor("graf_anchored").name == "graf_anchored"
+    assert make_predictor("gennape_notf", device="cpu").device == torch.device("cpu")
