@@ -84,6 +84,8 @@ class Track:
     label_scale: str
     # (family, trained_on) -> what is wrong with trained_on, or None.
     rule: Callable[[str, tuple[str, ...]], str | None] = field(repr=False, compare=False)
+    # family -> why the track does not score it (None: it does), whatever the run trained on.
+    scores: Callable[[str], str | None] = field(default=lambda _family: None, repr=False, compare=False)
     # Where a run's training rows come from (cgbench.problems.TRAINING_ROWS): "own", "gennape_source",
     # "other_spaces", "other_devices".
     sources: str = "own"
@@ -96,7 +98,7 @@ class Track:
     def training_problem(self, family: str, trained_on: Sequence[str]) -> str | None:
         """What is wrong with a run of this track on ``family`` that trained on ``trained_on`` (None: nothing).
         A training-free run (no family) uses no label the track could forbid."""
-        return self.rule(family, tuple(trained_on)) if trained_on else None
+        return self.scores(family) or (self.rule(family, tuple(trained_on)) if trained_on else None)
 
 
 def family_group(name: str) -> str:
@@ -111,25 +113,29 @@ def _in_family_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
     return None
 
 
-def _gennape_source_problem(family: str, source: str) -> str | None:
+def _gennape_scores(family: str) -> str | None:
+    if family_group(family) == family_group(GENNAPE_SOURCES[0]):
+        return f"{family} is NAS-Bench-101 itself: the GENNAPE tracks score the other families"
+    return None
+
+
+def _gennape_source_problem(source: str) -> str | None:
     if source not in GENNAPE_SOURCES:
         return f"the GENNAPE tracks train on NAS-Bench-101 ({' or '.join(GENNAPE_SOURCES)}), not {source!r}"
-    if family_group(family) == family_group(source):
-        return f"{family} is NAS-Bench-101 itself: the GENNAPE tracks score the other families"
     return None
 
 
 def _gennape_zero_shot_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
     if len(trained_on) != 1:
         return f"a gennape_zero_shot run trains on one NAS-Bench-101 family, got {list(trained_on)}"
-    return _gennape_source_problem(family, trained_on[0])
+    return _gennape_source_problem(trained_on[0])
 
 
 def _gennape_few_shot_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
     if len(trained_on) != 2 or trained_on[1] != family:
         return (f"a gennape_few_shot run trains on [NAS-Bench-101, {family!r}] (the source, then the "
                 f"{GENNAPE_SHOTS} fine-tuning rows), got {list(trained_on)}")
-    return _gennape_source_problem(family, trained_on[0])
+    return _gennape_source_problem(trained_on[0])
 
 
 def _lofo_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
@@ -141,9 +147,13 @@ def _lofo_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
     return None
 
 
-def _device_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
+def _device_scores(family: str) -> str | None:
     if family not in HELD_OUT_DEVICES:
         return f"{family} has no device-transfer task (families with one: {', '.join(HELD_OUT_DEVICES)})"
+    return None
+
+
+def _device_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
     if trained_on != (family,):
         return f"a device-transfer run trains on latencies of {family} itself: trained_on must be [{family!r}]"
     return None
@@ -154,7 +164,7 @@ def _device_track(shots: int) -> Track:
         f"device_transfer_k{shots}", f"Device transfer, {shots} shots",
         f"latency on a device held out of training (HELP's meta-test devices), from the other devices' "
         f"latencies{f' and {shots} labelled rows of the held-out device' if shots else ' only'}",
-        "random", "latency", shots, "target", _device_rule, sources="other_devices")
+        "random", "latency", shots, "target", _device_rule, _device_scores, sources="other_devices")
 
 
 TRACKS: dict[str, Track] = {track.name: track for track in (
@@ -162,10 +172,10 @@ TRACKS: dict[str, Track] = {track.name: track for track in (
           "random", "default", 0, "target", _in_family_rule),
     Track("gennape_zero_shot", "GENNAPE zero-shot (NB-101 source)",
           "train on NAS-Bench-101 (deduplicated), score a family never seen", "random", "accuracy", 0, "target",
-          _gennape_zero_shot_rule, sources="gennape_source"),
+          _gennape_zero_shot_rule, _gennape_scores, sources="gennape_source"),
     Track("gennape_few_shot", f"GENNAPE few-shot (NB-101 + {GENNAPE_SHOTS} rows)",
           f"the NB-101 model fine-tuned on {GENNAPE_SHOTS} rows of the family (fewshot50 split)", "fewshot50",
-          "accuracy", GENNAPE_SHOTS, "target", _gennape_few_shot_rule, sources="gennape_source"),
+          "accuracy", GENNAPE_SHOTS, "target", _gennape_few_shot_rule, _gennape_scores, sources="gennape_source"),
     Track("lofo_zero_shot", "Leave one search space out (zero-shot)",
           f"train on every other search space's labelled families ({LABEL_NORMALISATION}), score the held-out one",
           "random", "accuracy", 0, "rank", _lofo_rule, sources="other_spaces"),
