@@ -225,17 +225,17 @@ class Coverage:
         """The protocol's families with an accuracy target: the pool leave-one-out runs train on."""
         return accuracy_families(self.protocol.families, self.families)
 
-    def specs(self, method: str) -> list[RunSpec]:
+    def specs(self, method: str, kind: type[Predictor] | None = None) -> list[RunSpec]:
         """Every run of ``method``: seed by seed, tracks in the task's order; none of a (family, target) the
-        method cannot score (:meth:`left_out` says why)."""
+        method cannot score (:meth:`left_out` says why; ``kind``: its class, default the registered one)."""
         tracks = [t for t in TRACKS if t in self.protocol.tracks]
-        left_out = self.left_out(method)
+        left_out = self.left_out(method, kind)
         return [RunSpec(method, track, name, target, seed) for seed in self.protocol.seeds for track in tracks
                 for name, target in self.targets(track) if (name, target) not in left_out]
 
-    def left_out(self, method: str) -> dict[tuple[str, str], str]:
+    def left_out(self, method: str, kind: type[Predictor] | None = None) -> dict[tuple[str, str], str]:
         """(family, target) -> why ``method`` cannot score it (its ``cannot_predict``), over every track."""
-        predictor = predictor_class(method)
+        predictor = kind or predictor_class(method)
         pairs = dict.fromkeys(pair for track in self.protocol.tracks for pair in self.targets(track))
         reasons = {pair: predictor.cannot_predict(self.families[pair[0]], pair[1]) for pair in pairs}
         return {pair: reason for pair, reason in reasons.items() if reason is not None}
@@ -375,10 +375,13 @@ class MethodRunner:
         self.method, self.protocol = method, protocol
         self.maker = RunMaker(protocol, families, factory, device)
         self.plan = self.maker.coverage
+        # A factory of the caller's own may make an unregistered predictor; it is taken to score every family.
+        self.kind = predictor_class(method) if factory is make_predictor else Predictor
 
     def runs(self, progress: bool = True) -> list[ScoredRun]:
         """Every run, the runs that share a fit one after another (as a worker takes them)."""
-        specs = [spec for group in grouped(self.plan.specs(self.method), lambda spec: spec.fit_key) for spec in group]
+        specs = [spec for group in grouped(self.plan.specs(self.method, self.kind), lambda spec: spec.fit_key)
+                 for spec in group]
         return [self.maker.score(self.maker.make(spec).run)
                 for spec in tqdm(specs, desc=self.method, unit="run", disable=not progress)]
 
