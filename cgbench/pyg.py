@@ -39,7 +39,7 @@ from torch_geometric.data import Batch, Data, InMemoryDataset
 from .graph.features import NODE_FEATURE_NAMES, node_features
 from .graph.vocab import CG_FORMAT_VERSION, OPS
 from .sources import sha256_of
-from .storage import atomic_write, atomic_write_text
+from .storage import atomic_write, atomic_write_text, making
 
 
 class CGDataset(InMemoryDataset):
@@ -60,8 +60,11 @@ class CGDataset(InMemoryDataset):
         self.target = target or family.default_target
         if self.target is not None:
             family.labels(self.target)  # an unknown target fails here, with the family's list
-        super().__init__(str(Path(family.folder) / "pyg"), transform, pre_transform, log=False)
-        self.load(self.processed_paths[0])
+        root = Path(family.folder) / "pyg"
+        # Worker processes of one benchmark open the same view at once; one makes it, the others wait.
+        with making(root):
+            super().__init__(str(root), transform, pre_transform, log=False)
+            self.load(self.processed_paths[0])
 
     @property
     def target_info(self) -> dict | None:

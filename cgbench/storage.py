@@ -54,7 +54,7 @@ FAMILY_FILES = (DATA_FILE, SPLITS_FILE)
 # What every manifest holds; a manifest without one of these keys was not written by cgbench.
 MANIFEST_KEYS = ("family", "version", "files", "n_archs", "labels", "default_target", "splits", "cg_format")
 GRAPH_COLUMNS = ("node_op", "node_shape", "node_attr", "edge_src", "edge_dst")
-_READ_LOCK, _GATE_LOCK, _WRITE_LOCK, _BUILD_LOCK = ".read.lock", ".gate.lock", ".write.lock", ".build.lock"
+_READ_LOCK, _GATE_LOCK, _WRITE_LOCK, _BUILD_LOCK, _MAKE_LOCK = ".read.lock", ".gate.lock", ".write.lock", ".build.lock", ".make.lock"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # A manifest is a few kilobytes; a larger one is not cgbench's.
 _MAX_MANIFEST_BYTES = 16 * 2**20
@@ -320,6 +320,16 @@ def building(folder: Path) -> Iterator[None]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with _flock(folder / _BUILD_LOCK, exclusive=True):
+        yield
+
+
+@contextmanager
+def making(folder: Path) -> Iterator[None]:
+    """Hold while reading or making a derived cache in ``folder`` (a PyG view): whoever finds it missing or
+    damaged makes it again while the others wait, and nobody reads it half made or deletes it under a reader."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _flock(folder / _MAKE_LOCK, exclusive=True):
         yield
 
 

@@ -67,6 +67,28 @@ def test_a_forced_rebuild_while_another_process_reads(cgbench_home, tmp_path):
                          for out, _ in reads), reads
 
 
+def test_two_processes_open_a_pyg_view_whose_cache_must_be_made_again(cgbench_home, tmp_path):
+    """Two workers of one benchmark once both found a PyG cache without its sha256 (an older cgbench's):
+    one deleted it while the other read it, and a unit failed on FileNotFoundError. Now one makes it
+    again while the other waits, and both read the same graphs."""
+    from cgbench import load_family
+
+    family = load_family("nasbench_macro", progress=False)
+    family.to_pyg()
+    home = tmp_path / "home"
+    shutil.copytree(family.folder, home / "families" / "nasbench_macro" / family.folder.name)
+    [checksum] = (home / "families").glob("nasbench_macro/*/pyg/processed/*.pt.sha256")
+    checksum.unlink()
+    code = ("from cgbench import load_family; view = load_family('nasbench_macro', progress=False).to_pyg(); "
+            "print(len(view), int(view.collated().op.sum()))")
+    opens = [python(code, home) for _ in range(2)]
+    outputs = [p.communicate(timeout=600) for p in opens]
+    assert [p.returncode for p in opens] == [0, 0], [err for _, err in outputs]
+    assert outputs[0][0] == outputs[1][0] and outputs[0][0].split()[0] == "6561"
+    assert sum(err.count("making it again") for _, err in outputs) == 1, outputs
+    assert checksum.is_file()
+
+
 def test_two_launches_of_one_plan(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
