@@ -464,6 +464,27 @@ NONE_FREE_NB201 = ("GENNAPE's NB-201 set (the 4,096 cells without a 'none' edge;
 # The publications score NB-201's CIFAR-10 accuracy after 200 epochs; cgbench's CIFAR-10 label of it.
 NB201_C10 = "c10_valid_acc_200ep"
 
+HELP_SOURCE = "Lee et al., HELP, NeurIPS 2021 (HayeonLee/HELP README: NB-201 table 3, FBNet table 2)"
+# HELP scores the 1,000 architectures after its training pool less the 10% fastest and the 10% slowest on
+# the device (loader.py; benchmarks/help_rows.py scores cgbench's methods on the same rows).
+HELP_QUERY_START = {"nb201": 900, "fbnet": 4000}
+HELP_10_SHOT = {
+    ("nb201", "lat_titanrtx_bs256_ms"): 0.987, ("nb201", "lat_gold6226_ms"): 0.989, ("nb201", "lat_pixel2_ms"): 0.802,
+    ("nb201", "lat_raspi4_ms"): 0.890, ("nb201", "lat_eyeriss_ms"): 0.940, ("nb201", "lat_fpga_ms"): 0.985,
+    ("fbnet", "lat_raspi4_ms"): 0.887, ("fbnet", "lat_eyeriss_ms"): 0.943, ("fbnet", "lat_fpga_ms"): 0.892,
+}
+HELP_FLOPS = {
+    ("nb201", "lat_titanrtx_bs256_ms"): 0.950, ("nb201", "lat_gold6226_ms"): 0.826, ("nb201", "lat_pixel2_ms"): 0.765,
+    ("nb201", "lat_raspi4_ms"): 0.846, ("nb201", "lat_eyeriss_ms"): 0.437, ("nb201", "lat_fpga_ms"): 0.900,
+}
+
+
+def _help_subset(family: str) -> str:
+    start = HELP_QUERY_START[family]
+    return (f"HELP's rows: {family} indices {start:,}-{start + 999:,} less the 10% fastest and the 10% slowest on "
+            f"the device (800), not cgbench's test part; one draw of 10 shots from indices 0-{start - 1:,}")
+
+
 PUBLISHED_ANCHORS: tuple[Anchor, ...] = (
     Anchor("gennape_zero_shot", "nb201", NB201_C10, "GENNAPE pretrained on NB-101, zero-shot on NB-201", 0.815,
            "Mills et al., GENNAPE, AAAI-23 (NB-201 CIFAR-10 test accuracy)", NONE_FREE_NB201),
@@ -477,6 +498,10 @@ PUBLISHED_ANCHORS: tuple[Anchor, ...] = (
            "Abdelfattah et al. 2021; Krishnakumar et al. 2022 (NAS-Bench-Suite-Zero)"),
     Anchor("in_family", "nb201", NB201_C10, "NASWOT alone on NB-201 CIFAR-10 (a training-free rule)", 0.79,
            "Mellor et al. 2021; Krishnakumar et al. 2022 (NAS-Bench-Suite-Zero)"),
+    *(Anchor("device_transfer_k10", family, device, "HELP, 10 shots of the held-out device", value, HELP_SOURCE,
+             _help_subset(family)) for (family, device), value in HELP_10_SHOT.items()),
+    *(Anchor("device_transfer_k10", family, device, "FLOPs as HELP's table lists it (a training-free rule)", value,
+             HELP_SOURCE, _help_subset(family)) for (family, device), value in HELP_FLOPS.items()),
 )
 
 

@@ -250,7 +250,11 @@ def test_anchors_are_published_numbers_for_their_track_family_and_target():
     assert [a.spearman for a in anchors_for("gennape_few_shot", "nb201", c10)] == [0.910]
     assert anchors_for("lofo_zero_shot", "nb201", c10) == [] == anchors_for("gennape_zero_shot", "nasbench_macro", c10)
     assert anchors_for("in_family", "nb201", "c100_valid_acc_200ep") == []  # another label, another table
-    assert {a.target for a in tasks.PUBLISHED_ANCHORS} <= {label.name for label in family_spec("nb201").labels}
+    for anchor in tasks.PUBLISHED_ANCHORS:
+        assert anchor.target in {label.name for label in family_spec(anchor.family).labels}, anchor
+    help_eyeriss = anchors_for("device_transfer_k10", "nb201", "lat_eyeriss_ms")
+    assert [a.spearman for a in help_eyeriss] == [0.940, 0.437] and "indices 900-1,899" in help_eyeriss[0].subset
+    assert [a.spearman for a in anchors_for("device_transfer_k10", "fbnet", "lat_fpga_ms")] == [0.892]
 
 
 # ---------------------------------------------------------------------------------------------
