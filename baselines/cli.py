@@ -155,9 +155,9 @@ def _left_out_lines(methods, coverage) -> list[str]:
     """The (family, target) pairs each method cannot score, with its reason (no run, no submission row)."""
     lines = []
     for method in methods:
-        by_family = {family: reason for (family, _), reason in coverage.left_out(method).items()}
-        if by_family:
-            lines.append(f"not scored by {method}: " + "; ".join(f"{f} ({r})" for f, r in by_family.items()))
+        left_out = coverage.left_out(method)
+        if left_out:
+            lines.append(f"not scored by {method}: " + "; ".join(f"{f} {t} ({r})" for (f, t), r in left_out.items()))
     return lines
 
 

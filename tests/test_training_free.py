@@ -59,7 +59,7 @@ def test_a_proxy_runs_as_a_method_with_no_training_rows_and_its_own_recipe(bench
     from leaderboard.validate import validate_submission
 
     out, printed = benchmark
-    assert "not scored by zcp_epe_nas: nb101 (its recipe feeds CIFAR-10 images, and CGBENCH_CIFAR10" in printed
+    assert "not scored by zcp_epe_nas: nb101 c10_val_acc_108ep (its recipe feeds CIFAR-10 images, and CGBENCH_CIFAR10" in printed
     assert "no submission for zcp_epe_nas" in printed
     for method in ("zcp_params", "suite_zero_snip"):
         document = _submission(out, method)
