@@ -36,6 +36,7 @@ from cgbench.jobs.store import ResultStore, run_context
 from cgbench.jobs.worker import WorkerOptions
 from cgbench.tasks import Run
 
+from .predictors import predictor_class
 from .protocol import Coverage, Protocol, RunMaker, RunSpec, hardware
 
 BENCHMARK_KIND = "benchmark"
@@ -116,6 +117,9 @@ class BenchmarkPlan(PlanLayout):
     created: str
     # method -> {"reference": "path/to/file.py:Class", "sha256": ...} for predictors outside the package
     plugins: dict[str, dict]
+    # Methods that read no label (zero-cost proxies): their runs of one family and seed share a worker,
+    # which scores each row once and lets every track read the score.
+    training_free: tuple[str, ...] = ()
 
     @property
     def out(self) -> Path:
@@ -145,6 +149,7 @@ class BenchmarkPlan(PlanLayout):
             protocol = protocol_from_dict(json.loads(meta["protocol"]))
             versions = json.loads(meta["family_versions"])
             plugins = json.loads(meta.get("plugins", "{}"))
+            training_free = tuple(json.loads(meta.get("training_free", "[]")))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise InvalidPlanError(f"{file}: its protocol metadata is not a benchmark protocol: {error}") from None
         missing = [c for c in UNIT_COLUMNS if c not in table.column_names]
@@ -155,7 +160,7 @@ class BenchmarkPlan(PlanLayout):
             if unit.unit_id != unit_key(unit.spec, protocol, versions, plugins):
                 raise InvalidPlanError(f"{file}: unit {unit.unit_id} ({unit.spec.label()}) does not match its "
                                        "protocol: the plan was edited after it was made")
-        return cls(file.parent, protocol, versions, units, plan_created(file.parent), plugins)
+        return cls(file.parent, protocol, versions, units, plan_created(file.parent), plugins, training_free)
 
     def describe(self) -> str:
         methods = sorted({u.method for u in self.units})
@@ -165,6 +170,8 @@ class BenchmarkPlan(PlanLayout):
         return self.unit(unit_id).spec.label()
 
     def group_key(self, unit: BenchmarkUnit) -> tuple:
+        if unit.method in self.training_free:
+            return unit.method, "training_free", unit.family, unit.seed
         return unit.spec.fit_key
 
     def result_line(self, record: dict) -> str:
@@ -231,6 +238,7 @@ def make_benchmark_plan(out: Path, protocol: Protocol, methods: list[str], famil
     ``plugins``: {method: "path/to/file.py:Class"} of the methods that are a user's predictors."""
     versions = {name: family.data_sha256 for name, family in sorted(families.items())}
     records = {method: plugin_record(reference) for method, reference in sorted((plugins or {}).items())}
+    training_free = [method for method in methods if not predictor_class(method).uses_labels]
     coverage = Coverage(protocol, families)
     specs = [spec for method in methods for spec in coverage.specs(method)]
     units = [BenchmarkUnit(unit_key(spec, protocol, versions, records), *asdict(spec).values()) for spec in specs]
@@ -240,7 +248,7 @@ def make_benchmark_plan(out: Path, protocol: Protocol, methods: list[str], famil
     write_plan_file(folder, BENCHMARK_KIND, table, {
         "protocol": json.dumps(protocol_record(protocol), sort_keys=True),
         "family_versions": json.dumps(versions, sort_keys=True), "plugins": json.dumps(records, sort_keys=True),
-        "cgbench_version": cgbench_version,
+        "training_free": json.dumps(training_free), "cgbench_version": cgbench_version,
     }, {"methods": methods, "protocol": protocol_record(protocol), "plugins": records, "n_units": len(units)})
     return BenchmarkPlan.load(folder)
 

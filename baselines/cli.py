@@ -89,7 +89,8 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
     results = {m: aggregate(method_runs) for m, method_runs in runs.items() if method_runs}
     failed = {m: [u for u in collected.missing if u.method == m] for m in methods}
     out.mkdir(parents=True, exist_ok=True)
-    text = "\n".join([*protocol.cap_lines(methods), *_notes(methods, records, failed, plan), "",
+    text = "\n".join([*protocol.cap_lines(methods), *_notes(methods, records, failed, plan),
+                      *_left_out_lines(methods, proto.Coverage(protocol, families)), "",
                       results_table(results), "", *goal_lines(results), "",
                       *anchor_lines(results, gennape_set_scores(records, families))])
     print(text)
@@ -101,6 +102,8 @@ def run_benchmark(methods: Sequence[str], protocol: proto.Protocol, out: Path, s
     for method in methods:
         if submissions is not None and runs[method] and not failed[method]:
             _submit(submissions, method, runs[method], records[method], families, protocol, args.code_url)
+        elif not runs[method] and not failed[method]:
+            print(f"no submission for {method}: it can score none of the protocol's families (see 'not scored')")
     print(f"wall time: {time.perf_counter() - started:.1f} s")
     if any(failed.values()):
         raise SystemExit(f"{sum(map(len, failed.values()))} runs failed; their errors are in {plan.failures_dir} "
@@ -134,7 +137,7 @@ def _notes(methods, records: dict, failed: dict, plan) -> list[str]:
     from baselines.predictors import make_predictor
 
     lines = []
-    refits = [m for m in methods if records[m] and make_predictor(m).fine_tune_refits]
+    refits = [m for m in methods if records[m] and make_predictor(m).uses_labels and make_predictor(m).fine_tune_refits]
     if refits:
         lines.append(f"fine-tuning refits from scratch (no fine-tuning of its own): {', '.join(refits)}")
     devices = sorted({(r["device"], r["hardware"]) for rs in records.values() for r in rs})
@@ -145,6 +148,16 @@ def _notes(methods, records: dict, failed: dict, plan) -> list[str]:
             lines.append(f"FAILED {method}: {len(units)} runs, no submission: "
                          + "; ".join(plan.unit_label(u.unit_id) for u in units[:10])
                          + (" ..." if len(units) > 10 else ""))
+    return lines
+
+
+def _left_out_lines(methods, coverage) -> list[str]:
+    """The (family, target) pairs each method cannot score, with its reason (no run, no submission row)."""
+    lines = []
+    for method in methods:
+        left_out = coverage.left_out(method)
+        if left_out:
+            lines.append(f"not scored by {method}: " + "; ".join(f"{f} {t} ({r})" for (f, t), r in left_out.items()))
     return lines
 
 

@@ -16,8 +16,9 @@ DEFAULT_METHODS = ("flops", "params", "graf")
 # FLOPs transform and its head alone show how much of GENNAPE's score is the FLOPs prior;
 # graf_anchored refits its trees once per inner held-out family (8x graf's cost on leave-one-out);
 # rank_ensemble fits graf, graf_anchored and zc_ranker again (their cost added up).
+# device_embedding scores latency columns only (fbnet in_family and the device-transfer tracks).
 FULL_METHODS = (*DEFAULT_METHODS, "gin", "gennape", "graf_anchored", "gennape_notf", "gennape_head", "zc_ranker",
-                "rank_ensemble")
+                "device_embedding", "rank_ensemble")
 QUICK_TRAIN_CAP = 300
 # One intra-op thread: on two shared cores torch's default thread count trains ~10x slower.
 QUICK_TORCH_THREADS = 1

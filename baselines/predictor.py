@@ -21,7 +21,17 @@ scores rows of any family, including families it never saw.
 - ``fine_tune(data, seed)`` (optional): adapt a fitted predictor to a few labelled rows of a new
   family (the few-shot tracks); the default refits on those rows alone;
 - ``n_parameters`` (optional property): learned parameters of the fitted model (0 for a rule),
-  reported in the submission.
+  reported in the submission;
+- ``uses_labels`` (optional class attribute, default True): False for a **training-free** method (a
+  zero-cost proxy): ``fit`` receives no rows (``fit([], seed)``: only the seed), ``fine_tune`` is never
+  called, its runs declare ``trained_on: []`` and are valid on every track, and the leaderboard marks
+  its rows "training-free";
+- ``cannot_predict(family, target)`` (optional class method): why the method cannot score a family
+  (None: it can); the benchmark leaves those runs out and lists them with the reason;
+- ``settings()`` (optional class method): the method's own settings in words (a proxy's data recipe),
+  shown on the leaderboard instead of the protocol's predictor options; ``provenance`` (optional
+  class attribute): for scores published by someone else, whose and where from (the submission's
+  protocol becomes ``published``).
 
 Predictor classes are registered by name (``baselines.registry``); ``baselines.predictors`` lists
 every predictor module and makes predictors by name. A predictor outside the package joins by
@@ -56,6 +66,10 @@ class Predictor(ABC):
     # "target": predictions estimate the target's own values (MAE and MAPE mean something);
     # "rank": scores of which only the order counts (rules such as FLOPs, rank-trained models).
     prediction_scale: ClassVar[str] = "target"
+    # False: the method reads no label (a zero-cost proxy); the benchmark calls fit([], seed), never fine_tune.
+    uses_labels: ClassVar[bool] = True
+    # Whose published scores these are (None: computed by this method).
+    provenance: ClassVar[str | None] = None
 
     @abstractmethod
     def fit(self, data: list[TrainingSet], seed: int, valid: list[TrainingSet] | None = None) -> None:
@@ -83,6 +97,16 @@ class Predictor(ABC):
         """True when :meth:`fine_tune` is the default refit on the few rows alone (rules such as FLOPs,
         or a predictor without a fine-tuning of its own); False when it starts from the fitted state."""
         return type(self).fine_tune is Predictor.fine_tune
+
+    @classmethod
+    def cannot_predict(cls, family: Family, target: str) -> str | None:
+        """Why this method cannot score ``target`` of ``family`` (None: it can; the default for every family)."""
+        return None
+
+    @classmethod
+    def settings(cls) -> str | None:
+        """The method's own settings in words, shown instead of the protocol's options (None: the protocol's)."""
+        return None
 
     @property
     def n_parameters(self) -> int:

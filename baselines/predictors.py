@@ -12,7 +12,8 @@ from importlib.metadata import entry_points
 from cgbench.errors import InvalidInputError
 from cgbench.plugins import import_object
 
-from . import ensemble, gennape, graf, simple, zc_ranker  # noqa: F401  (each module registers its predictors)
+from . import device_embedding, ensemble, gennape, graf, simple, zc_ranker  # noqa: F401  (each registers its predictors)
+from .zcp import methods as proxy_methods  # noqa: F401  (zcp_<proxy> and suite_zero_<proxy>)
 from .predictor import Predictor
 from .registry import contract_problems, register_user_predictor, registered, registered_names
 

@@ -225,11 +225,20 @@ class Coverage:
         """The protocol's families with an accuracy target: the pool leave-one-out runs train on."""
         return accuracy_families(self.protocol.families, self.families)
 
-    def specs(self, method: str) -> list[RunSpec]:
-        """Every run of ``method``: seed by seed, tracks in the task's order."""
+    def specs(self, method: str, kind: type[Predictor] | None = None) -> list[RunSpec]:
+        """Every run of ``method``: seed by seed, tracks in the task's order; none of a (family, target) the
+        method cannot score (:meth:`left_out` says why; ``kind``: its class, default the registered one)."""
         tracks = [t for t in TRACKS if t in self.protocol.tracks]
+        left_out = self.left_out(method, kind)
         return [RunSpec(method, track, name, target, seed) for seed in self.protocol.seeds for track in tracks
-                for name, target in self.targets(track)]
+                for name, target in self.targets(track) if (name, target) not in left_out]
+
+    def left_out(self, method: str, kind: type[Predictor] | None = None) -> dict[tuple[str, str], str]:
+        """(family, target) -> why ``method`` cannot score it (its ``cannot_predict``), over every track."""
+        predictor = kind or predictor_class(method)
+        pairs = dict.fromkeys(pair for track in self.protocol.tracks for pair in self.targets(track))
+        reasons = {pair: predictor.cannot_predict(self.families[pair[0]], pair[1]) for pair in pairs}
+        return {pair: reason for pair, reason in reasons.items() if reason is not None}
 
     def n_runs(self) -> int:
         return sum(len(self.targets(t)) for t in self.protocol.tracks) * len(self.protocol.seeds)
@@ -310,7 +319,10 @@ class RunMaker:
         self._last_fit = None  # free the previous fit before making the next
         started = time.perf_counter()
         predictor = self.new_predictor(spec.method)
-        predictor.fit(list(task.train), spec.seed, valid=list(task.valid))
+        if predictor.uses_labels:
+            predictor.fit(list(task.train), spec.seed, valid=list(task.valid))
+        else:
+            predictor.fit([], spec.seed, valid=[])
         fitted = Fitted(predictor, task, time.perf_counter() - started)
         self._last_fit = (key, fitted)
         return fitted
@@ -321,11 +333,12 @@ class RunMaker:
         started = time.perf_counter()
         task = self.problem(spec)
         predictor = fitted.predictor
-        if task.shots is not None:
+        if task.shots is not None and predictor.uses_labels:
             predictor = copy.deepcopy(predictor)
             predictor.fine_tune(task.shots, spec.seed)
         y_pred = predictor.predict(task.family, task.predict_indices)
-        run = task.run(y_pred, seconds=fitted.seconds + time.perf_counter() - started, who=f"{spec.method}.predict")
+        run = task.run(y_pred, seconds=fitted.seconds + time.perf_counter() - started, who=f"{spec.method}.predict",
+                       uses_labels=predictor.uses_labels)
         step_log = getattr(fitted.predictor, "step_log", None)
         return MadeRun(run, task.training.n_valid, int(predictor.n_parameters),
                        step_log.as_dict() if step_log is not None else None, self.device,
@@ -340,7 +353,7 @@ class RunMaker:
             return None
         split = family.get_idx_split(GENNAPE_SET, spec.target)
         predictor = fitted
-        if spec.track == "gennape_few_shot":
+        if spec.track == "gennape_few_shot" and fitted.uses_labels:
             predictor = copy.deepcopy(fitted)
             predictor.fine_tune(TrainingSet(family, split["train"], spec.target), spec.seed)
         arch_ids = family.table.column("arch_id").to_numpy(zero_copy_only=False)[split["test"]]
@@ -362,10 +375,13 @@ class MethodRunner:
         self.method, self.protocol = method, protocol
         self.maker = RunMaker(protocol, families, factory, device)
         self.plan = self.maker.coverage
+        # A factory of the caller's own may make an unregistered predictor; it is taken to score every family.
+        self.kind = predictor_class(method) if factory is make_predictor else Predictor
 
     def runs(self, progress: bool = True) -> list[ScoredRun]:
         """Every run, the runs that share a fit one after another (as a worker takes them)."""
-        specs = [spec for group in grouped(self.plan.specs(self.method), lambda spec: spec.fit_key) for spec in group]
+        specs = [spec for group in grouped(self.plan.specs(self.method, self.kind), lambda spec: spec.fit_key)
+                 for spec in group]
         return [self.maker.score(self.maker.make(spec).run)
                 for spec in tqdm(specs, desc=self.method, unit="run", disable=not progress)]
 
@@ -442,9 +458,14 @@ def method_info(method: str, protocol: Protocol, *, n_parameters: int, hardware:
     from cgbench.submission import MethodInfo, ProtocolInfo
 
     predictor = predictor_class(method)
+    if predictor.provenance is not None:
+        run_as = ProtocolInfo("published", None, predictor.provenance)
+    else:
+        settings = predictor.settings() or protocol.settings_text(method)
+        run_as = ProtocolInfo(protocol.name, protocol.train_cap, settings)
     return MethodInfo(name=method, description=predictor.description, code_url=code or code_url(predictor),
                       hardware=hardware, n_parameters=n_parameters, scale=predictor.prediction_scale,
-                      protocol=ProtocolInfo(protocol.name, protocol.train_cap, protocol.settings_text(method)))
+                      protocol=run_as)
 
 
 def write_method_submission(path, method: str, runs: Sequence[Run], families: dict[str, Family],

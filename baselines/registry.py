@@ -46,6 +46,8 @@ def contract_problems(cls: object) -> list[str]:
         problems.append("it has no description (a class attribute: one line for the leaderboard)")
     if cls.prediction_scale not in SCALES:
         problems.append(f"its prediction_scale {cls.prediction_scale!r} is not one of {SCALES}")
+    if not isinstance(cls.uses_labels, bool):
+        problems.append(f"its uses_labels {cls.uses_labels!r} is not True or False")
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     if missing:
         problems.append(f"it does not implement {', '.join(missing)}")

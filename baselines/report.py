@@ -87,7 +87,10 @@ def anchor_lines(results: Results, set_scores: SetScores | None = None) -> list[
         key = (anchor.track, anchor.family, anchor.target)  # a run of another label column is not comparable
         if key not in ran:
             continue
-        lines.append(f"  {anchor.text} ({anchor.track}, {anchor.family}): {anchor.spearman:.3f}  [{anchor.source}]")
+        lines.append(f"  {anchor.text} ({anchor.track}, {anchor.family} {anchor.target}): {anchor.spearman:.3f}  "
+                     f"[{anchor.source}]")
+        if anchor.subset and anchor.subset != NONE_FREE_NB201:
+            lines.append(f"      measured on {anchor.subset}")
         for method, aggregates in results.items():
             found = [a for a in aggregates if (a.track, a.family, a.target) == key]
             if not found:

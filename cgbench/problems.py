@@ -289,9 +289,11 @@ class Problem:
     def fit_key(self, method: str) -> tuple:
         return fit_key(method, *self.key)
 
-    def run(self, y_pred, seconds: float | None = None, who: str = "the predictions") -> Run:
+    def run(self, y_pred, seconds: float | None = None, who: str = "the predictions",
+            uses_labels: bool = True) -> Run:
         """The run of predictions ``y_pred`` of :attr:`predict_indices` (one finite score per row; ``who``
-        made them, for the message when they are not)."""
+        made them, for the message when they are not). ``uses_labels=False``: a training-free run, which
+        declares ``trained_on: []`` and no training rows."""
         where = f"{who} on {self.label()}"
         try:
             values = np.asarray(y_pred, dtype=np.float64)
@@ -303,8 +305,9 @@ class Problem:
         if not np.isfinite(values).all():
             raise InvalidInputError(f"{where}: {int((~np.isfinite(values)).sum())} of {len(values)} are NaN or "
                                     "infinite (every row needs a finite score)")
-        return Run(self.track.name, self.family.name, self.target, self.seed, self.trained_on,
-                   predictions_by_arch_id(self.arch_ids, values), n_train=self.n_train, seconds=seconds)
+        return Run(self.track.name, self.family.name, self.target, self.seed, self.trained_on if uses_labels else (),
+                   predictions_by_arch_id(self.arch_ids, values), n_train=self.n_train if uses_labels else 0,
+                   seconds=seconds)
 
     def label(self) -> str:
         return f"{self.track.name} {self.family.name} {self.target} seed {self.seed}"

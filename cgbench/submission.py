@@ -10,7 +10,9 @@ that need the built families (known target, current data version, exact arch_ids
 ``leaderboard.validate``.
 
 Besides its runs a submission says how the method was run: ``method.protocol`` (``quick``,
-``reference``, ``full`` or ``custom``, the training cap and the predictor settings, shown as a badge) and
+``reference``, ``full`` or ``custom``, the training cap and the predictor settings, shown as a badge;
+``published`` when the predictions are scores someone else computed and published, the settings
+saying whose, from which file, under which licence) and
 ``method.scale`` (``target`` when predictions estimate the target's own values, so MAE and MAPE
 mean something; ``rank`` when they are scores of which only the order counts).
 
@@ -49,7 +51,7 @@ FORMAT_TAG = "cgbench-submission-2"
 TOP_LEVEL_KEYS = ("format", "method", "cgbench_version", "families", "runs")
 METHOD_KEYS = ("name", "description", "code_url", "hardware", "n_parameters", "scale", "protocol")
 PROTOCOL_KEYS = ("name", "train_cap", "settings")
-PROTOCOL_NAMES = ("quick", "reference", "full", "custom")
+PROTOCOL_NAMES = ("quick", "reference", "full", "custom", "published")
 SCALES = ("target", "rank")
 FAMILY_KEYS = ("version", "data_sha256")
 RUN_KEYS = ("track", "family", "split", "part", "target", "seed", "trained_on", "predictions")
@@ -75,7 +77,8 @@ class InvalidSubmissionError(InvalidInputError):
 @dataclass(frozen=True)
 class ProtocolInfo:
     """How the method was run: ``quick`` (the default, capped protocol, short budgets), ``reference`` (the quick
-    protocol's rows at converged budgets), ``full`` (paper scale) or ``custom``."""
+    protocol's rows at converged budgets), ``full`` (paper scale), ``custom``, or ``published`` (scores taken
+    from another project's published files, which ``settings`` names)."""
 
     name: str
     # Most labelled training rows per fit (None: all).
@@ -84,6 +87,8 @@ class ProtocolInfo:
     settings: str
 
     def badge(self) -> str:
+        if self.name == "published":
+            return f"published scores: {self.settings}"
         cap = "all rows" if self.train_cap is None else f"≤{self.train_cap} training rows per fit"
         return f"{self.name} protocol, {cap}" + (f", {self.settings}" if self.settings else "")
 

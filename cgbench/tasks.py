@@ -25,7 +25,9 @@ Tracks, in order (``TRACKS``; ``cgbench tracks`` prints them):
 
 Every transfer track runs five seeds by default. A run's ``trained_on`` declares the families
 whose labels it used; :func:`training_problem` checks it against the track's rule (the
-leaderboard refuses runs that break it). A run is keyed by (track, family, target, seed).
+leaderboard refuses runs that break it). ``trained_on: []`` is a **training-free** run (a
+zero-cost proxy, FLOPs): it used no label of any family, so it breaks no track's rule and is
+valid on every track. A run is keyed by (track, family, target, seed).
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class Track:
     label_scale: str
     # (family, trained_on) -> what is wrong with trained_on, or None.
     rule: Callable[[str, tuple[str, ...]], str | None] = field(repr=False, compare=False)
+    # family -> why the track does not score it (None: it does), whatever the run trained on.
+    scores: Callable[[str], str | None] = field(default=lambda _family: None, repr=False, compare=False)
     # Where a run's training rows come from (cgbench.problems.TRAINING_ROWS): "own", "gennape_source",
     # "other_spaces", "other_devices".
     sources: str = "own"
@@ -92,8 +96,9 @@ class Track:
         return self.name != "in_family"
 
     def training_problem(self, family: str, trained_on: Sequence[str]) -> str | None:
-        """What is wrong with a run of this track on ``family`` that trained on ``trained_on`` (None: nothing)."""
-        return self.rule(family, tuple(trained_on))
+        """What is wrong with a run of this track on ``family`` that trained on ``trained_on`` (None: nothing).
+        A training-free run (no family) uses no label the track could forbid."""
+        return self.scores(family) or (self.rule(family, tuple(trained_on)) if trained_on else None)
 
 
 def family_group(name: str) -> str:
@@ -108,30 +113,32 @@ def _in_family_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
     return None
 
 
-def _gennape_source_problem(family: str, source: str) -> str | None:
+def _gennape_scores(family: str) -> str | None:
+    if family_group(family) == family_group(GENNAPE_SOURCES[0]):
+        return f"{family} is NAS-Bench-101 itself: the GENNAPE tracks score the other families"
+    return None
+
+
+def _gennape_source_problem(source: str) -> str | None:
     if source not in GENNAPE_SOURCES:
         return f"the GENNAPE tracks train on NAS-Bench-101 ({' or '.join(GENNAPE_SOURCES)}), not {source!r}"
-    if family_group(family) == family_group(source):
-        return f"{family} is NAS-Bench-101 itself: the GENNAPE tracks score the other families"
     return None
 
 
 def _gennape_zero_shot_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
     if len(trained_on) != 1:
         return f"a gennape_zero_shot run trains on one NAS-Bench-101 family, got {list(trained_on)}"
-    return _gennape_source_problem(family, trained_on[0])
+    return _gennape_source_problem(trained_on[0])
 
 
 def _gennape_few_shot_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
     if len(trained_on) != 2 or trained_on[1] != family:
         return (f"a gennape_few_shot run trains on [NAS-Bench-101, {family!r}] (the source, then the "
                 f"{GENNAPE_SHOTS} fine-tuning rows), got {list(trained_on)}")
-    return _gennape_source_problem(family, trained_on[0])
+    return _gennape_source_problem(trained_on[0])
 
 
 def _lofo_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
-    if not trained_on:
-        return "a lofo_zero_shot run trains on at least one other family"
     held_out = family_group(family)
     same = [name for name in trained_on if family_group(name) == held_out]
     if same:
@@ -140,9 +147,13 @@ def _lofo_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
     return None
 
 
-def _device_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
+def _device_scores(family: str) -> str | None:
     if family not in HELD_OUT_DEVICES:
         return f"{family} has no device-transfer task (families with one: {', '.join(HELD_OUT_DEVICES)})"
+    return None
+
+
+def _device_rule(family: str, trained_on: tuple[str, ...]) -> str | None:
     if trained_on != (family,):
         return f"a device-transfer run trains on latencies of {family} itself: trained_on must be [{family!r}]"
     return None
@@ -153,7 +164,7 @@ def _device_track(shots: int) -> Track:
         f"device_transfer_k{shots}", f"Device transfer, {shots} shots",
         f"latency on a device held out of training (HELP's meta-test devices), from the other devices' "
         f"latencies{f' and {shots} labelled rows of the held-out device' if shots else ' only'}",
-        "random", "latency", shots, "target", _device_rule, sources="other_devices")
+        "random", "latency", shots, "target", _device_rule, _device_scores, sources="other_devices")
 
 
 TRACKS: dict[str, Track] = {track.name: track for track in (
@@ -161,10 +172,10 @@ TRACKS: dict[str, Track] = {track.name: track for track in (
           "random", "default", 0, "target", _in_family_rule),
     Track("gennape_zero_shot", "GENNAPE zero-shot (NB-101 source)",
           "train on NAS-Bench-101 (deduplicated), score a family never seen", "random", "accuracy", 0, "target",
-          _gennape_zero_shot_rule, sources="gennape_source"),
+          _gennape_zero_shot_rule, _gennape_scores, sources="gennape_source"),
     Track("gennape_few_shot", f"GENNAPE few-shot (NB-101 + {GENNAPE_SHOTS} rows)",
           f"the NB-101 model fine-tuned on {GENNAPE_SHOTS} rows of the family (fewshot50 split)", "fewshot50",
-          "accuracy", GENNAPE_SHOTS, "target", _gennape_few_shot_rule, sources="gennape_source"),
+          "accuracy", GENNAPE_SHOTS, "target", _gennape_few_shot_rule, _gennape_scores, sources="gennape_source"),
     Track("lofo_zero_shot", "Leave one search space out (zero-shot)",
           f"train on every other search space's labelled families ({LABEL_NORMALISATION}), score the held-out one",
           "random", "accuracy", 0, "rank", _lofo_rule, sources="other_spaces"),
@@ -453,6 +464,27 @@ NONE_FREE_NB201 = ("GENNAPE's NB-201 set (the 4,096 cells without a 'none' edge;
 # The publications score NB-201's CIFAR-10 accuracy after 200 epochs; cgbench's CIFAR-10 label of it.
 NB201_C10 = "c10_valid_acc_200ep"
 
+HELP_SOURCE = "Lee et al., HELP, NeurIPS 2021 (HayeonLee/HELP README: NB-201 table 3, FBNet table 2)"
+# HELP scores the 1,000 architectures after its training pool less the 10% fastest and the 10% slowest on
+# the device (loader.py; benchmarks/help_rows.py scores cgbench's methods on the same rows).
+HELP_QUERY_START = {"nb201": 900, "fbnet": 4000}
+HELP_10_SHOT = {
+    ("nb201", "lat_titanrtx_bs256_ms"): 0.987, ("nb201", "lat_gold6226_ms"): 0.989, ("nb201", "lat_pixel2_ms"): 0.802,
+    ("nb201", "lat_raspi4_ms"): 0.890, ("nb201", "lat_eyeriss_ms"): 0.940, ("nb201", "lat_fpga_ms"): 0.985,
+    ("fbnet", "lat_raspi4_ms"): 0.887, ("fbnet", "lat_eyeriss_ms"): 0.943, ("fbnet", "lat_fpga_ms"): 0.892,
+}
+HELP_FLOPS = {
+    ("nb201", "lat_titanrtx_bs256_ms"): 0.950, ("nb201", "lat_gold6226_ms"): 0.826, ("nb201", "lat_pixel2_ms"): 0.765,
+    ("nb201", "lat_raspi4_ms"): 0.846, ("nb201", "lat_eyeriss_ms"): 0.437, ("nb201", "lat_fpga_ms"): 0.900,
+}
+
+
+def _help_subset(family: str) -> str:
+    start = HELP_QUERY_START[family]
+    return (f"HELP's rows: {family} indices {start:,}-{start + 999:,} less the 10% fastest and the 10% slowest on "
+            f"the device (800), not cgbench's test part; one draw of 10 shots from indices 0-{start - 1:,}")
+
+
 PUBLISHED_ANCHORS: tuple[Anchor, ...] = (
     Anchor("gennape_zero_shot", "nb201", NB201_C10, "GENNAPE pretrained on NB-101, zero-shot on NB-201", 0.815,
            "Mills et al., GENNAPE, AAAI-23 (NB-201 CIFAR-10 test accuracy)", NONE_FREE_NB201),
@@ -466,6 +498,10 @@ PUBLISHED_ANCHORS: tuple[Anchor, ...] = (
            "Abdelfattah et al. 2021; Krishnakumar et al. 2022 (NAS-Bench-Suite-Zero)"),
     Anchor("in_family", "nb201", NB201_C10, "NASWOT alone on NB-201 CIFAR-10 (a training-free rule)", 0.79,
            "Mellor et al. 2021; Krishnakumar et al. 2022 (NAS-Bench-Suite-Zero)"),
+    *(Anchor("device_transfer_k10", family, device, "HELP, 10 shots of the held-out device", value, HELP_SOURCE,
+             _help_subset(family)) for (family, device), value in HELP_10_SHOT.items()),
+    *(Anchor("device_transfer_k10", family, device, "FLOPs as HELP's table lists it (a training-free rule)", value,
+             HELP_SOURCE, _help_subset(family)) for (family, device), value in HELP_FLOPS.items()),
 )
 
 

@@ -36,6 +36,11 @@ class TrackOverview:
     flops: dict[tuple[str, str], float]
     ceiling: dict[tuple[str, str], float | None]
     ranks: dict[str, float]
+    # method -> "training-free" (no labels), "published scores" (another project's), or "" (trained)
+    kinds: dict[str, str]
+
+    def name(self, method: str) -> str:
+        return f"{method} ({self.kinds[method]})" if self.kinds[method] else method
 
     def wins(self, method: str) -> tuple[int, int]:
         """(tables it beats FLOPs on beyond seed noise, tables it has)."""
@@ -53,6 +58,7 @@ def overviews(board) -> list[TrackOverview]:
         columns = [(family, target) for _, family, target in keys]
         cells: dict[str, dict[tuple[str, str], Cell]] = {}
         ranks: dict[str, list[int]] = {}
+        kinds: dict[str, str] = {}
         for key in keys:
             ordered = sorted(board.tables[key], key=lambda e: -_finite(e.summary.mean.get("spearman")))
             for rank, entry in enumerate(ordered, 1):
@@ -61,12 +67,20 @@ def overviews(board) -> list[TrackOverview]:
                 cells.setdefault(entry.method.name, {})[key[1:]] = Cell(
                     summary.mean.get("spearman", math.nan), summary.std.get("spearman"), beats)
                 ranks.setdefault(entry.method.name, []).append(rank)
+                kinds[entry.method.name] = method_kind(entry)
         mean_rank = {m: sum(r) / len(r) for m, r in ranks.items()}
         out.append(TrackOverview(
             track, columns, sorted(cells, key=lambda m: (mean_rank[m], m)), cells,
             {key[1:]: board.context[key].flops_spearman for key in keys},
-            {key[1:]: (board.context[key].noise_ceiling or {}).get("spearman") for key in keys}, mean_rank))
+            {key[1:]: (board.context[key].noise_ceiling or {}).get("spearman") for key in keys}, mean_rank, kinds))
     return out
+
+
+def method_kind(entry) -> str:
+    """How a row's method relates to labels: trained (""), "training-free", or "published scores"."""
+    if entry.method.protocol.name == "published":
+        return "published scores"
+    return "" if entry.summary.trained_on else "training-free"
 
 
 def _finite(value: float | None) -> float:
@@ -110,7 +124,7 @@ def overview_html(item: TrackOverview, colours: dict[str, str]) -> str:
                          f'{"; beats FLOPs beyond seed noise" if cell.beats else ""}">{cell.mean:.3f}{mark}</td>')
         won, had = item.wins(method)
         rows.append(f'<tr data-method="{_e(method)}"><td class="text"><span class="swatch" style="background:'
-                    f'{colours[method]}"></span>{_e(method)}</td>{"".join(cells)}'
+                    f'{colours[method]}"></span>{_e(item.name(method))}</td>{"".join(cells)}'
                     f'<td class="wins">{won} of {had}</td><td>{item.ranks[method]:.1f}</td></tr>')
     flops = "".join(f"<td>{item.flops[c]:.3f}</td>" for c in item.columns)
     ceiling = "".join(f"<td>{'—' if item.ceiling[c] is None else f'{item.ceiling[c]:.3f}'}</td>" for c in item.columns)
@@ -175,7 +189,7 @@ def overview_markdown(item: TrackOverview) -> list[str]:
         cells = [f"{c.mean:.3f}{' ✓' if c.beats else ''}" if (c := item.cells[method].get(col)) else "—"
                  for col in item.columns]
         won, had = item.wins(method)
-        lines.append("| " + " | ".join([method, *cells, f"{won} of {had}", f"{item.ranks[method]:.1f}"]) + " |")
+        lines.append("| " + " | ".join([item.name(method), *cells, f"{won} of {had}", f"{item.ranks[method]:.1f}"]) + " |")
     lines.append("| *FLOPs ranking* | " + " | ".join(f"{item.flops[c]:.3f}" for c in item.columns) + " | | |")
     lines.append("| *label-noise ceiling* | " + " | ".join(
         "—" if item.ceiling[c] is None else f"{item.ceiling[c]:.3f}" for c in item.columns) + " | | |")

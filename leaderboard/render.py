@@ -73,9 +73,15 @@ GLOSSARY_EXTRA = (
     ("Label-noise ceiling", "agreement of two independent measurements of the target (two trainings); a "
                             "predictor cannot be trusted to rank better than the labels agree with themselves"),
     ("Protocol", "how the method was run: quick (the default: training rows capped, short budgets), reference "
-                 "(the same rows, converged budgets), full (paper scale) or custom, with the predictor's settings"),
-    ("mean ± std", "over seeds (sample standard deviation); each seed refits the method"),
+                 "(the same rows, converged budgets), full (paper scale) or custom, with the predictor's settings "
+                 "(a zero-cost proxy's data recipe); published: scores another project computed and published, "
+                 "taken from its files (the badge names them), scored here like any other"),
+    ("Training-free", "the method used no label of any family (a zero-cost proxy): valid on every track; "
+                      "compare it with the FLOPs ranking like any other row"),
+    ("mean ± std", "over seeds (sample standard deviation); each seed refits the method, or, for a proxy, "
+                   "re-initialises the network and redraws random inputs; published scores are one computation"),
 )
+TRAINING_FREE = "training-free (no labels)"
 
 
 @dataclass(frozen=True)
@@ -196,8 +202,9 @@ def render_leaderboard(submissions_dir: Path, out_dir: Path, load: FamilyLoader 
 
 
 def training_status(track: str, family: str, trained_on: tuple[str, ...]) -> str:
-    """What labels a row's predictor saw, in words (the zero-shot status). Every track's rule names at least
-    one training family, so a row always has one."""
+    """What labels a row's predictor saw, in words (the zero-shot status); none for a training-free method."""
+    if not trained_on:
+        return TRAINING_FREE
     definition = get_track(track)
     others = [name for name in trained_on if name != family]
     if not definition.transfer:

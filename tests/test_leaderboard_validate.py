@@ -285,7 +285,7 @@ MALFORMED = [
     ("protocol as a string", _set(["method", "protocol"], "quick"),
      r"method.protocol must be a JSON object, got 'quick' \(str\)"),
     ("unknown protocol name", _set(["method", "protocol", "name"], "paper"),
-     r"method.protocol.name is 'paper'; expected one of \['quick', 'reference', 'full', 'custom'\]"),
+     r"method.protocol.name is 'paper'; expected one of \['quick', 'reference', 'full', 'custom', 'published'\]"),
     ("zero train_cap", _set(["method", "protocol", "train_cap"], 0), r"method.protocol.train_cap must be >= 1, got 0"),
     ("string train_cap", _set(["method", "protocol", "train_cap"], "300"),
      r"method.protocol.train_cap must be an integer, got '300' \(str\)"),

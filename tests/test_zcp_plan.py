@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from baselines.zcp.proxies import get_proxy
-from baselines.zcp import plan as zcp_plan
+from baselines.zcp import scoring
 from baselines.zcp.plan import ZcpPlan, collect_zcp, make_zcp_plan
 from baselines.zcp.scoring import load_scores, proxy_recipe, recipe_batches, seeded_network
 from cgbench.jobs.backends import local
@@ -42,7 +42,7 @@ def test_a_zcp_plan_is_units_of_chunks_times_proxies_and_loads_as_its_kind(plan,
 
 def test_a_killed_run_resumes_without_recomputing_finished_units(plan, monkeypatch):
     scored = []
-    real = zcp_plan.timed_score
+    real = scoring.timed_score
 
     def killed_after_three(proxy, net, batch, recipe):
         if len(scored) == 3:
@@ -50,7 +50,7 @@ def test_a_killed_run_resumes_without_recomputing_finished_units(plan, monkeypat
         scored.append(proxy)
         return real(proxy, net, batch, recipe)
 
-    monkeypatch.setattr(zcp_plan, "timed_score", killed_after_three)
+    monkeypatch.setattr(scoring, "timed_score", killed_after_three)
     with pytest.raises(KeyboardInterrupt):
         run_units(plan, options=WorkerOptions(progress=False))
     store = ResultStore(plan)
@@ -63,7 +63,7 @@ def test_a_killed_run_resumes_without_recomputing_finished_units(plan, monkeypat
         rescored.append(proxy)
         return real(proxy, net, batch, recipe)
 
-    monkeypatch.setattr(zcp_plan, "timed_score", counting)
+    monkeypatch.setattr(scoring, "timed_score", counting)
     summary = run_units(plan, options=WorkerOptions(progress=False))
     assert summary.skipped == sorted(finished, key=[u.unit_id for u in plan.units].index)
     assert len(summary.done) == len(plan.units) - 1 and not summary.failed
@@ -85,13 +85,42 @@ def test_a_killed_run_resumes_without_recomputing_finished_units(plan, monkeypat
     assert collect_zcp(plan, progress=False).added == {"params": 0, "l2_norm": 0}
 
 
-def test_a_failing_unit_is_recorded_and_the_others_go_on(plan, monkeypatch):
-    def broken(proxy, net, batch, recipe):
-        if proxy == "l2_norm":
+def test_a_network_that_fails_is_recorded_with_its_error_and_the_others_are_scored(nb201, tmp_path, monkeypatch):
+    overrides = {**OVERRIDES, "seed": 11}  # score tables of their own: other tests stored seed 0's
+    plan = make_zcp_plan("nb201", PROXIES, overrides, n=6, seed=0, chunk_size=2, folder=tmp_path / "plan")
+    failing = plan.units[0].arch_ids[1]
+
+    def one_fails(proxy, net, batch, recipe):
+        if proxy == "l2_norm" and net.failing:
             raise RuntimeError("out of memory (simulated)")
         return 1.0, 0.0
 
-    monkeypatch.setattr(zcp_plan, "timed_score", broken)
+    real_network = scoring.seeded_network
+
+    def tagged(space, arch_id, recipe, device):
+        net = real_network(space, arch_id, recipe, device)
+        net.failing = arch_id == failing
+        return net
+
+    monkeypatch.setattr(scoring, "timed_score", one_fails)
+    monkeypatch.setattr(scoring, "seeded_network", tagged)
+    summary = run_units(plan, options=WorkerOptions(progress=False))
+    assert len(summary.done) == len(plan.units) and not summary.failed
+    collect_zcp(plan, progress=False)
+    nb201 = plan._family()
+    table = scoring.score_file(nb201, "l2_norm", proxy_recipe("l2_norm", overrides)).read().to_pylist()
+    errors = {row["arch_id"]: row["error"] for row in table if row["error"] is not None}
+    assert errors == {failing: "RuntimeError: out of memory (simulated)"} and len(table) == 6
+    assert np.isnan(load_scores(nb201, "l2_norm", proxy_recipe("l2_norm", overrides))[nb201.arch_ids.index(failing)])
+
+
+def test_a_unit_that_fails_otherwise_is_recorded_and_the_others_go_on(plan, monkeypatch):
+    def broken(proxy, net, batch, recipe):
+        if proxy == "l2_norm":
+            raise TypeError("a bug in the proxy (simulated)")
+        return 1.0, 0.0
+
+    monkeypatch.setattr(scoring, "timed_score", broken)
     summary = run_units(plan, options=WorkerOptions(progress=False))
     assert len(summary.failed) == 3 and len(summary.done) == 3
     status = plan_status(plan)

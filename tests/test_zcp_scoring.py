@@ -39,7 +39,8 @@ def test_scores_are_stored_with_their_recipe_and_aligned_with_rows(nb201):
     assert paths["grad_norm"] == scores_path(nb201, "grad_norm", recipe)
     assert stored_recipe(paths["grad_norm"]) == recipe
     table = pq.read_table(paths["grad_norm"])
-    assert table.column_names == ["arch_id", "score", "seconds"]
+    assert table.column_names == ["arch_id", "score", "seconds", "error"]
+    assert table.column("error").null_count == len(table), "every network was scored"
     assert json.loads(table.schema.metadata[b"cgbench.zcp"])["proxy"] == "grad_norm"
     assert (table.column("seconds").to_numpy() > 0).all()
     scores = load_scores(nb201, "grad_norm", recipe)

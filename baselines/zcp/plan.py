@@ -45,8 +45,7 @@ from cgbench.jobs.store import ResultStore, now_iso, run_context
 from cgbench.jobs.worker import WorkerOptions
 
 from .recipe import ProxyRecipe
-from .scoring import (add_scores, family_space, proxy_recipe, recipe_batches, seeded_network, timed_score,
-                      unique_arch_ids)
+from .scoring import add_scores, family_space, network_score, proxy_recipe, recipe_batches, unique_arch_ids
 
 DEFAULT_CHUNK_SIZE = 100
 ZCP_KIND = "zcp"
@@ -113,6 +112,10 @@ class ZcpPlan(PlanLayout):
             if not isinstance(values, list) or len(values) != len(unit.arch_ids) or not all(
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
                 problems.append(f"its {key!r} is not a list of {len(unit.arch_ids)} numbers, one per architecture")
+        errors = record.get("errors", [None] * len(unit.arch_ids))
+        if not isinstance(errors, list) or len(errors) != len(unit.arch_ids) or not all(
+                e is None or isinstance(e, str) for e in errors):
+            problems.append(f"its 'errors' is not a list of {len(unit.arch_ids)} messages or nulls")
         if not isinstance(record.get("git_revision"), str):
             problems.append("git_revision is missing")
         return problems
@@ -143,16 +146,15 @@ class ZcpPlan(PlanLayout):
 
 
 def score_unit(family: Family, unit: ZcpUnit, recipe: ProxyRecipe, batch, device: str) -> dict:
-    """Score the unit's architectures: a result record with scores and seconds in the unit's order."""
+    """Score the unit's architectures: a result record with scores, seconds and errors (null, or why that
+    network failed: its score is NaN) in the unit's order."""
     space = family_space(family)
     started = now_iso()
-    scores, seconds = [], []
-    for arch_id in unit.arch_ids:
-        value, spent = timed_score(unit.proxy, seeded_network(space, arch_id, recipe, device), batch, recipe)
-        scores.append(value)
-        seconds.append(spent)
+    scored = [network_score(unit.proxy, space, arch_id, batch, recipe, device) for arch_id in unit.arch_ids]
+    scores, seconds, errors = (list(column) for column in zip(*scored))
     return {"unit": asdict(unit), "recipe": recipe.as_dict(), "scores": scores, "seconds": seconds,
-            "device_requested": device, "started": started, "finished": now_iso(), **run_context()}
+            "errors": errors, "device_requested": device, "started": started, "finished": now_iso(),
+            **run_context()}
 
 
 def make_zcp_plan(family_name: str, proxies: list[str], recipe_overrides: dict | None = None, n: int | None = None,
@@ -208,15 +210,17 @@ def collect_zcp(plan: ZcpPlan, progress: bool = True) -> ZcpCollectReport:
     finished = sorted(store.finished() & set(plan.units_by_id))
     if not finished:
         raise ValueError(f"no finished units in {plan.folder}: nothing to collect (see `cgbench label status`)")
-    columns: dict[str, dict[str, list]] = {p: {"arch_ids": [], "scores": [], "seconds": []} for p in plan.recipes}
+    columns: dict[str, dict[str, list]] = {p: {"arch_ids": [], "scores": [], "seconds": [], "errors": []}
+                                           for p in plan.recipes}
     for uid in tqdm(finished, desc=f"reading {plan.folder.name}", disable=not progress):
         result, unit = store.read(uid), plan.unit(uid)
         columns[unit.proxy]["arch_ids"].extend(unit.arch_ids)
-        columns[unit.proxy]["scores"].extend(result["scores"])
-        columns[unit.proxy]["seconds"].extend(result["seconds"])
+        for key in ("scores", "seconds"):
+            columns[unit.proxy][key].extend(result[key])
+        columns[unit.proxy]["errors"].extend(result.get("errors", [None] * len(unit.arch_ids)))
     added, paths = {}, {}
     for proxy, c in columns.items():
         if c["arch_ids"]:
             paths[proxy], added[proxy] = add_scores(family, proxy, plan.recipes[proxy], c["arch_ids"], c["scores"],
-                                                    c["seconds"])
+                                                    c["seconds"], c["errors"])
     return ZcpCollectReport(plan.family, added, paths, len(finished))

@@ -42,6 +42,7 @@ from cgbench.families import nb201 as nb201_module
 from cgbench.families import nb301 as nb301_module
 from cgbench.families import tnb101 as tnb101_module
 from cgbench.families.cross_task import CROSS_TASK_FILE, TASKS, read_cross_task
+from cgbench.families.naslib_results import read_naslib_records
 from cgbench.sources import fetch, github_file
 
 from .proxies import list_proxies
@@ -141,6 +142,58 @@ def reference_scores(family_name: str, progress: bool = True, dataset: str = "ci
         return nb301_reference(fetch(nb301_module.ZC_FILE, progress))
     (raw,) = family_spec("nb101").raw_files
     return nb101_reference(fetch(raw, progress))
+
+
+# ---------------------------------------------------------------------------------------------
+# Published scores as methods (baselines.zcp.methods)
+
+# family -> (raw file name, NASLib benchmark, dataset or task, NASLib proxy folders): the result zips
+# whose published scores cover every architecture of the family, on the data of its default target.
+_WHOLE_SPACE_ZIPS = {
+    "nb201": (("nb201_zen.zip", "nasbench201", "cifar10"),),
+    "tnb101_micro": (("tnb101_classification_synflow.zip", "transbench101_micro", "class_object"),),
+    "tnb101_macro": (("tnb101_macro_zen.zip", "transbench101_macro", "class_object"),
+                     ("tnb101_classification_synflow.zip", "transbench101_macro", "class_object")),
+}
+
+
+def published_scores(family_name: str, progress: bool = False) -> dict[str, dict[str, float]]:
+    """Every NAS-Bench-Suite-Zero score published for ``family_name`` on the data of its default target:
+    our proxy name -> {arch_id: score} (empty for a family it never scored). NASLib lists some NB-101 cells under several keys (isomorphic
+    matrices, one arch_id); their published scores differ by initialisation, so an arch_id gets their mean."""
+    found: dict[str, dict[str, list[float]]] = {}
+
+    def add(arch_ids: list[str], scores: dict[str, np.ndarray]) -> None:
+        for key, values in scores.items():
+            column = found.setdefault(_OUR_NAMES.get(key, key), {})
+            for arch_id, value in zip(arch_ids, values):
+                if not math.isnan(value):
+                    column.setdefault(arch_id, []).append(float(value))
+
+    if "cifar10" in REFERENCE_DATASETS.get(family_name, ()):
+        reference = reference_scores(family_name, progress)
+        add(reference.arch_ids, reference.scores)
+    for filename, benchmark, dataset in _WHOLE_SPACE_ZIPS.get(family_name, ()):
+        records = read_naslib_records(fetch(_raw_file(family_name, filename), progress), benchmark)[dataset]
+        arch_ids = [_arch_id(family_name, arch) for arch in records]
+        names = sorted({name for record in records.values() for name in record.scores})
+        add(arch_ids, {name: np.array([r.scores.get(name, math.nan) for r in records.values()]) for name in names})
+    return {proxy: {arch_id: float(np.mean(values)) for arch_id, values in column.items()}
+            for proxy, column in found.items()}
+
+
+_OUR_NAMES = {naslib: ours for ours, naslib in REFERENCE_KEYS.items()}
+
+
+def _raw_file(family_name: str, filename: str):
+    (raw,) = [r for r in family_spec(family_name).raw_files if r.filename == filename]
+    return raw
+
+
+def _arch_id(family_name: str, arch) -> str:
+    if family_name == "nb201":
+        return nb201_module.arch_string(nb201_module.from_naslib_tuple(arch))
+    return family_spec(family_name).space.arch_id(arch)
 
 
 @dataclass(frozen=True)

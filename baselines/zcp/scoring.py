@@ -8,8 +8,10 @@ passes); the proxies in this package also leave the network unchanged (see ``com
 Network and inputs live on ``device``; the proxies follow the device of the batch tensors.
 
 Scores go to a Parquet side table of the family, ``<family folder>/proxies/<proxy>-<recipe
-hash>.parquet`` with columns ``arch_id``, ``score`` and ``seconds`` (wall time of the score
-call alone) and the proxy, recipe and family version as JSON in the file's metadata. Files are
+hash>.parquet`` with columns ``arch_id``, ``score``, ``seconds`` (wall time of the score
+call alone) and ``error`` (null, or why the network could not be scored: its score is then NaN;
+``NETWORK_ERRORS`` are the failures of one network, recorded and never dropped, while any other
+exception stops the run) and the proxy, recipe and family version as JSON in the file's metadata. Files are
 rewritten atomically every ``flush_every`` new scores and when scoring stops for any reason;
 a later call skips the arch_ids already stored (resumable). Rows that share an arch_id (NB-101
 lists some cells under several keys) are scored once.
@@ -18,6 +20,7 @@ lists some cells under several keys) are scored once.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -42,7 +45,11 @@ DATA_ROOT_ENV = "CGBENCH_CIFAR10"
 # CIFAR-10 channel statistics of the training set, the normalisation NAS-Bench-Suite-Zero uses.
 CIFAR10_MEAN = (0.49139968, 0.48215827, 0.44653124)
 CIFAR10_STD = (0.24703233, 0.24348505, 0.26158768)
-SCHEMA = pa.schema([("arch_id", pa.string()), ("score", pa.float64()), ("seconds", pa.float64())])
+SCHEMA = pa.schema([("arch_id", pa.string()), ("score", pa.float64()), ("seconds", pa.float64()),
+                    ("error", pa.string())])
+# What one network's scoring may raise without stopping the others: torch's errors (out of memory, a
+# singular matrix: RuntimeError), a shape or value a proxy cannot handle, an overflow.
+NETWORK_ERRORS = (RuntimeError, ValueError, ArithmeticError)
 
 
 def proxy_recipe(proxy_name: str, overrides: dict | None = None) -> ProxyRecipe:
@@ -120,6 +127,18 @@ def timed_score(proxy_name: str, net: torch.nn.Module, batch: ProxyBatch, recipe
     return float(value), time.perf_counter() - start
 
 
+def network_score(proxy_name: str, space: SearchSpace, arch_id: str, batch: ProxyBatch, recipe: ProxyRecipe,
+                  device: str | torch.device) -> tuple[float, float, str | None]:
+    """(score, seconds, error) of one network: building and scoring it; a failure of this network alone
+    (``NETWORK_ERRORS``) gives a NaN score and the error in words."""
+    start = time.perf_counter()
+    try:
+        value, seconds = timed_score(proxy_name, seeded_network(space, arch_id, recipe, device), batch, recipe)
+    except NETWORK_ERRORS as error:
+        return math.nan, time.perf_counter() - start, f"{type(error).__name__}: {str(error)[:300]}"
+    return value, seconds, None
+
+
 # ---------------------------------------------------------------------------------------------
 # Stored scores
 
@@ -148,6 +167,8 @@ class ScoreFile:
                 or stored.get("proxy") != self.proxy:
             raise InvalidFileError(f"{self.path} holds {str(stored)[:200]}, not "
                                    f"{self.proxy} under {self.recipe.as_dict()}: the file is misnamed; delete it")
+        if "error" not in table.column_names:  # written before failures were recorded: none failed
+            table = table.append_column("error", pa.nulls(len(table), pa.string()))
         return table.select(SCHEMA.names).cast(SCHEMA)
 
     def write(self, table: pa.Table) -> None:
@@ -195,11 +216,11 @@ def score_family(family: Family, proxy_names: list[str], recipe_overrides: dict 
         done = set(stored.column("arch_id").to_pylist())
         todo = [a for a in arch_ids if a not in done]
         batch = recipe_batches(recipe, space, device, data_root) if todo else None
-        fresh: dict[str, list] = {"arch_id": [], "score": [], "seconds": []}
+        fresh: dict[str, list] = {name: [] for name in SCHEMA.names}
         try:
             for arch_id in tqdm(todo, desc=f"{family.name} {proxy_name}", disable=not progress):
-                value, seconds = timed_score(proxy_name, seeded_network(space, arch_id, recipe, device), batch, recipe)
-                for column, item in zip(fresh, (arch_id, value, seconds)):
+                scored = network_score(proxy_name, space, arch_id, batch, recipe, device)
+                for column, item in zip(fresh, (arch_id, *scored)):
                     fresh[column].append(item)
                 if len(fresh["arch_id"]) >= flush_every:
                     stored = _flush(store, stored, fresh)
@@ -219,14 +240,14 @@ def _flush(store: ScoreFile, stored: pa.Table, fresh: dict[str, list]) -> pa.Tab
 
 
 def add_scores(family: Family, proxy_name: str, recipe: ProxyRecipe, arch_ids: list[str], scores: list[float],
-               seconds: list[float]) -> tuple[Path, int]:
+               seconds: list[float], errors: list[str | None]) -> tuple[Path, int]:
     """Store scores computed elsewhere (a zcp plan's workers) in the family's score table; arch_ids already
     stored keep their score. Returns the file and how many scores were added."""
     store = score_file(family, proxy_name, recipe)
     stored = store.read()
     done = set(stored.column("arch_id").to_pylist())
-    fresh: dict[str, list] = {"arch_id": [], "score": [], "seconds": []}
-    for item in zip(arch_ids, scores, seconds):
+    fresh: dict[str, list] = {name: [] for name in SCHEMA.names}
+    for item in zip(arch_ids, scores, seconds, errors):
         if item[0] not in done:
             done.add(item[0])
             for column, value in zip(fresh, item):
