@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The offline mirror of raw files: CGBENCH_MIRROR when set, else ../shared/data beside the checkout.
+MIRROR = Path(os.environ.get("CGBENCH_MIRROR") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

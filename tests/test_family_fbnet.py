@@ -14,8 +14,9 @@ from cgbench.families.fbnet import (LAYERS, OPS, SPACE, FBNetBlock, Layer, block
 from cgbench.graph import count_flops, count_params
 from cgbench.graph.vocab import OP_ID
 from cgbench.metrics import spearman
+from conftest import MIRROR as SHARED_DATA
 
-HELP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "help-latency" / "fbnet"
+HELP = SHARED_DATA / "help-latency" / "fbnet"
 ALL_SKIP = ("skip",) * 22
 
 

@@ -17,8 +17,9 @@ from cgbench.formats.tfrecord import (TFRecordError, crc32c, decode_fields, fram
                                       read_records, write_records)
 from cgbench.dataset import import_families
 from cgbench.graph import count_flops, count_params, from_module
+from conftest import MIRROR as SHARED_DATA
 
-NASLIB_ZC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "naslib-zc-nb101" / "zc_nasbench101.json"
+NASLIB_ZC = SHARED_DATA / "naslib-zc-nb101" / "zc_nasbench101.json"
 
 # The Inception-like cell of NB-101's README and Colab, as queried, and the module NB-101 stores for
 # it (its canonical representative) with its published trainable_parameters and one run's metrics.

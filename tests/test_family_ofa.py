@@ -12,8 +12,9 @@ from cgbench import load_family
 from cgbench.families import ofa_mbv3, ofa_pn, ofa_resnet50
 from cgbench.families.ofa_blocks import OFA_SAMPLES, PREDICTOR_RESOLUTIONS, RESOLUTIONS
 from cgbench.graph import count_flops, count_params, from_module
+from conftest import MIRROR as SHARED_DATA
 
-MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / ofa_mbv3.SOURCE_ID
+MIRROR = SHARED_DATA / ofa_mbv3.SOURCE_ID
 NEXT_KERNEL, NEXT_EXPAND = {3: 5, 5: 7, 7: 3}, {3: 4, 4: 6, 6: 3}
 MULTI_RESOLUTION = {"ofa_mbv3": ofa_mbv3.OFAMobileNetV3Space(RESOLUTIONS),
                     "ofa_pn": ofa_pn.MULTI_RESOLUTION_SPACE, "ofa_resnet50": ofa_resnet50.MULTI_RESOLUTION_SPACE}
@@ -22,7 +23,7 @@ MULTI_RESOLUTION = {"ofa_mbv3": ofa_mbv3.OFAMobileNetV3Space(RESOLUTIONS),
 RESNET50D_PARAMS_M = 25.58
 DYNAST_ROWS, DYNAST_DISTINCT_LITERALS = 2373, 2223
 HELP_SUBNETS = 5000
-HELP_OFA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "help-latency" / "ofa"
+HELP_OFA = SHARED_DATA / "help-latency" / "ofa"
 
 
 @pytest.mark.parametrize("name", sorted(MULTI_RESOLUTION))

@@ -12,8 +12,9 @@ from cgbench.families.naslib_results import parse_arch
 from cgbench.families.nb201 import arch_string, check_help_index, from_naslib_tuple
 from cgbench.formats.torch_file import load_torch_file
 from cgbench.metrics import spearman
+from conftest import MIRROR as SHARED_DATA
 
-MIRROR_9X = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "naslib-9x" / "9x_all.zip"
+MIRROR_9X = SHARED_DATA / "naslib-9x" / "9x_all.zip"
 
 
 def test_registry_lists_nb201():
@@ -154,7 +155,7 @@ def test_cli_commands(nb201, tmp_path, capsys):
 # ---------------------------------------------------------------------------------------------
 # HELP's latencies and NAS-Bench-Suite's cross-task labels
 
-HELP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "help-latency" / "nasbench201"
+HELP = SHARED_DATA / "help-latency" / "nasbench201"
 
 
 def test_helps_index_map_agrees_with_nb201_index_for_every_cell(nb201):
