@@ -134,10 +134,10 @@ def _submit(folder: Path, method: str, runs: list, records: list[dict], families
 
 def _notes(methods, records: dict, failed: dict, plan) -> list[str]:
     """What a reader of the table must know besides the protocol: refits, devices, failed runs."""
-    from baselines.predictors import make_predictor
+    from baselines.predictors import make_predictor, predictor_class
 
     lines = []
-    refits = [m for m in methods if records[m] and make_predictor(m).uses_labels and make_predictor(m).fine_tune_refits]
+    refits = [m for m in methods if records[m] and predictor_class(m).uses_labels and make_predictor(m).fine_tune_refits]
     if refits:
         lines.append(f"fine-tuning refits from scratch (no fine-tuning of its own): {', '.join(refits)}")
     devices = sorted({(r["device"], r["hardware"]) for rs in records.values() for r in rs})

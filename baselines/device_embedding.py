@@ -45,10 +45,17 @@ def centred(values: np.ndarray, over: np.ndarray) -> np.ndarray:
     return (values - np.nanmean(over)) / (spread if spread > 0 else 1.0)
 
 
+_COST_FEATURES: dict[tuple[str, str], np.ndarray] = {}
+
+
 def cost_features(family: Family) -> np.ndarray:
-    """GRAF features of every row, raw and as normal scores of their ranks within the family."""
-    raw = family_features(family)
-    return np.concatenate([raw, rank_normal_scores(raw, keep_nan=True)], axis=1)
+    """GRAF features of every row, raw and as normal scores of their ranks within the family (cached per
+    family build: a fit reads them once per source device and validation set)."""
+    key = (family.name, family.data_sha256)
+    if key not in _COST_FEATURES:
+        raw = family_features(family)
+        _COST_FEATURES[key] = np.concatenate([raw, rank_normal_scores(raw, keep_nan=True)], axis=1)
+    return _COST_FEATURES[key]
 
 
 @register_predictor

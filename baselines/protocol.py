@@ -287,6 +287,16 @@ def predictor_device(device: str | None) -> str:
     return device
 
 
+def fine_tuned(fitted: Predictor, shots: TrainingSet | None, seed: int) -> Predictor:
+    """A copy of ``fitted`` fine-tuned on ``shots`` (the fitted predictor itself when there are none, or when it
+    reads no labels), so one fit serves every run that shares it."""
+    if shots is None or not fitted.uses_labels:
+        return fitted
+    predictor = copy.deepcopy(fitted)
+    predictor.fine_tune(shots, seed)
+    return predictor
+
+
 class RunMaker:
     """Makes runs of a protocol one :class:`RunSpec` at a time (its rows: :func:`cgbench.problems.problem`),
     keeping the last fit for the runs that share it."""
@@ -332,10 +342,7 @@ class RunMaker:
         fitted = self.fit(spec)
         started = time.perf_counter()
         task = self.problem(spec)
-        predictor = fitted.predictor
-        if task.shots is not None and predictor.uses_labels:
-            predictor = copy.deepcopy(predictor)
-            predictor.fine_tune(task.shots, spec.seed)
+        predictor = fine_tuned(fitted.predictor, task.shots, spec.seed)
         y_pred = predictor.predict(task.family, task.predict_indices)
         run = task.run(y_pred, seconds=fitted.seconds + time.perf_counter() - started, who=f"{spec.method}.predict",
                        uses_labels=predictor.uses_labels)
@@ -352,10 +359,8 @@ class RunMaker:
         if get_track(spec.track).sources != "gennape_source" or GENNAPE_SET not in family.splits:
             return None
         split = family.get_idx_split(GENNAPE_SET, spec.target)
-        predictor = fitted
-        if spec.track == "gennape_few_shot" and fitted.uses_labels:
-            predictor = copy.deepcopy(fitted)
-            predictor.fine_tune(TrainingSet(family, split["train"], spec.target), spec.seed)
+        shots = TrainingSet(family, split["train"], spec.target) if spec.track == "gennape_few_shot" else None
+        predictor = fine_tuned(fitted, shots, spec.seed)
         arch_ids = family.table.column("arch_id").to_numpy(zero_copy_only=False)[split["test"]]
         return predictions_by_arch_id(list(arch_ids), np.asarray(predictor.predict(family, split["test"]), float))
 

@@ -14,17 +14,14 @@ HELP's rows (less any shot among them), with HELP's 10-shot values and HELP's FL
 from __future__ import annotations
 
 import argparse
-import copy
 
 import numpy as np
 from scipy import stats
 from tqdm import tqdm
 
-from baselines.protocol import Protocol, RunMaker, RunSpec, load_families
-from cgbench.tasks import DEFAULT_SEEDS, HELD_OUT_DEVICES, HELP_10_SHOT, HELP_FLOPS, HELP_QUERY_START
-
-HELP_QUERY_SIZE = 1000
-HELP_OUTLIER_SHARE = 0.1
+from baselines.protocol import Protocol, RunMaker, RunSpec, fine_tuned, load_families
+from cgbench.tasks import (DEFAULT_SEEDS, HELD_OUT_DEVICES, HELP_10_SHOT, HELP_FLOPS, HELP_OUTLIER_SHARE,
+                           HELP_QUERY_SIZE, HELP_QUERY_START)
 
 
 def help_rows(family, target: str) -> np.ndarray:
@@ -39,12 +36,8 @@ def help_rows(family, target: str) -> np.ndarray:
 def scores(maker: RunMaker, method: str, family: str, target: str, shots: int, seed: int) -> tuple[float, float]:
     """Spearman on cgbench's test part and on HELP's rows (less the shots) of one run."""
     spec = RunSpec(method, f"device_transfer_k{shots}", family, target, seed)
-    fitted = maker.fit(spec)
     task = maker.problem(spec)
-    predictor = fitted.predictor
-    if task.shots is not None and predictor.uses_labels:
-        predictor = copy.deepcopy(predictor)
-        predictor.fine_tune(task.shots, seed)
+    predictor = fine_tuned(maker.fit(spec).predictor, task.shots, seed)
     data = maker.families[family]
     test = task.predict_indices
     rows = np.setdiff1d(help_rows(data, target), task.shots.indices if task.shots is not None else [])

@@ -468,6 +468,8 @@ HELP_SOURCE = "Lee et al., HELP, NeurIPS 2021 (HayeonLee/HELP README: NB-201 tab
 # HELP scores the 1,000 architectures after its training pool less the 10% fastest and the 10% slowest on
 # the device (loader.py; benchmarks/help_rows.py scores cgbench's methods on the same rows).
 HELP_QUERY_START = {"nb201": 900, "fbnet": 4000}
+HELP_QUERY_SIZE = 1000
+HELP_OUTLIER_SHARE = 0.1  # cut at each end
 HELP_10_SHOT = {
     ("nb201", "lat_titanrtx_bs256_ms"): 0.987, ("nb201", "lat_gold6226_ms"): 0.989, ("nb201", "lat_pixel2_ms"): 0.802,
     ("nb201", "lat_raspi4_ms"): 0.890, ("nb201", "lat_eyeriss_ms"): 0.940, ("nb201", "lat_fpga_ms"): 0.985,
@@ -480,9 +482,11 @@ HELP_FLOPS = {
 
 
 def _help_subset(family: str) -> str:
-    start = HELP_QUERY_START[family]
-    return (f"HELP's rows: {family} indices {start:,}-{start + 999:,} less the 10% fastest and the 10% slowest on "
-            f"the device (800), not cgbench's test part; one draw of 10 shots from indices 0-{start - 1:,}")
+    start, share = HELP_QUERY_START[family], HELP_OUTLIER_SHARE
+    kept = round(HELP_QUERY_SIZE * (1 - 2 * share))
+    return (f"HELP's rows: {family} indices {start:,}-{start + HELP_QUERY_SIZE - 1:,} less the {share:.0%} fastest and "
+            f"the {share:.0%} slowest on the device ({kept}), not cgbench's test part; one draw of 10 shots from "
+            f"indices 0-{start - 1:,}")
 
 
 PUBLISHED_ANCHORS: tuple[Anchor, ...] = (

@@ -17,9 +17,7 @@ Predictions are the scores' ranks among the evaluated rows (1 = lowest; ties sha
 
 from __future__ import annotations
 
-import os
 from functools import cache
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -32,7 +30,7 @@ from ..registry import register_predictor
 from .proxies import get_proxy, list_proxies
 from .recipe import ProxyRecipe
 from .reference import published_scores
-from .scoring import DATA_ROOT_ENV, load_scores, proxy_recipe, score_family
+from .scoring import DATA_ROOT_ENV, cifar10_on_disk, load_scores, proxy_recipe, score_family, takes_cifar10
 
 SUITE_ZERO_PROXIES = ("epe_nas", "fisher", "flops", "grad_norm", "grasp", "jacob_cov", "l2_norm", "nwot", "params",
                       "plain", "snip", "synflow", "zen")
@@ -51,11 +49,6 @@ def recipe_words(recipe: ProxyRecipe) -> str:
     data = "CIFAR-10 images" if recipe.data == "real" else "seeded N(0, 1) images and uniform labels"
     return (f"{data}, {recipe.n_batches} batch(es) of {recipe.batch_size}, BatchNorm in {recipe.bn_mode} mode, "
             f"{recipe.precision}; recipe seed = run seed (initial weights and inputs)")
-
-
-def cifar10_on_disk() -> bool:
-    root = os.environ.get(DATA_ROOT_ENV)
-    return bool(root) and (Path(root) / "cifar-10-batches-py" / "data_batch_1").is_file()
 
 
 class ProxyMethod(Predictor):
@@ -80,7 +73,7 @@ class ProxyMethod(Predictor):
             return f"{family.name} is a model zoo without a search space to build networks from"
         if get_proxy(cls.proxy).recipe.data != "real":
             return None
-        if tuple(space.input_shape[1:]) != (3, 32, 32) or space.num_classes != 10:
+        if not takes_cifar10(space):
             return f"its recipe feeds CIFAR-10 images; {family.name}'s networks take {tuple(space.input_shape[1:])}"
         if not cifar10_on_disk():
             return f"its recipe feeds CIFAR-10 images, and {DATA_ROOT_ENV} names no CIFAR-10 on this machine"
@@ -109,8 +102,8 @@ class PublishedProxyMethod(Predictor):
     @classmethod
     def cannot_predict(cls, family: Family, target: str) -> str | None:
         scores = _published(family.name).get(cls.proxy, {})
-        covered = len(set(family.arch_ids) & set(scores))
-        n = len(set(family.arch_ids))
+        architectures = set(family.arch_ids)
+        covered, n = len(architectures & scores.keys()), len(architectures)
         if covered < n:
             return f"NAS-Bench-Suite-Zero published {cls.proxy} scores of {covered} of its {n} architectures"
         return None

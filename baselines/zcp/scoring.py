@@ -77,6 +77,17 @@ def family_space(family: Family) -> SearchSpace:
     return space
 
 
+def takes_cifar10(space: SearchSpace) -> bool:
+    """Whether ``space``'s networks take CIFAR-10 images (3x32x32, 10 classes), which real batches are."""
+    return tuple(space.input_shape[1:]) == (3, 32, 32) and space.num_classes == 10
+
+
+def cifar10_on_disk(data_root: str | os.PathLike | None = None) -> bool:
+    """Whether ``data_root`` (default ``$CGBENCH_CIFAR10``) holds torchvision's cifar-10-batches-py."""
+    root = data_root or os.environ.get(DATA_ROOT_ENV)
+    return bool(root) and (Path(root) / "cifar-10-batches-py" / "data_batch_1").is_file()
+
+
 def real_cifar10_batches(recipe: ProxyRecipe, space: SearchSpace, device: str | torch.device,
                          data_root: str | os.PathLike | None) -> ProxyBatch:
     """Seeded draws of CIFAR-10 training images, normalised; needs a local copy of the dataset."""
@@ -85,7 +96,7 @@ def real_cifar10_batches(recipe: ProxyRecipe, space: SearchSpace, device: str | 
         raise FileNotFoundError(
             f"recipe data='real' needs CIFAR-10 on disk: pass data_root= or set {DATA_ROOT_ENV} to the folder "
             "holding torchvision's cifar-10-batches-py (nothing is downloaded); or use data='random'")
-    if tuple(space.input_shape[1:]) != (3, 32, 32) or space.num_classes != 10:
+    if not takes_cifar10(space):
         raise ValueError(f"real batches are CIFAR-10 (3x32x32, 10 classes) but {space.name} takes "
                          f"{tuple(space.input_shape[1:])} with {space.num_classes} classes")
     from torchvision.datasets import CIFAR10
