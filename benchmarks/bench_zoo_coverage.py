@@ -17,7 +17,8 @@ from collections import defaultdict
 
 from tqdm.auto import tqdm
 
-from cgbench.families.timm_zoo import RESULTS, ZooCapture, capture_timm, read_results, timm_modules
+from cgbench.families.timm_zoo import RESULTS, ZooCapture, capture_timm, timm_modules
+from cgbench.formats.timm_results import read_timm_results
 from cgbench.sources import fetch
 
 
@@ -45,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N capture keys (a quick look)")
     args = parser.parse_args()
-    results = read_results(fetch(RESULTS, progress=False))
+    results = read_timm_results(fetch(RESULTS, progress=False))
     firsts = {r.capture_key: r for r in reversed(results)}
     keys = list(firsts)[: args.limit]
     modules = timm_modules()

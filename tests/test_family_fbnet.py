@@ -1,7 +1,6 @@
 """FBNet (HW-NAS-Bench's CIFAR-100 setting): the network, canonical ids, HELP's 5,000 networks and latencies."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +8,8 @@ import torch
 
 from cgbench import Evaluator, load_family
 from cgbench.cli import main
-from cgbench.families.fbnet import (LAYERS, OPS, SPACE, FBNetBlock, Layer, block_of, canonical,
-                                    read_help_archs)
+from cgbench.families.fbnet import LAYERS, NUM_CLASSES, OPS, SPACE, FBNetBlock, Layer, block_of, canonical
+from cgbench.formats.help import read_fbnet_archs
 from cgbench.graph import count_flops, count_params
 from cgbench.graph.vocab import OP_ID
 from cgbench.metrics import spearman
@@ -83,16 +82,16 @@ def test_op_indices_follow_hw_nas_benchs_order():
 
 
 def test_helps_architecture_files_agree():
-    archs = read_help_archs(HELP / "arch.pt", HELP / "metainfo.pt")
+    archs = read_fbnet_archs(HELP / "arch.pt", HELP / "metainfo.pt", OPS, NUM_CLASSES)
     assert len(archs) == 5000 and len({tuple(a) for a in archs}) == 5000
     with pytest.raises(ValueError, match="CIFAR-100"):
-        read_help_archs(HELP / "arch.pt", HELP / "arch.pt")
+        read_fbnet_archs(HELP / "arch.pt", HELP / "arch.pt", OPS, NUM_CLASSES)
 
 
 def test_family_rows_are_helps_networks_in_file_order(fbnet):
     assert len(fbnet) == 5000 == len(set(fbnet.arch_ids))
     assert fbnet.table.column("help_index").to_pylist() == list(range(5000))
-    archs = read_help_archs(HELP / "arch.pt", HELP / "metainfo.pt")
+    archs = read_fbnet_archs(HELP / "arch.pt", HELP / "metainfo.pt", OPS, NUM_CLASSES)
     stored = fbnet.table.column("hwnasbench_op_idx").to_pylist()
     for i in range(0, 5000, 499):
         assert json.loads(stored[i]) == archs[i]

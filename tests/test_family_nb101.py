@@ -4,15 +4,14 @@
 import base64
 import json
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from cgbench.families.nb101 import (CONV1X1, CONV3X3, INPUT, MAXPOOL3X3, OUTPUT, SPACE, Cell, NB101Cell,
-                                    from_naslib_key, make_cell, nb101_hash, prune,
-                                    read_naslib_zc, vertex_channels)
+                                    from_naslib_key, make_cell, nb101_hash, prune, vertex_channels)
+from cgbench.formats.naslib_zc import read_zc_nasbench101
 from cgbench.formats.tfrecord import (TFRecordError, crc32c, decode_fields, frame_record, masked_crc32c,
                                       read_records, write_records)
 from cgbench.dataset import import_families
@@ -35,7 +34,7 @@ PUBLISHED_RUN = {"training_time": 1155.85302734375, "train_accuracy": 1.0,
 
 
 def naslib_records():
-    return read_naslib_zc(NASLIB_ZC)
+    return read_zc_nasbench101(NASLIB_ZC)
 
 
 # ---------------------------------------------------------------------------------------------

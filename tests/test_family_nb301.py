@@ -10,8 +10,8 @@ from cgbench import Evaluator, build_family, load_family
 from cgbench.cli import main
 from cgbench.dataset import import_families
 from cgbench.families.nb301 import (OPS, SPACE, ZC_FILE, NB301Network, arch_string, from_naslib_compact,
-                                    genotype_from_config, imported_runs_path, make_genotype, parse_arch_string,
-                                    read_imported_runs, read_zc_nb301)
+                                    imported_runs_path, make_genotype, parse_arch_string, read_zc_nb301)
+from cgbench.formats.nb301_results import config_cells, read_imported_runs
 from cgbench.graph import count_params
 from cgbench.metrics import spearman
 from cgbench.sources import fetch
@@ -141,7 +141,7 @@ def test_parameter_count_matches_nb301s_own_result_file():
 
 def test_genotype_decoding_round_trips_nb301_configs():
     for genotype in SPACE.sample_unique(20, seed=2):
-        assert genotype_from_config(nb301_config(genotype), "test") == genotype
+        assert make_genotype(*config_cells(nb301_config(genotype), "test")) == genotype
 
 
 @pytest.fixture(scope="module")

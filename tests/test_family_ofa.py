@@ -2,7 +2,6 @@
 
 import csv
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,7 +225,7 @@ def test_mbv3_family_loads_as_pyg(mbv3):
 
 
 def test_duplicate_evaluations_agree_closely(mbv3):
-    evaluations = [e for raw in ofa_mbv3.RAW_FILES for e in ofa_mbv3.read_evaluations(MIRROR / raw.filename)]
+    evaluations = [e for raw in ofa_mbv3.RAW_FILES for e in ofa_mbv3.dynast_evaluations(MIRROR / raw.filename)]
     agreement = ofa_mbv3.duplicate_agreement(ofa_mbv3.merge_evaluations(evaluations))
     assert agreement["n_pairs"] == int((mbv3.table.column("n_evals").to_numpy() > 1).sum())
     assert 0.9 < agreement["spearman"] < 1 and agreement["max_abs_diff"] > 0

@@ -4,7 +4,8 @@ import pytest
 
 from cgbench.dataset import load_family, store_family
 from cgbench.families import family_spec
-from cgbench.families.timm_zoo import RESULTS, TimmZoo, capture_cache_dir, read_results
+from cgbench.families.timm_zoo import RESULTS, TimmZoo, capture_cache_dir
+from cgbench.formats.timm_results import read_timm_results
 from cgbench.families.torchvision_zoo import TorchvisionZoo
 from cgbench.sources import fetch
 
@@ -29,7 +30,7 @@ def torchvision_zoo(cgbench_home):
 
 
 def test_timm_zoo_has_every_row_of_the_subset(timm_zoo):
-    results = [r for r in read_results(fetch(RESULTS, progress=False)) if r.architecture in TIMM_SUBSET]
+    results = [r for r in read_timm_results(fetch(RESULTS, progress=False)) if r.architecture in TIMM_SUBSET]
     df = timm_zoo.to_pandas()
     assert sorted(df.arch_id) == sorted(r.row_id for r in results)
     assert timm_zoo.manifest["subset"] == list(TIMM_SUBSET) and timm_zoo.manifest["failures"] == []
@@ -61,7 +62,7 @@ def test_timm_captures_are_cached_per_model(timm_zoo):
 
 def test_timm_unknown_subset_is_a_clear_error():
     with pytest.raises(ValueError, match="not_a_model"):
-        TimmZoo(architectures=["not_a_model"]).select(read_results(fetch(RESULTS, progress=False)))
+        TimmZoo(architectures=["not_a_model"]).select(read_timm_results(fetch(RESULTS, progress=False)))
 
 
 def test_torchvision_zoo_matches_torchvision_metadata(torchvision_zoo):

@@ -1,6 +1,5 @@
 import json
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +7,7 @@ import torch
 
 from cgbench import list_families, load_family
 from cgbench.cli import main
-from cgbench.families.naslib_results import parse_arch
+from cgbench.formats.naslib import parse_arch
 from cgbench.families.nb201 import arch_string, check_help_index, from_naslib_tuple
 from cgbench.formats.torch_file import load_torch_file
 from cgbench.metrics import spearman

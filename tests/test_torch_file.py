@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgbench.families.latency import read_latencies
+from cgbench.formats.help import read_latencies
 from cgbench.formats.torch_file import NUMPY_INT64_SCALARS, UnsafeTorchFileError, load_torch_file
 
 MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "help-latency"

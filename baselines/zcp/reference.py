@@ -42,7 +42,8 @@ from cgbench.families import nb201 as nb201_module
 from cgbench.families import nb301 as nb301_module
 from cgbench.families import tnb101 as tnb101_module
 from cgbench.families.cross_task import CROSS_TASK_FILE, TASKS, read_cross_task
-from cgbench.families.naslib_results import read_naslib_records
+from cgbench.formats.naslib import read_naslib_records
+from cgbench.formats.naslib_zc import read_zc_nasbench101
 from cgbench.sources import fetch, github_file
 
 from .proxies import list_proxies
@@ -101,7 +102,7 @@ def nb201_reference(path: Path, dataset: str = "cifar10") -> ReferenceScores:
 
 
 def nb101_reference(path: Path) -> ReferenceScores:
-    records = nb101_module.read_naslib_zc(path)
+    records = read_zc_nasbench101(path)
     space = nb101_module.SPACE
     arch_ids = [space.arch_id(nb101_module.make_cell(*nb101_module.from_naslib_key(key))) for key in records]
     return ReferenceScores(arch_ids, _score_columns(list(records.values()), float), _accuracy(records.values()))
@@ -119,7 +120,7 @@ def cross_task_reference(path: Path, family_name: str, task: str) -> ReferenceSc
 
 
 def _from_records(arch_ids: list[str], records: list) -> ReferenceScores:
-    """Reference scores of ``cgbench.families.naslib_results.NaslibRecord`` entries."""
+    """Reference scores of ``cgbench.formats.naslib.NaslibRecord`` entries."""
     names = sorted({proxy for record in records for proxy in record.scores})
     scores = {name: np.array([r.scores.get(name, math.nan) for r in records], dtype=np.float64) for name in names}
     return ReferenceScores(arch_ids, scores, np.array([r.val_accuracy for r in records], dtype=np.float64))

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..sources import github_file
 from .base import LabelColumn
-from .naslib_results import Arch, NaslibRecord, read_naslib_records
+from ..formats.naslib import Arch, NaslibRecord, read_naslib_records
 
 SOURCE_ID = "naslib-9x"
 CROSS_TASK_FILE = github_file(SOURCE_ID, "automl/NASLib", "8359327a8c5e46f684c8d7f34d99a6c6dbcd9097",

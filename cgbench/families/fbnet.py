@@ -39,7 +39,7 @@ import pyarrow as pa
 import torch
 import torch.nn as nn
 
-from ..formats.torch_file import load_torch_file
+from ..formats.help import read_fbnet_archs
 from .registry import register_family
 from .base import FamilySpec, space_table
 from .fragments import Composer, Composition
@@ -240,22 +240,6 @@ LATENCY_FILES = latency_files("fbnet", {
 })
 
 
-def read_help_archs(arch_path: Path, metainfo_path: Path) -> list[list[int]]:
-    """HELP's 5,000 ``op_idx_list`` (``arch.pt``), checked against ``metainfo.pt`` (CIFAR-100, same lists, names)."""
-    archs = load_torch_file(arch_path)
-    meta = load_torch_file(metainfo_path)
-    if not isinstance(meta, dict) or (meta.get("dataset"), meta.get("num_classes")) != ("cifar100", NUM_CLASSES):
-        raise ValueError(f"{metainfo_path}: expected HW-NAS-Bench's CIFAR-100 FBNet setting (dataset 'cifar100', "
-                         f"{NUM_CLASSES} classes)")
-    listed = meta.get("arch")
-    if not isinstance(archs, list) or not isinstance(listed, list) or len(listed) != len(archs):
-        raise ValueError(f"{arch_path} and {metainfo_path} must list the same architectures")
-    for i, (ops, entry) in enumerate(zip(archs, listed)):
-        if entry.get("op_idx_list") != ops or entry.get("arch_str") != [OPS[j] for j in ops]:
-            raise ValueError(f"{metainfo_path}: architecture {i} differs from {arch_path.name}'s {ops}")
-    return archs
-
-
 @register_family
 class FBNet(FamilySpec):
     name = "fbnet"
@@ -268,7 +252,7 @@ class FBNet(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        archs = read_help_archs(raw_paths[ARCH_FILE.key], raw_paths[METAINFO.key])
+        archs = read_fbnet_archs(raw_paths[ARCH_FILE.key], raw_paths[METAINFO.key], OPS, NUM_CLASSES)
         configs = [SPACE.from_indices(ops) for ops in archs]
         if len({SPACE.arch_id(c) for c in configs}) != len(configs):
             raise ValueError(f"{ARCH_FILE.filename}: two architectures build the same network")

@@ -1,4 +1,5 @@
-"""Hardware latency from HELP (Lee et al., NeurIPS 2021): devices, label columns, files. Registers nothing.
+"""Hardware latency from HELP (Lee et al., NeurIPS 2021): devices, label columns, files. Registers nothing;
+:mod:`cgbench.formats.help` reads the files.
 
 HELP's repository (``HayeonLee/HELP``, MIT) ships, per search space, one ``latency/<file>.pt``
 per device and batch size: a list of latencies in milliseconds, one per architecture, in the
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats.torch_file import load_torch_file
+from ..formats.help import read_latencies
 from ..sources import RawFile, github_file
 from .base import LabelColumn
 
@@ -118,22 +119,6 @@ def help_file(path: str, sha256: str) -> RawFile:
     """Another HELP data file (``path`` under ``data/``), kept under the mirror's HELP layout."""
     raw = github_file(SOURCE_ID, HELP_REPO, HELP_COMMIT, f"data/{path}", sha256, LICENCE)
     return RawFile(raw.source_id, path, raw.url, raw.sha256, raw.licence)
-
-
-def read_latencies(path: Path, n: int, whole_ms: bool) -> np.ndarray:
-    """The ``n`` latencies of a HELP file as float64; ValueError naming the file if it holds anything else."""
-    values = load_torch_file(path)
-    if not isinstance(values, list) or len(values) != n:
-        found = f"a list of {len(values)}" if isinstance(values, list) else type(values).__name__
-        raise ValueError(f"{path}: expected a list of {n} latencies, found {found}")
-    expected = int if whole_ms else float
-    wrong = [v for v in values if type(v) is not expected]
-    if wrong:
-        raise ValueError(f"{path}: expected Python {expected.__name__}s, found {type(wrong[0]).__name__} {wrong[0]!r}")
-    array = np.asarray(values, np.float64)
-    if not np.all(np.isfinite(array) & (array > 0)):
-        raise ValueError(f"{path}: latencies must be positive and finite")
-    return array
 
 
 _KIND_ORDER = ("GPU", "CPU", "phone", "embedded", "accelerator")

@@ -31,8 +31,6 @@ import hashlib
 import itertools
 import json
 import time
-from collections import defaultdict
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -41,10 +39,10 @@ import numpy as np
 import pyarrow as pa
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
 
 from ..errors import InvalidFileError
-from ..formats.nasbench101 import ModelMetrics, NasbenchRecord, read_nasbench_records
+from ..formats.nasbench101 import FINAL_EPOCHS, CellSpec, read_nasbench_tfrecord
+from ..formats.naslib_zc import read_zc_nasbench101
 from ..importers import ImportedFamily
 from ..sources import github_file
 from ..storage import GraphTable
@@ -384,11 +382,6 @@ def from_naslib_key(key: str) -> tuple[np.ndarray, list[str]]:
     return np.array(values[:49]).reshape(7, 7), [NASLIB_OPS[i] for i in values[49:]]
 
 
-def read_naslib_zc(path: Path) -> dict[str, dict]:
-    """NASLib's records of zc_nasbench101.json, by raw key."""
-    return json.loads(path.read_text())["nasbench101"]["cifar10"]
-
-
 @register_family
 class NB101(FamilySpec):
     name = "nb101"
@@ -406,7 +399,7 @@ class NB101(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        records = read_naslib_zc(raw_paths[_NASLIB_ZC.key])
+        records = read_zc_nasbench101(raw_paths[_NASLIB_ZC.key])
         cells = [make_cell(*from_naslib_key(key)) for key in records]
         return space_table(
             SPACE, cells, progress,
@@ -421,61 +414,19 @@ class NB101(FamilySpec):
 # ---------------------------------------------------------------------------------------------
 # The official dataset files (nasbench_only108.tfrecord, nasbench_full.tfrecord), imported
 
-FINAL_EPOCHS = 108
 RUNS = 3
 
 
-@dataclass(frozen=True)
-class Run:
-    validation_accuracy: float
-    test_accuracy: float
-    training_time: float
-    trainable_parameters: int
-
-
-def read_nasbench_tfrecord(path: Path, progress: bool = True) -> tuple[dict[str, Cell], dict[str, list[Run]], int]:
-    """Cells by NB-101 hash, their 108-epoch runs, and the number of other-epoch records skipped.
-
-    The hash each record carries must equal the hash computed here.
-    """
-    cells: dict[str, Cell] = {}
-    runs: dict[str, list[Run]] = defaultdict(list)
-    skipped = 0
-    size = path.stat().st_size
-    with tqdm(total=size, unit="B", unit_scale=True, desc="nb101 tfrecord", disable=not progress) as bar:
-        for record in read_nasbench_records(path):
-            bar.update(record.offset - bar.n)
-            where = record.where(path)
-            if record.module_hash not in cells:
-                cells[record.module_hash] = _record_cell(record, where)
-            if record.epochs != FINAL_EPOCHS:
-                skipped += 1
-                continue
-            runs[record.module_hash].append(_final_run(record.metrics, where))
-        bar.update(size - bar.n)
-    return cells, runs, skipped
-
-
-def _record_cell(record: NasbenchRecord, where: str) -> Cell:
-    adjacency = record.raw_adjacency
-    dim = int(round(len(adjacency) ** 0.5))
-    if dim * dim != len(adjacency) or set(adjacency) - {"0", "1"}:
-        raise InvalidFileError(f"{where}: adjacency {adjacency!r} is not a square 0/1 matrix")
+def spec_cell(spec: CellSpec) -> Cell:
+    """The canonical cell of a dataset record's spec; its module hash must equal the hash computed here."""
     try:
-        cell = make_cell(np.array([int(c) for c in adjacency]).reshape(dim, dim), record.raw_operations.split(","))
+        cell = make_cell(spec.matrix, spec.ops)
     except ValueError as err:
-        raise InvalidFileError(f"{where}: {err}") from None
-    if nb101_hash(cell) != record.module_hash:
-        raise InvalidFileError(f"{where}: NB-101 hash {record.module_hash} does not match its cell "
+        raise InvalidFileError(f"{spec.where}: {err}") from None
+    if nb101_hash(cell) != spec.module_hash:
+        raise InvalidFileError(f"{spec.where}: NB-101 hash {spec.module_hash} does not match its cell "
                                f"(computed {nb101_hash(cell)})")
     return cell
-
-
-def _final_run(metrics: ModelMetrics, where: str) -> Run:
-    if not metrics.evaluation_data or metrics.evaluation_data[-1].current_epoch != FINAL_EPOCHS:
-        raise InvalidFileError(f"{where}: its last evaluation is not at epoch {FINAL_EPOCHS}")
-    final = metrics.evaluation_data[-1]
-    return Run(final.validation_accuracy, final.test_accuracy, final.training_time, metrics.trainable_parameters)
 
 
 def compose_cells(cells: list[Cell], progress: bool, chunk: int = 5000) -> tuple[GraphTable, np.ndarray, np.ndarray]:
@@ -522,7 +473,7 @@ class NB101Full(FamilySpec):
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
         path = raw_paths[_OFFICIAL]
-        cells_by_hash, runs, _ = read_nasbench_tfrecord(path, progress)
+        cells_by_hash, runs, _ = read_nasbench_tfrecord(path, spec_cell, progress)
         hashes = sorted(runs)
         if not hashes:
             raise InvalidFileError(f"{path} holds no {FINAL_EPOCHS}-epoch runs")

@@ -28,7 +28,8 @@ import pyarrow as pa
 import torch
 import torch.nn as nn
 
-from ..formats.torch_file import load_torch_file
+from ..formats.analog_nasbench import read_analog_nasbench
+from ..formats.help import read_nb201_index
 from ..graph import ZeroOp
 from ..safe_pickle import PANDAS_FRAME_GLOBALS, restricted_load
 from ..sources import RawFile, github_file
@@ -38,7 +39,7 @@ from .base import FamilySpec, LabelColumn, space_table
 from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task
 from .fragments import Composer, Composition, Value, sum_tensors
 from .latency import help_file, latency_files, read_latency_columns
-from .naslib_results import read_naslib_results
+from ..formats.naslib import read_naslib_results
 from .space import SearchSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -359,29 +360,20 @@ class NB201(FamilySpec):
 
     @staticmethod
     def _read_analog(path: Path, row: dict[Cell, int], labels: dict[str, np.ndarray]) -> None:
-        records = restricted_load(path.read_bytes(), replacements={
-            "analognasbench.data.Architecture": _Record, "analognasbench.data.DriftMeasurement": _Record})
-        for codes, record in records.items():
+        for codes, fields in read_analog_nasbench(path).items():
             i = row[from_naslib_tuple(codes)]
-            fields = vars(record)
             for field in _ANALOG_FIELDS:
                 labels[f"ibm_c10_{field.removesuffix('_accuracy')}_acc_200ep"][i] = fields[field]
             for seconds, tag in _ANALOG_DRIFT.items():
-                labels[f"ibm_c10_analog_acc_drift_{tag}"][i] = vars(fields[f"analog_drift_{seconds}"])["value"]
+                labels[f"ibm_c10_analog_acc_drift_{tag}"][i] = fields[f"analog_drift_{seconds}"]["value"]
 
 
 def check_help_index(path: Path, arch_ids: list[str]) -> None:
     """HELP's latencies are in NB-201 index order: refuse its ``str_arch2idx.pt`` unless it maps the
     official string of every cell to the cell's NB-201 index (``arch_ids`` in index order)."""
-    mapping = load_torch_file(path)
-    if not isinstance(mapping, dict):
-        raise ValueError(f"{path}: expected a dict arch string -> NB-201 index, found {type(mapping).__name__}")
+    mapping = read_nb201_index(path)
     expected = {arch_id: i for i, arch_id in enumerate(arch_ids)}
     if mapping != expected:
         wrong = sorted(set(mapping.items()) ^ set(expected.items()))
         raise ValueError(f"{path}: HELP's NB-201 index map disagrees with NB-201's official order "
                          f"({len(mapping)} entries; first difference {wrong[0] if wrong else 'in the keys'})")
-
-
-class _Record:
-    """Stand-in for analog-nasbench's plain record classes: the pickle only sets attributes."""

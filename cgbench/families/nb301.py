@@ -33,9 +33,8 @@ predictor's input should describe the trained model.
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import combinations
@@ -43,32 +42,27 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
 
-from ..errors import InvalidFileError
+from ..formats.naslib import NaslibRecord
+from ..formats.naslib_zc import read_zc_nasbench301
+from ..formats.nb301_results import (CONFIG_PREFIX, OPS, Edge, RunMetrics, RunResult, read_imported_runs,
+                                     read_results, write_imported_runs)
 from ..importers import ImportedFamily
 from ..sources import cgbench_home, fetch, github_file
-from ..storage import atomic_write
-from ..userfiles import read_json
 from .registry import register_family, register_importer
 from .base import FamilySpec, LabelColumn, nullable_int_column, space_table
 from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task
 from .fragments import Composer, Composition, Value
-from .naslib_results import NaslibRecord, parse_arch
 from .space import SearchSpace
 
-OPS = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",
-       "dil_conv_5x5")
 NODES = 4
 INIT_CHANNELS = 32
 LAYERS = 8
 EPOCHS = 100
 STEM_MULTIPLIER = 3
 
-Edge = tuple[str, int]  # (op, input node): inputs 0 and 1 are the cell inputs, 2.. the earlier nodes
 Node = tuple[Edge, Edge]
 Cell = tuple[Node, Node, Node, Node]
 
@@ -342,123 +336,19 @@ SPACE = NB301Space()
 # ---------------------------------------------------------------------------------------------
 # NAS-Bench-301's result files
 
-_PREFIX = "NetworkSelectorDatasetInfo:darts:"
-# Edge index of (node k's input i) in NB-301's config: node 2's edges are 0-1, node 3's 2-4, ...
-_EDGE_OFFSET = {2: 0, 3: 2, 4: 5, 5: 9}
 # NAS-Bench-301's fixed training setup; files trained otherwise would not match this family's CGs.
 _TRAINING_SETUP = {
-    f"{_PREFIX}init_channels": INIT_CHANNELS,
-    f"{_PREFIX}layers": LAYERS,
+    f"{CONFIG_PREFIX}init_channels": INIT_CHANNELS,
+    f"{CONFIG_PREFIX}layers": LAYERS,
     "SimpleLearningrateSchedulerSelector:cosine_annealing:T_max": EPOCHS,
 }
 
 
-# One result file is a few kilobytes; the cap only keeps a stray huge file from filling memory.
-_MAX_RESULT_BYTES = 16 * 2**20
-
-
-@dataclass(frozen=True)
-class RunResult:
-    genotype: Genotype
-    val_accuracy: float
-    test_accuracy: float
-    runtime_s: float
-    reported_params: float
-
-
-def genotype_from_config(config: Mapping, where: str) -> Genotype:
-    """The genotype of an ``optimized_hyperparamater_config`` (NB-301's ConfigSpace encoding)."""
-    cells = []
-    for kind in ("normal", "reduce"):
-        edges, used = [], set()
-        for node in range(2, 2 + NODES):
-            inputs = (0, 1) if node == 2 else _node_inputs(config, f"{_PREFIX}inputs_node_{kind}_{node}", node, where)
-            for source in inputs:
-                key = f"{_PREFIX}edge_{kind}_{_EDGE_OFFSET[node] + source}"
-                used.add(key)
-                op = _require(config, key, where)
-                if op not in OPS:
-                    raise InvalidFileError(f"{where}: {key} = {op!r} is not a NAS-Bench-301 op "
-                                           f"(one of {', '.join(OPS)})")
-                edges.append((op, source))
-        stray = sorted(k for k in config if k.startswith(f"{_PREFIX}edge_{kind}_") and k not in used)
-        if stray:
-            raise InvalidFileError(f"{where}: {stray[0]} is set but its node does not take that input")
-        cells.append(edges)
-    try:
-        return make_genotype(*cells)
-    except ValueError as err:
-        raise InvalidFileError(f"{where}: {err}") from None
-
-
-def _node_inputs(config: Mapping, key: str, node: int, where: str) -> tuple[int, int]:
-    text = _require(config, key, where)
-    parts = str(text).split("_")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise InvalidFileError(f"{where}: {key} = {text!r} is not 'i_j'")
-    i, j = int(parts[0]), int(parts[1])
-    if not 0 <= i < j < node:
-        raise InvalidFileError(f"{where}: {key} = {text!r} needs two distinct inputs below {node}")
-    return i, j
-
-
-def _require(record: Mapping, key: str, where: str):
-    if not isinstance(record, Mapping) or key not in record:
-        raise InvalidFileError(f"{where}: missing key {key!r}")
-    return record[key]
-
-
-def read_result(path: Path) -> RunResult:
-    """One NB-301 training run; InvalidFileError naming the file and key if it is not one."""
-    where = str(path)
-    record = read_json(path, "a NAS-Bench-301 result JSON file", _MAX_RESULT_BYTES)
-    config = _require(record, "optimized_hyperparamater_config", where)
-    for key, expected in _TRAINING_SETUP.items():
-        if _require(config, key, where) != expected:
-            raise InvalidFileError(f"{where}: {key} = {config[key]!r}; the nb301 family holds NAS-Bench-301's "
-                                   f"main training setup ({key} = {expected})")
-    info = _require(record, "info", where)
-    if not isinstance(info, list) or not info:
-        raise InvalidFileError(f"{where}: 'info' must be a non-empty list")
-    val_accuracy = _number(_require(info[0], "val_accuracy", f"{where} info[0]"), "info[0].val_accuracy", where)
-    if np.isnan(val_accuracy):
-        raise InvalidFileError(f"{where}: info[0].val_accuracy is null")
-    return RunResult(
-        genotype=genotype_from_config(config, where),
-        val_accuracy=val_accuracy,
-        test_accuracy=_number(record.get("test_accuracy"), "test_accuracy", where),
-        runtime_s=_number(record.get("runtime"), "runtime", where),
-        reported_params=_number(info[0].get("model_parameters"), "info[0].model_parameters", where),
-    )
-
-
-def _number(value, key: str, where: str) -> float:
-    if value is None:
-        return float("nan")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidFileError(f"{where}: {key} = {value!r} is not a number")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise InvalidFileError(f"{where}: {key} = {value!r} is not a finite number")
-    return number
-
-
-def read_results(folder: Path, progress: bool = True) -> dict[str, list[RunResult]]:
-    """Every ``*.json`` under ``folder`` (recursively), grouped by canonical arch_id."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        what = "does not exist" if not folder.exists() else "is a file"
-        raise NotADirectoryError(f"{folder} {what}; expected a folder of NAS-Bench-301 result JSON files")
-    paths = sorted(folder.rglob("*.json"))
-    if not paths:
-        raise InvalidFileError(f"{folder} holds no *.json files")
-    runs: dict[str, list[RunResult]] = defaultdict(list)
-    for path in tqdm(paths, desc="nb301 results", disable=not progress):
-        result = read_result(path)
-        runs[arch_string(result.genotype)].append(result)
+def runs_by_arch(results: Iterable[RunResult]) -> dict[str, list[RunMetrics]]:
+    """The runs of result files grouped by canonical arch_id, in file order (the reader checked every op and input)."""
+    runs: dict[str, list[RunMetrics]] = defaultdict(list)
+    for result in results:
+        runs[arch_string(make_genotype(result.normal, result.reduce))].append(result.metrics)
     return dict(runs)
 
 
@@ -468,7 +358,6 @@ def read_results(folder: Path, progress: bool = True) -> dict[str, list[RunResul
 _SOURCE = "nas-bench-301 (user-supplied)"
 _LICENCE = "Apache-2.0"
 _RUNS = "one training run per result file (Auto-PyTorch random_seed 1); mean over the files of a genotype"
-_RUN_FIELDS = ("val_accuracy", "test_accuracy", "runtime_s", "reported_params")
 
 ZC_FILE = github_file("naslib-zc-nb301", "automl/NASLib", "6639fd1579010457885c641553c55b0c153045aa",
                       "naslib/data/zc_nasbench301.json",
@@ -507,17 +396,12 @@ def from_naslib_compact(compact: Sequence) -> Genotype:
 
 def read_zc_nb301(path: Path) -> dict[str, NaslibRecord]:
     """arch_id -> NAS-Bench-Suite-Zero's record (surrogate val_accuracy, 12 proxy scores) of ``zc_nasbench301.json``."""
-    data = json.loads(Path(path).read_text())
-    if set(data) != {"cifar10"}:
-        raise ValueError(f"{path}: expected NAS-Bench-Suite-Zero's NB-301 file (one key, 'cifar10'), "
-                         f"found {sorted(data)}")
     records: dict[str, NaslibRecord] = {}
-    for key, entry in data["cifar10"].items():
-        arch_id = arch_string(from_naslib_compact(parse_arch(key)))
+    for compact, record in read_zc_nasbench301(path):
+        arch_id = arch_string(from_naslib_compact(compact))
         if arch_id in records:
             raise ValueError(f"{path}: two entries are the same genotype {arch_id}")
-        records[arch_id] = NaslibRecord(float(entry["val_accuracy"]), {
-            proxy: float(value["score"]) for proxy, value in entry.items() if isinstance(value, dict)})
+        records[arch_id] = record
     return records
 
 
@@ -528,34 +412,7 @@ def imported_runs_path() -> Path:
     return cgbench_home() / "imports" / "nb301" / "runs.parquet"
 
 
-def write_imported_runs(runs: dict[str, list[RunResult]]) -> Path:
-    """Store every imported run (one row per result file) atomically, replacing an earlier import."""
-    rows = [(arch_id, run) for arch_id, group in runs.items() for run in group]
-    table = pa.table({"arch_id": pa.array([a for a, _ in rows], pa.string()),
-                      **{name: pa.array([getattr(r, name) for _, r in rows], pa.float64()) for name in _RUN_FIELDS}})
-    path = imported_runs_path()
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
-    return path
-
-
-def read_imported_runs(path: Path) -> dict[str, list[RunResult]]:
-    """The runs ``write_imported_runs`` stored, grouped by arch_id; ValueError if the file is not such a table."""
-    try:
-        table = pq.read_table(path)
-    except pa.ArrowException as err:
-        raise InvalidFileError(f"{path} is not a readable table of imported NB-301 runs ({err}); run "
-                         "`cgbench import nb301 DIR` again") from None
-    if set(table.column_names) != {"arch_id", *_RUN_FIELDS}:
-        raise InvalidFileError(f"{path} has columns {table.column_names}, not those of imported NB-301 runs; run "
-                         "`cgbench import nb301 DIR` again")
-    columns = {name: table.column(name).to_numpy(zero_copy_only=False) for name in _RUN_FIELDS}
-    runs: dict[str, list[RunResult]] = defaultdict(list)
-    for i, arch_id in enumerate(table.column("arch_id").to_pylist()):
-        runs[arch_id].append(RunResult(parse_arch_string(arch_id), *(float(columns[n][i]) for n in _RUN_FIELDS)))
-    return dict(runs)
-
-
-def _mean_over_runs(runs: dict[str, list[RunResult]], arch_ids: list[str], field: str) -> np.ndarray:
+def _mean_over_runs(runs: dict[str, list[RunMetrics]], arch_ids: list[str], field: str) -> np.ndarray:
     """Per row, the mean of ``field`` over the row's runs (NaN without runs or values)."""
     means = np.full(len(arch_ids), np.nan)
     for i, arch_id in enumerate(arch_ids):
@@ -609,7 +466,7 @@ def read_results_family(path: Path, progress: bool = True) -> dict[str, Imported
     Every result file is read and checked before anything is written; then the runs are kept in
     ``$CGBENCH_HOME/imports/nb301`` (atomically), so that a later rebuild keeps them.
     """
-    write_imported_runs(read_results(Path(path), progress))
+    write_imported_runs(imported_runs_path(), runs_by_arch(read_results(Path(path), _TRAINING_SETUP, progress)))
     spec = NB301()
     raw_paths = {raw.key: fetch(raw, progress) for raw in spec.raw_files}
     return {spec.name: ImportedFamily(spec.build_table(raw_paths, progress), {})}

@@ -27,8 +27,6 @@ gives the rows that carry several (in the files as published no sub-network is i
 
 from __future__ import annotations
 
-import ast
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,8 @@ import numpy as np
 import pyarrow as pa
 import torch.nn as nn
 
-from ..formats.torch_file import NUMPY_INT64_SCALARS, load_torch_file
+from ..formats.dynast import read_dynast_csv, subnet_fields
+from ..formats.help import read_ofa_archs
 from ..metrics import kendall, spearman
 from ..sources import github_file
 from .registry import register_family
@@ -84,7 +83,6 @@ _DYNAST_FILES = {
 SOURCE_ID = "dynast-ofa-mbv3"
 RAW_FILES = tuple(github_file(SOURCE_ID, "IntelLabs/DyNAS-T", _DYNAST_COMMIT, f"notebooks/data/{name}", sha, "Apache-2.0")
                   for name, sha in _DYNAST_FILES.items())
-_SUBNET_KEYS = {"wid", "ks", "e", "d", "r"}
 
 
 @dataclass(frozen=True)
@@ -101,30 +99,13 @@ class Evaluation:
 
 def parse_subnet_literal(text: str) -> MBConvSubnet:
     """The sub-network of a DyNAS-T ``Sub-network`` cell (a Python dict literal), validated."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError) as error:
-        raise ValueError(f"not a DyNAS-T sub-network literal: {text[:80]!r}") from error
-    if not isinstance(value, dict) or set(value) != _SUBNET_KEYS:
-        raise ValueError(f"DyNAS-T sub-network needs keys {sorted(_SUBNET_KEYS)}: {text[:80]!r}")
-    if value["wid"] is not None:
-        raise ValueError(f"DyNAS-T sub-network with an elastic width is not OFA-MobileNetV3 w1.0: {text[:80]!r}")
-    fields = {key: value[key] for key in ("ks", "e", "d", "r")}
-    if not all(isinstance(v, list) and all(isinstance(x, int) for x in v) for v in fields.values()):
-        raise ValueError(f"DyNAS-T sub-network fields must be lists of ints: {text[:80]!r}")
-    if len(fields["r"]) != 1:
-        raise ValueError(f"DyNAS-T sub-network needs one resolution: {text[:80]!r}")
-    return SPACE.from_ofa(fields["ks"], fields["e"], fields["d"], fields["r"][0])
+    return SPACE.from_ofa(*subnet_fields(text))
 
 
-def read_evaluations(path: Path) -> list[Evaluation]:
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    expected = {"Sub-network", "Date", "Model Parameters", "Latency (ms)", "MACs", "Top-1 Acc (%)"}
-    if not rows or set(rows[0]) != expected:
-        raise ValueError(f"{path.name}: expected DyNAS-T columns {sorted(expected)}")
-    return [Evaluation(parse_subnet_literal(row["Sub-network"]), float(row["Top-1 Acc (%)"]), int(row["MACs"]),
-                       int(row["Model Parameters"]), path.name, row["Date"]) for row in rows]
+def dynast_evaluations(path: Path) -> list[Evaluation]:
+    """The evaluations of one DyNAS-T CSV, each with its sub-network."""
+    return [Evaluation(SPACE.from_ofa(row.ks, row.e, row.d, row.r), row.top1, row.macs, row.params, row.file, row.date)
+            for row in read_dynast_csv(path)]
 
 
 @dataclass(frozen=True)
@@ -193,26 +174,11 @@ LATENCY_FILES = latency_files("ofa", {
     "v100_32": "41643776a003adeb16ec57314b1bd1d5145a12c3616c686161debdb7e45ea9e8",
     "v100_64": "577f48672ed029b11cbb66126ca92d4542f18472e2157965a4ec6852a327dfa2",
 })
-_HELP_KEYS = {"ks", "e", "d", "r"}
 
 
 def read_help_subnets(path: Path) -> list[MBConvSubnet]:
-    """HELP's 5,000 sub-networks (``ofa_archs.pt``), in file order: the order of its latency files.
-
-    The file pickles each resolution as a numpy int64 scalar, so it is loaded with exactly that
-    allow-list (:data:`~cgbench.formats.torch_file.NUMPY_INT64_SCALARS`), after its sha256 matched.
-    """
-    data = load_torch_file(path, NUMPY_INT64_SCALARS)
-    if not isinstance(data, dict) or (data.get("dataset"), data.get("num_classes")) != ("imagenet", 1000):
-        raise ValueError(f"{path}: expected HELP's OFA sub-networks (dataset 'imagenet', 1000 classes)")
-    subnets = []
-    for i, arch in enumerate(data.get("arch") or ()):
-        if not isinstance(arch, dict) or set(arch) != _HELP_KEYS:
-            raise ValueError(f"{path}: sub-network {i} needs keys {sorted(_HELP_KEYS)}")
-        if not isinstance(arch["r"], (int, np.integer)):
-            raise ValueError(f"{path}: sub-network {i} has resolution {arch['r']!r}, not an integer")
-        subnets.append(SPACE.from_ofa(arch["ks"], arch["e"], arch["d"], int(arch["r"])))
-    return subnets
+    """HELP's 5,000 sub-networks (``ofa_archs.pt``), in file order: the order of its latency files."""
+    return [SPACE.from_ofa(arch["ks"], arch["e"], arch["d"], arch["r"]) for arch in read_ofa_archs(path)]
 
 
 def _help_latency_rows(help_ids: list[str], row_of: dict[str, int], n_rows: int,
@@ -238,7 +204,7 @@ class OFAMobileNetV3(FamilySpec):
     space = SPACE
 
     def build_table(self, raw_paths: dict[str, Path], progress: bool = True) -> pa.Table:
-        evaluations = [e for raw in RAW_FILES for e in read_evaluations(raw_paths[raw.key])]
+        evaluations = [e for raw in RAW_FILES for e in dynast_evaluations(raw_paths[raw.key])]
         merged = merge_evaluations(evaluations)
         help_subnets = read_help_subnets(raw_paths[HELP_ARCHS.key])
         help_ids = [SPACE.arch_id(s) for s in help_subnets]

@@ -17,7 +17,6 @@ through the same code path (the tests use it; the manifest records the subset).
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 import traceback
@@ -33,6 +32,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from ..formats.timm_results import TimmResult, read_timm_results
 from ..graph import capture_report, count_flops, count_params
 from ..graph.model import ComputationGraph
 from ..sources import cgbench_home, github_file
@@ -223,39 +223,6 @@ RESULTS = github_file("timm-results", "huggingface/pytorch-image-models", "aa4b5
                       "30972bf7c7ab451bbd4480ec6116b13d0a84441c57bbc946896fd312264acfcd", "Apache-2.0")
 
 
-@dataclass(frozen=True)
-class TimmResult:
-    model: str  # architecture.tag
-    architecture: str
-    tag: str
-    img_size: int
-    top1: float
-    top5: float
-    param_count_m: float
-
-    @property
-    def row_id(self) -> str:
-        """A tag evaluated at two sizes (train and test resolution) gives two rows."""
-        return f"{self.model}@{self.img_size}"
-
-    @property
-    def capture_key(self) -> str:
-        return f"{self.architecture}@{self.img_size}"
-
-
-def read_results(path: Path) -> list[TimmResult]:
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    results = []
-    for row in rows:
-        architecture, _, tag = row["model"].partition(".")
-        results.append(TimmResult(row["model"], architecture, tag, int(row["img_size"]), float(row["top1"]),
-                                  float(row["top5"]), float(row["param_count"].replace(",", ""))))
-    if len({r.row_id for r in results}) != len(results):
-        raise ValueError(f"{path} lists a model tag twice at the same image size")
-    return results
-
-
 def build_timm(architecture: str, img_size: int | None = None) -> nn.Module:
     import timm
 
@@ -317,7 +284,7 @@ class TimmZoo(FamilySpec):
 
     def build(self, raw_paths: dict[str, Path], progress: bool = True) -> tuple[pa.Table, dict]:
         """The table, and the models that could not be captured (``failures`` in the manifest)."""
-        results = self.select(read_results(raw_paths[RESULTS.key]))
+        results = self.select(read_timm_results(raw_paths[RESULTS.key]))
         rows, captures, failures = capture_rows("timm", results, capture_timm, progress)
         table = zoo_table(
             arch_ids=[r.row_id for r in rows],

@@ -51,7 +51,7 @@ from .registry import register_family
 from .base import FamilySpec, LabelColumn, space_table
 from .fragments import Composer, Composition, Value, sum_tensors
 from .cross_task import CROSS_TASK_FILE, cross_task_columns, cross_task_labels, read_cross_task
-from .naslib_results import read_naslib_results
+from ..formats.naslib import read_naslib_results
 from .nb201 import ReLUConvBN
 from .space import Config, SearchSpace
 

@@ -1,4 +1,4 @@
-"""NASLib's result zips (``run/results/benchmarks/*.zip``): labels and zero-cost scores. Registers nothing.
+"""NASLib's result zips (``run/results/benchmarks/*.zip``): labels and zero-cost scores.
 
 A zip holds ``<proxy>/benchmark--<benchmark>--<dataset>--<start>.json`` files, each a list of
 records ``{"idx", "arch": "<tuple literal>", <proxy>: {"score", "time"}, "val_accuracy"}``. A
