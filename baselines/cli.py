@@ -27,11 +27,11 @@ LEADERBOARD_SUBMISSIONS = Path(__file__).resolve().parents[1] / "leaderboard" / 
 
 def make_protocol(args: argparse.Namespace) -> proto.Protocol:
     from baselines import protocol as proto
-    from cgbench.tasks import DEFAULT_SEEDS, TRACKS
+    from cgbench.tasks import DEFAULT_SEEDS, IN_FAMILY, TRACKS
 
     seeds = tuple(args.seeds) if args.seeds else DEFAULT_SEEDS
     # A target asked for is scored in-family; the transfer tracks define their own targets.
-    tracks = tuple(args.tracks) if args.tracks else ("in_family",) if args.target else tuple(TRACKS)
+    tracks = tuple(args.tracks) if args.tracks else (IN_FAMILY,) if args.target else tuple(TRACKS)
     name = "full" if args.full else args.protocol
     if name == "full":
         return proto.Protocol.paper(families=args.families, seeds=seeds, tracks=tracks, target=args.target)

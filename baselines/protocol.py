@@ -77,7 +77,7 @@ from cgbench.splits import GENNAPE_SET
 from cgbench.storage import is_built
 from cgbench.problems import (VALID_CAP, VALID_POOL_SHARE, Problem, TrainingSet, accuracy_families, fit_key,
                               gennape_source_of, predictions_by_arch_id, problem, scored_pairs)
-from cgbench.tasks import DEFAULT_SEEDS, TRACKS, Run, ScoredRun, gennape_source, get_track, score_run
+from cgbench.tasks import DEFAULT_SEEDS, TRACKS, Run, ScoredRun, get_track, score_run
 
 FULL_PREDICTOR_OPTIONS: dict[str, dict] = {name: {"paper_scale": True}
                                            for name in ("gennape", "gennape_notf", "gennape_head")}
@@ -218,7 +218,7 @@ class Coverage:
 
     @property
     def gennape_source(self) -> str:
-        return gennape_source_of(self.families)
+        return gennape_source_of()
 
     @property
     def accuracy_families(self) -> list[str]:
@@ -359,7 +359,7 @@ class RunMaker:
         if get_track(spec.track).sources != "gennape_source" or GENNAPE_SET not in family.splits:
             return None
         split = family.get_idx_split(GENNAPE_SET, spec.target)
-        shots = TrainingSet(family, split["train"], spec.target) if spec.track == "gennape_few_shot" else None
+        shots = TrainingSet(family, split["train"], spec.target) if get_track(spec.track).shots else None
         predictor = fine_tuned(fitted, shots, spec.seed)
         arch_ids = family.table.column("arch_id").to_numpy(zero_copy_only=False)[split["test"]]
         return predictions_by_arch_id(list(arch_ids), np.asarray(predictor.predict(family, split["test"]), float))
@@ -394,8 +394,8 @@ class MethodRunner:
 def load_families(protocol: Protocol, progress: bool = True) -> dict[str, Family]:
     """Every family the protocol predicts or trains on, loaded (built on first use, announced)."""
     names = list(protocol.families)
-    if any(t.startswith("gennape_") for t in protocol.tracks):
-        names.append(gennape_source(lambda name: is_built(family_folder(family_spec(name)))))
+    if any(get_track(t).sources == "gennape_source" for t in protocol.tracks):
+        names.append(gennape_source_of())
     names = list(dict.fromkeys(names))
     # Refused by its spec before anything is built (a model zoo's build takes up to an hour); collected
     # labels never set a family's default target, so the spec decides.

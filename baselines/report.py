@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cgbench.tasks import (BEATS_ALPHA, BEATS_MIN_MARGIN, NONE_FREE_NB201, PUBLISHED_ANCHORS, TRACKS, ScoredRun,
-                           SeedAggregate, beats_flops, track_rank)
+                           SeedAggregate, beats_flops, get_track, track_rank)
 
 # method -> its aggregates
 Results = Mapping[str, Sequence[SeedAggregate]]
@@ -109,7 +109,7 @@ def goal_lines(results: Results) -> list[str]:
     """Per method, the leave-one-out families where it beats the FLOPs ranking beyond seed noise."""
     lines = []
     for method, aggregates in results.items():
-        lofo = [a for a in aggregates if a.track == "lofo_zero_shot"]
+        lofo = [a for a in aggregates if get_track(a.track).sources == "other_spaces"]
         if not lofo:
             continue
         beats = [a.family for a in lofo if beats_flops(a)]

@@ -112,7 +112,7 @@ def held_out(pool: np.ndarray, cap: int | None, valid_cap: int, seed: int) -> tu
 # Which (family, target) pairs a track scores
 
 
-def gennape_source_of(families: Mapping[str, Family]) -> str:
+def gennape_source_of() -> str:
     """The GENNAPE tracks' source: ``nb101_full`` when it is built, else ``nb101``."""
     from .dataset import family_folder
     from .families import family_spec
@@ -135,7 +135,7 @@ def scored_pairs(track: Track, names: Sequence[str], families: Mapping[str, Fami
         return [(name, target) for name in names if target in families[name].targets]
     pairs = [(name, t) for name in names for t in track_targets(track, families[name])]
     if track.sources == "gennape_source":
-        source_group = families[gennape_source_of(families)].spec.group()
+        source_group = families[gennape_source_of()].spec.group()
         pairs = [(name, t) for name, t in pairs if families[name].spec.group() != source_group]
     if track.sources == "other_spaces":
         # A held-out family is scored only when another search space is left to train on.
@@ -189,7 +189,7 @@ def _own_rows(track: Track, family: Family, target: str, seed: int, families, na
 
 
 def _gennape_rows(track: Track, family: Family, target: str, seed: int, families, names, caps: RowCaps) -> Training:
-    source = families[gennape_source_of(families)]
+    source = families[gennape_source_of()]
     dedup = deduplicated_rows(source, source.default_target)
     return _sets([_pool_sets(source, dedup.indices, dedup.target, seed, caps, values=dedup.values)], (source.name,))
 

@@ -47,6 +47,8 @@ GENNAPE_SOURCES = ("nb101_full", "nb101")
 GENNAPE_SHOTS = 50
 LABEL_NORMALISATION = "percentile rank within each family"
 DEVICE_SHOTS = (0, 10, 20)
+# The track a target asked for by name is scored on (the transfer tracks define their own targets).
+IN_FAMILY = "in_family"
 # HELP's meta-test devices (scripts/run_meta_training_*.sh of HayeonLee/HELP): nasbench201
 # titan_rtx_256, gold_6226, fpga, pixel2, raspi4, eyeriss; fbnet fpga, raspi4, eyeriss; ofa titan_rtx_64.
 # The other latency columns of the family (HELP's meta-train and meta-valid devices) are the sources.
@@ -93,7 +95,7 @@ class Track:
 
     @property
     def transfer(self) -> bool:
-        return self.name != "in_family"
+        return self.name != IN_FAMILY
 
     def training_problem(self, family: str, trained_on: Sequence[str]) -> str | None:
         """What is wrong with a run of this track on ``family`` that trained on ``trained_on`` (None: nothing).
@@ -168,7 +170,7 @@ def _device_track(shots: int) -> Track:
 
 
 TRACKS: dict[str, Track] = {track.name: track for track in (
-    Track("in_family", "In-family", "train on the family's random-split train part, score its test part",
+    Track(IN_FAMILY, "In-family", "train on the family's random-split train part, score its test part",
           "random", "default", 0, "target", _in_family_rule),
     Track("gennape_zero_shot", "GENNAPE zero-shot (NB-101 source)",
           "train on NAS-Bench-101 (deduplicated), score a family never seen", "random", "accuracy", 0, "target",
