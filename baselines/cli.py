@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baselines import defaults
+from cgbench.board import SHIPPED_SUBMISSIONS
 from cgbench.cli_options import examples, non_negative_int, positive_int
 from cgbench.errors import unknown_name
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from baselines import protocol as proto
 
 # Beside the installed `leaderboard` package, wherever the command runs from.
-LEADERBOARD_SUBMISSIONS = Path(__file__).resolve().parents[1] / "leaderboard" / "submissions"
 
 
 def make_protocol(args: argparse.Namespace) -> proto.Protocol:
@@ -188,7 +188,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
     print(f"torch threads: {args.threads} per worker, {args.workers} worker(s), backend {args.backend}")
     out = Path(args.out)
     submissions = None if args.no_submissions else (
-        LEADERBOARD_SUBMISSIONS if args.update_leaderboard else Path(args.submissions or out / "submissions"))
+        SHIPPED_SUBMISSIONS if args.update_leaderboard else Path(args.submissions or out / "submissions"))
     run_benchmark(methods, protocol, out, submissions, args, plugins)
 
 
@@ -258,7 +258,7 @@ def register(sub) -> None:
     p.add_argument("--out", default="results", help="folder for results, plots and submissions (default: %(default)s)")
     p.add_argument("--submissions", help="folder for one submission file per method (default: OUT/submissions)")
     p.add_argument("--update-leaderboard", action="store_true",
-                   help=f"write the submissions into the shipped leaderboard ({LEADERBOARD_SUBMISSIONS}) instead")
+                   help=f"write the submissions into the shipped leaderboard ({SHIPPED_SUBMISSIONS}) instead")
     p.add_argument("--no-submissions", action="store_true", help="write no submission files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_benchmark)

@@ -7,12 +7,7 @@ command loads no family code.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from cgbench.lazy import lazy_exports
-
-# The shipped leaderboard's submissions (their code must be at a public address: validate(shipped=True)).
-SHIPPED_SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 
 _LAZY = {
     **dict.fromkeys(("FamilyVersion", "InvalidSubmissionError", "MethodInfo", "ProtocolInfo", "Submission",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cgbench.cli_options import examples
 
-from . import SHIPPED_SUBMISSIONS
+from cgbench.board import SHIPPED_SUBMISSIONS
 
 DEFAULT_OUT = Path("artifacts") / "leaderboard"
 

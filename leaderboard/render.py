@@ -25,7 +25,7 @@ from cgbench.storage import atomic_write_text
 from cgbench.submission import SUBMISSION_SUFFIXES, InvalidSubmissionError, MethodInfo, is_submission_file
 from cgbench.tasks import TRACKS, Anchor, SeedAggregate, anchors_for, get_track, track_rank
 
-from . import SHIPPED_SUBMISSIONS
+from cgbench.board import SHIPPED_SUBMISSIONS
 from .overview import method_colours, overview_html, overview_markdown, overviews
 from .validate import FamilyLoader, ValidatedSubmission, cached_loader, validate_submission
 

@@ -570,7 +570,7 @@ def test_cli_writes_submissions_where_asked(families, tmp_path, monkeypatch, cap
     from cgbench.cli import main
 
     board = tmp_path / "board"
-    monkeypatch.setattr(cli, "LEADERBOARD_SUBMISSIONS", board)
+    monkeypatch.setattr(cli, "SHIPPED_SUBMISSIONS", board)
     argv = ["benchmark", "--methods", "flops", "--families", "nb101", "--seeds", "0", "--tracks", "in_family",
             "--no-progress"]
     main([*argv, "--out", str(tmp_path / "a")])
@@ -588,7 +588,7 @@ def test_update_leaderboard_writes_the_shipped_folder_from_any_working_directory
 
     monkeypatch.chdir(tmp_path)
     shipped = Path(leaderboard.__file__).resolve().parent / "submissions"
-    assert cli.LEADERBOARD_SUBMISSIONS == shipped and (shipped / "flops.json.gz").is_file()
+    assert cli.SHIPPED_SUBMISSIONS == shipped and (shipped / "flops.json.gz").is_file()
 
 
 def test_cli_makes_the_protocol_asked_for():
