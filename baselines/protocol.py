@@ -68,13 +68,12 @@ from baselines.defaults import (DEFAULT_FAMILIES, DEFAULT_METHODS, FULL_METHODS,
                                 REFERENCE_PREDICTOR_OPTIONS)
 from baselines.predictor import Predictor
 from baselines.predictors import make_predictor, predictor_class
-from cgbench.dataset import Family, family_folder
+from cgbench.dataset import Family, is_family_built
 from cgbench.dataset import load_families as cgbench_load_families
 from cgbench.errors import InvalidInputError, UnknownNameError
 from cgbench.families import family_spec
 from cgbench.jobs.worker import grouped
 from cgbench.splits import GENNAPE_SET
-from cgbench.storage import is_built
 from cgbench.problems import (VALID_CAP, VALID_POOL_SHARE, Problem, TrainingSet, accuracy_families, fit_key,
                               gennape_source_of, predictions_by_arch_id, problem, scored_pairs)
 from cgbench.tasks import DEFAULT_SEEDS, TRACKS, Run, ScoredRun, get_track, score_run
@@ -182,7 +181,7 @@ def labelled_families() -> list[str]:
         spec = family_spec(name)
         if spec.default_target is None:
             continue
-        if spec.import_command is not None and not is_built(family_folder(spec)):
+        if spec.import_command is not None and not is_family_built(name):
             continue
         names.append(name)
     return names

@@ -43,6 +43,11 @@ def family_folder(spec: FamilySpec) -> Path:
     return cgbench_home() / "families" / spec.name / spec.version
 
 
+def is_family_built(name: str) -> bool:
+    """Whether family ``name``'s current version is built in this ``CGBENCH_HOME`` (nothing is read or built)."""
+    return is_built(family_folder(family_spec(name)))
+
+
 def rebuild_command(spec: FamilySpec) -> str:
     """The command that (re)builds a family: its import command for families built from user files."""
     return spec.import_command or f"cgbench build {spec.name} --force"

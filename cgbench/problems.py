@@ -114,11 +114,9 @@ def held_out(pool: np.ndarray, cap: int | None, valid_cap: int, seed: int) -> tu
 
 def gennape_source_of() -> str:
     """The GENNAPE tracks' source: ``nb101_full`` when it is built, else ``nb101``."""
-    from .dataset import family_folder
-    from .families import family_spec
-    from .storage import is_built
+    from .dataset import is_family_built
 
-    return gennape_source(lambda name: is_built(family_folder(family_spec(name))))
+    return gennape_source(is_family_built)
 
 
 def accuracy_families(names: Sequence[str], families: Mapping[str, Family]) -> list[str]:
