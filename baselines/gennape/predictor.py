@@ -31,9 +31,10 @@ Pipeline of :meth:`GennapePredictor.fit` (GENNAPE, Mills et al., AAAI-23):
 
    ``flops_transform=False`` (registered as ``gennape_notf``) standardises the accuracy alone,
    ``t = (acc - mu) / sigma``. The transform is what breaks zero-shot transfer (measured):
-   on NB-101 the transformed target has Spearman -0.91 with FLOPs, so the heads learn "bigger is
-   worse", and the factor spans 1.04-2.00 there but only 1.007-1.16 on NB-201, so inverting it
-   on NB-201 cannot undo that. ``gennape_head`` reports the heads' own output ``p`` (before the
+   on NB-101 the transformed target has Spearman -0.90 to -0.93 with FLOPs on each seed's training
+   rows, so the heads learn "bigger is worse", and the factor spans 1.02-1.74 there but only
+   1.003-1.086 on NB-201, so inverting it on NB-201 cannot undo that: the heads' part of a
+   prediction varies 2-3 times as much as the factor's (``benchmarks/gennape_zero_shot_diagnosis.py``). ``gennape_head`` reports the heads' own output ``p`` (before the
    inverse), so the share of a ranking that the FLOPs factor contributes is visible.
 
 **Zero-shot uses no statistic of the scored family's labels.** The target transform's mean and
